@@ -1,0 +1,540 @@
+//! The lab directory file (PROTOCOL.md §6): the users, devices, profiles,
+//! applications and service parameters a reference server starts with, and
+//! the `[fleet]` block that generates thousands of them deterministically.
+//!
+//! The server and the simulator both read this file: the server to know its
+//! directory, the simulator to know which phones and users exist. Generation
+//! therefore lives here, in one place, so both sides agree on every name.
+
+use crate::config_error::{ConfigError, parse_toml, read_toml};
+use crate::error_code::ServerProfile;
+use crate::phone_model::{self, PhoneModel};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabFile {
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub service_parameters: ServiceParameters,
+    #[serde(default)]
+    pub application: Vec<Application>,
+    #[serde(default)]
+    pub user: Vec<User>,
+    #[serde(default)]
+    pub profile: Vec<Profile>,
+    #[serde(default)]
+    pub default_profile: Vec<DefaultProfile>,
+    #[serde(default)]
+    pub device: Vec<Device>,
+    pub fleet: Option<Fleet>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    #[serde(default)]
+    pub profile: ServerProfile,
+    /// Emulated database time per login/logout, so that Maximum Concurrent
+    /// Requests (LIM-1) can be seen on a fast machine.
+    #[serde(default)]
+    pub operation_time_ms: u64,
+}
+
+/// Cisco's service parameters, in snake_case, with the seeds' defaults.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceParameters {
+    pub enforce_max_login_time: bool,
+    /// `HHH:MM`, 0:00 to 168:00.
+    pub max_login_time: String,
+    pub max_concurrent_requests: u32,
+    pub multiple_login_behavior: MultipleLoginBehavior,
+    pub alphanumeric_user_id: bool,
+    pub remember_last_user: bool,
+    pub clear_call_logs: bool,
+    pub validate_ip_address: bool,
+    pub trusted_ips: String,
+    pub allow_proxy: bool,
+    pub cache_size: u32,
+}
+
+impl Default for ServiceParameters {
+    fn default() -> Self {
+        ServiceParameters {
+            enforce_max_login_time: false,
+            max_login_time: "8:00".into(),
+            max_concurrent_requests: 5,
+            multiple_login_behavior: MultipleLoginBehavior::NotAllowed,
+            alphanumeric_user_id: true,
+            remember_last_user: false,
+            clear_call_logs: false,
+            validate_ip_address: false,
+            trusted_ips: String::new(),
+            allow_proxy: false,
+            cache_size: 10000,
+        }
+    }
+}
+
+impl ServiceParameters {
+    /// The maximum login time in minutes, if it is enforced and not 0:00.
+    pub fn max_login_minutes(&self) -> Option<u32> {
+        let minutes = parse_login_time(&self.max_login_time).ok()?;
+        (self.enforce_max_login_time && minutes > 0).then_some(minutes)
+    }
+}
+
+/// Parses `HHH:MM` (0:00 to 168:00) into minutes.
+pub fn parse_login_time(s: &str) -> Result<u32, String> {
+    let bad = || format!("`{s}` is not a login time HHH:MM between 0:00 and 168:00");
+    let (h, m) = s.split_once(':').ok_or_else(bad)?;
+    if h.is_empty() || h.len() > 3 || m.len() != 2 {
+        return Err(bad());
+    }
+    let h: u32 = h.parse().map_err(|_| bad())?;
+    let m: u32 = m.parse().map_err(|_| bad())?;
+    let total = h * 60 + m;
+    if m >= 60 || total > 168 * 60 { Err(bad()) } else { Ok(total) }
+}
+
+/// Multiple Login Behavior (MULTI-1..3).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MultipleLoginBehavior {
+    /// A second login fails with 25 (the default).
+    #[default]
+    NotAllowed,
+    /// The user may be logged in on several devices.
+    Allowed,
+    /// A second login logs the user out of the first device.
+    AutoLogout,
+}
+
+/// An application user of the EM API.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Application {
+    pub id: String,
+    pub certificate: String,
+    /// Authentication Proxy Rights: may log in or out on behalf of other users.
+    #[serde(default)]
+    pub proxy_rights: bool,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub id: String,
+    pub pin: String,
+    pub locale: Option<String>,
+    pub primary_extension: Option<String>,
+    /// User device profiles; the first is the default.
+    #[serde(default)]
+    pub profiles: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: String,
+    pub model: String,
+    pub locale: Option<String>,
+    #[serde(default)]
+    pub modules: Vec<String>,
+    #[serde(default)]
+    pub lines: Vec<Line>,
+    #[serde(default)]
+    pub speed_dials: Vec<SpeedDial>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Line {
+    pub number: String,
+    #[serde(rename = "type", default)]
+    pub line_type: LineType,
+}
+
+/// Directory-number types, in CME's button order (BTN-1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LineType {
+    #[default]
+    Normal,
+    SilentRing,
+    BeepRing,
+    FeatureRing,
+    MonitorRing,
+    Overlay,
+    CwOverlay,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpeedDial {
+    pub tag: u32,
+    pub number: String,
+    #[serde(default)]
+    pub label: String,
+}
+
+/// The device profile default of one model (PROF-2).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultProfile {
+    pub model: String,
+    pub locale: Option<String>,
+    #[serde(default)]
+    pub modules: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Device {
+    /// `SEP` + 12 upper-case hex digits.
+    pub name: String,
+    pub model: String,
+    #[serde(default)]
+    pub modules: Vec<String>,
+    pub locale: Option<String>,
+    #[serde(default = "yes")]
+    pub em_enabled: bool,
+    /// `"auto"` for the autogenerated `ADP<MAC>` profile, or a profile name.
+    #[serde(default = "auto")]
+    pub logout_profile: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+/// Generated users, devices and profiles.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fleet {
+    pub count: u32,
+    /// Percent of devices per model; must add up to 100.
+    #[serde(default = "default_models")]
+    pub models: BTreeMap<String, u32>,
+    #[serde(default = "default_locale")]
+    pub locale: String,
+}
+
+fn default_models() -> BTreeMap<String, u32> {
+    BTreeMap::from([("7960".to_string(), 100)])
+}
+
+/// The locale of generated users, profiles and devices.
+pub const DEFAULT_LOCALE: &str = "English_United_States";
+
+fn default_locale() -> String {
+    DEFAULT_LOCALE.into()
+}
+
+/// The largest fleet a lab file may generate.
+pub const MAX_FLEET: u32 = 1_000_000;
+
+/// One generated user with the device and profile made for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FleetMember {
+    pub index: u32,
+    pub user_id: String,
+    pub pin: String,
+    pub primary_extension: String,
+    pub device_name: String,
+    pub model: &'static PhoneModel,
+    pub profile_name: String,
+    pub locale: String,
+}
+
+impl Fleet {
+    /// Member `i`, exactly as PROTOCOL.md §6 names it.
+    pub fn member(&self, i: u32) -> FleetMember {
+        self.member_with(&self.model_table(), i)
+    }
+
+    /// All members, in index order.
+    pub fn members(&self) -> impl Iterator<Item = FleetMember> + '_ {
+        let table = self.model_table();
+        (0..self.count).map(move |i| self.member_with(&table, i))
+    }
+
+    fn member_with(&self, table: &[&'static PhoneModel; 100], i: u32) -> FleetMember {
+        let model = table[(i % 100) as usize];
+        FleetMember {
+            index: i,
+            user_id: format!("user{i:05}"),
+            pin: format!("1{i:05}"),
+            primary_extension: format!("{}", 20000 + i as u64),
+            device_name: format!("SEP{:012X}", 0x0E00_0000_0000u64 + i as u64),
+            model,
+            profile_name: format!("user{i:05}-{}", model.name),
+            locale: self.locale.clone(),
+        }
+    }
+
+    /// Which model each of 100 consecutive devices gets, repeated over the
+    /// fleet. Smooth weighted round-robin (models in name order, ties to the
+    /// first) gives every model exactly its percentage per 100 devices and
+    /// spreads them evenly, so small fleets get the mix too.
+    fn model_table(&self) -> [&'static PhoneModel; 100] {
+        let models: Vec<(&'static PhoneModel, i64)> = self
+            .models
+            .iter()
+            .filter_map(|(name, &pct)| phone_model::find(name).map(|m| (m, pct as i64)))
+            .collect();
+        let mut current = vec![0i64; models.len()];
+        let mut table = [&phone_model::CATALOGUE[0]; 100];
+        for slot in table.iter_mut() {
+            for (c, (_, w)) in current.iter_mut().zip(&models) {
+                *c += w;
+            }
+            // Validation guarantees at least one model and a total of 100.
+            let Some(best) = (0..models.len()).max_by_key(|&k| (current[k], std::cmp::Reverse(k))) else {
+                break;
+            };
+            current[best] -= 100;
+            *slot = models[best].0;
+        }
+        table
+    }
+}
+
+/// A parsed and validated lab file.
+#[derive(Clone, Debug)]
+pub struct Lab {
+    pub file: LabFile,
+}
+
+impl Lab {
+    /// Reads, parses and validates a lab file.
+    pub fn load(path: &Path) -> Result<Lab, ConfigError> {
+        let (file, source): (LabFile, String) = read_toml(path)?;
+        validate(&file, path, &source)?;
+        Ok(Lab { file })
+    }
+
+    /// Parses lab text; `path` only names it in errors.
+    pub fn parse(path: &Path, source: &str) -> Result<Lab, ConfigError> {
+        let file: LabFile = parse_toml(path, source)?;
+        validate(&file, path, source)?;
+        Ok(Lab { file })
+    }
+
+    pub fn fleet_members(&self) -> impl Iterator<Item = FleetMember> + '_ {
+        self.file.fleet.iter().flat_map(|f| f.members())
+    }
+
+    pub fn fleet_size(&self) -> u32 {
+        self.file.fleet.as_ref().map_or(0, |f| f.count)
+    }
+}
+
+/// Whether `name` is `SEP` followed by 12 upper-case hex digits.
+pub fn is_device_name(name: &str) -> bool {
+    name.len() == 15
+        && name.starts_with("SEP")
+        && name[3..].bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+}
+
+fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
+    let err = |key: &str, value: &str, msg: String| ConfigError::at_key(path, src, key, value, msg);
+    let sp = &lab.service_parameters;
+    if let Err(e) = parse_login_time(&sp.max_login_time) {
+        return Err(err("max_login_time", &sp.max_login_time, e));
+    }
+    if sp.max_concurrent_requests == 0 {
+        return Err(err("max_concurrent_requests", "0", "must be at least 1".into()));
+    }
+    if !(1000..=20000).contains(&sp.cache_size) {
+        let v = sp.cache_size.to_string();
+        return Err(err("cache_size", &v, format!("{v} is outside 1000 to 20000 (LIM-5)")));
+    }
+    if sp.trusted_ips.len() > 1024 {
+        return Err(err("trusted_ips", "", "is longer than 1024 characters (IP-2)".into()));
+    }
+    if lab.server.operation_time_ms > 60_000 {
+        let v = lab.server.operation_time_ms.to_string();
+        return Err(err("operation_time_ms", &v, "must be at most 60000".into()));
+    }
+
+    let check_model = |model: &str| -> Result<&'static PhoneModel, ConfigError> {
+        phone_model::find(model).ok_or_else(|| {
+            err("model", model, format!("unknown model `{model}`; known: {}", phone_model::names().join(", ")))
+        })
+    };
+    let check_modules = |model: &PhoneModel, modules: &[String]| -> Result<(), ConfigError> {
+        for m in modules {
+            if !model.accepts_module(m) {
+                return Err(err("modules", m, format!("model {} cannot take module `{m}`", model.name)));
+            }
+        }
+        if modules.len() > model.max_add_ons as usize {
+            return Err(err(
+                "modules",
+                "",
+                format!("model {} takes at most {} modules, got {}", model.name, model.max_add_ons, modules.len()),
+            ));
+        }
+        Ok(())
+    };
+
+    let mut apps = HashSet::new();
+    for a in &lab.application {
+        if a.id.is_empty() || !apps.insert(a.id.as_str()) {
+            return Err(err("id", &a.id, format!("application id `{}` is empty or repeated", a.id)));
+        }
+    }
+    let mut profiles = HashSet::new();
+    for p in &lab.profile {
+        if !profiles.insert(p.name.as_str()) {
+            return Err(err("name", &p.name, format!("profile `{}` is defined twice", p.name)));
+        }
+        let model = check_model(&p.model)?;
+        check_modules(model, &p.modules)?;
+    }
+    let mut default_models = HashSet::new();
+    for d in &lab.default_profile {
+        let model = check_model(&d.model)?;
+        check_modules(model, &d.modules)?;
+        if !default_models.insert(model.name) {
+            return Err(err("model", &d.model, format!("a second default profile for model {}", d.model)));
+        }
+    }
+    let mut users = HashSet::new();
+    for u in &lab.user {
+        if u.id.is_empty() || !users.insert(u.id.as_str()) {
+            return Err(err("id", &u.id, format!("user id `{}` is empty or repeated", u.id)));
+        }
+        for p in &u.profiles {
+            if !profiles.contains(p.as_str()) {
+                return Err(err("profiles", p, format!("user `{}` names unknown profile `{p}`", u.id)));
+            }
+        }
+    }
+    let mut devices = HashSet::new();
+    for d in &lab.device {
+        if !is_device_name(&d.name) {
+            return Err(err("name", &d.name, format!("`{}` is not SEP + 12 upper-case hex digits", d.name)));
+        }
+        if !devices.insert(d.name.as_str()) {
+            return Err(err("name", &d.name, format!("device `{}` is defined twice", d.name)));
+        }
+        let model = check_model(&d.model)?;
+        check_modules(model, &d.modules)?;
+        if d.logout_profile != "auto" && !profiles.contains(d.logout_profile.as_str()) {
+            return Err(err(
+                "logout_profile",
+                &d.logout_profile,
+                format!("unknown profile `{}` (use \"auto\" or a [[profile]] name)", d.logout_profile),
+            ));
+        }
+    }
+    if let Some(f) = &lab.fleet {
+        if f.count > MAX_FLEET {
+            return Err(err("count", &f.count.to_string(), format!("at most {MAX_FLEET} phones")));
+        }
+        if f.models.is_empty() {
+            return Err(err("models", "", "needs at least one model".into()));
+        }
+        for (name, pct) in &f.models {
+            phone_model::find(name).ok_or_else(|| {
+                err("models", name, format!("unknown model `{name}`; known: {}", phone_model::names().join(", ")))
+            })?;
+            if *pct > 100 {
+                return Err(err("models", name, format!("{name} = {pct} is more than 100 percent")));
+            }
+        }
+        let total: u32 = f.models.values().sum();
+        if total != 100 {
+            return Err(err("models", "", format!("percentages add up to {total}, not 100")));
+        }
+        // Generated names must not collide with the explicit ones.
+        if let Some(m) = f.members().find(|m| users.contains(m.user_id.as_str()) || devices.contains(m.device_name.as_str()))
+        {
+            return Err(err(
+                "count",
+                &f.count.to_string(),
+                format!("generated `{}` / `{}` collides with an explicit user or device", m.user_id, m.device_name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lab(src: &str) -> Result<Lab, ConfigError> {
+        Lab::parse(Path::new("lab.toml"), src)
+    }
+
+    #[test]
+    fn fleet_names_follow_the_spec() {
+        let l = lab("[fleet]\ncount = 3\nmodels = { \"7960\" = 100 }\n").unwrap();
+        let m: Vec<_> = l.fleet_members().collect();
+        assert_eq!(m[2].user_id, "user00002");
+        assert_eq!(m[2].pin, "100002");
+        assert_eq!(m[2].primary_extension, "20002");
+        assert_eq!(m[2].device_name, "SEP0E0000000002");
+        assert_eq!(m[2].profile_name, "user00002-7960");
+    }
+
+    #[test]
+    fn fleet_mix_matches_percentages_on_every_prefix() {
+        let l = lab("[fleet]\ncount = 1000\nmodels = { \"7960\" = 40, \"7940\" = 30, \"7905\" = 10, \"8851\" = 20 }\n")
+            .unwrap();
+        let mut counts = BTreeMap::new();
+        for (n, m) in l.fleet_members().enumerate() {
+            *counts.entry(m.model.name).or_insert(0u32) += 1;
+            for (name, pct) in &l.file.fleet.as_ref().unwrap().models {
+                let want = (n as f64 + 1.0) * *pct as f64 / 100.0;
+                let got = *counts.get(name.as_str()).unwrap_or(&0) as f64;
+                assert!((got - want).abs() <= 1.0, "prefix {n}: {name} {got} vs {want}");
+            }
+        }
+        assert_eq!(counts["7960"], 400);
+        assert_eq!(counts["8851"], 200);
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let e = lab("[service_parameters]\nmax_concurent_requests = 3\n").unwrap_err();
+        assert_eq!(e.line, Some(2));
+        assert_eq!(e.key.as_deref(), Some("max_concurent_requests"));
+        assert!(e.to_string().starts_with("lab.toml:2: key `max_concurent_requests`: unknown field"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_their_line() {
+        let e = lab("[service_parameters]\nmultiple_login_behavior = \"sometimes\"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("multiple_login_behavior")));
+        let e = lab("[[device]]\nname = \"SEP1\"\nmodel = \"7960\"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("name")));
+        let e = lab("[[device]]\nname = \"SEP000000001000\"\nmodel = \"7905\"\nmodules = [\"7914\"]\n").unwrap_err();
+        assert!(e.message.contains("cannot take module"), "{e}");
+        let e = lab("[fleet]\ncount = 10\nmodels = { \"7960\" = 50 }\n").unwrap_err();
+        assert!(e.message.contains("add up to 50"), "{e}");
+        let e = lab("[service_parameters]\nmax_login_time = \"169:00\"\n").unwrap_err();
+        assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn login_time_bounds() {
+        assert_eq!(parse_login_time("8:00"), Ok(480));
+        assert_eq!(parse_login_time("168:00"), Ok(168 * 60));
+        assert_eq!(parse_login_time("0:00"), Ok(0));
+        assert!(parse_login_time("168:01").is_err());
+        assert!(parse_login_time("1:60").is_err());
+        assert!(parse_login_time("abc").is_err());
+    }
+}

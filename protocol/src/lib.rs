@@ -1,0 +1,20 @@
+//! Wire formats and shared facts of Cisco Extension Mobility, as emlab
+//! speaks them (see `../shared/spec/PROTOCOL.md`).
+//!
+//! The reference server and the fleet simulator both depend on this crate
+//! and never on each other, so anything both sides must agree on lives here:
+//!
+//! - [`em_api`]: the EM API request, query and response XML (§1);
+//! - [`error_code`]: the error-code table with its per-profile texts (§1, §2);
+//! - [`phone_model`]: the catalogue of simulated phone models;
+//! - [`lab`]: the lab directory file and its deterministic `[fleet]` (§6);
+//! - [`config_error`]: one-line errors for lab and scenario files.
+
+pub mod config_error;
+pub mod em_api;
+pub mod error_code;
+pub mod lab;
+pub mod phone_model;
+
+pub use config_error::ConfigError;
+pub use error_code::{ErrorCode, ServerProfile};

@@ -1,0 +1,60 @@
+//! HTTP wiring: the EM API servlet, `/metrics`, and lab control.
+
+use crate::em_api;
+use crate::state::ServerState;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use emlab_protocol::ErrorCode;
+use emlab_protocol::em_api::{EM_API_PATH, MAX_BODY_BYTES};
+use std::sync::Arc;
+
+pub fn router(state: Arc<ServerState>, lab_control: bool) -> Router {
+    let mut router = Router::new().route(EM_API_PATH, post(em_servlet)).route("/metrics", get(metrics));
+    if lab_control {
+        router = router.route("/lab/clock/advance", post(advance_clock));
+    }
+    router.with_state(state)
+}
+
+async fn em_servlet(State(state): State<Arc<ServerState>>, body: Body) -> impl IntoResponse {
+    let response = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => em_api::handle(&state, &bytes).await,
+        // Over 64 KiB, or the client went away mid-body: a parse error.
+        Err(_) => {
+            state.metrics.count_error(ErrorCode::ParseError.code());
+            emlab_protocol::em_api::Response::failure(ErrorCode::ParseError, state.directory.profile)
+        }
+    };
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], response.to_xml())
+}
+
+async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(&state.admission),
+    )
+}
+
+/// `POST /lab/clock/advance {"seconds": N}`: moves the server clock so that
+/// timers fire without waiting (PROTOCOL.md §6).
+async fn advance_clock(State(state): State<Arc<ServerState>>, body: Body) -> impl IntoResponse {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Advance {
+        seconds: u64,
+    }
+    let parsed = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Advance>(&b).ok());
+    let Some(Advance { seconds }) = parsed else {
+        return (StatusCode::BAD_REQUEST, r#"{"error":"expected {\"seconds\": N}"}"#.to_string());
+    };
+    state.clock.advance(seconds.saturating_mul(1000));
+    drop(state.sessions()); // apply every timer that is now due
+    (StatusCode::OK, format!(r#"{{"now_ms":{}}}"#, state.clock.now_ms()))
+}

@@ -1,0 +1,95 @@
+//! The emlab reference Extension Mobility server.
+//!
+//! It serves the EM API of `PROTOCOL.md` §1 from a lab directory file (§6):
+//! logins and logouts with Cisco's error codes, the multiple-login rules,
+//! Maximum Concurrent Requests, exclusive-duration auto-logout, and the
+//! `/metrics` counters. Start it with [`start`]; `emlab serve` and the
+//! embedded default of `emlab run` both do.
+//!
+//! Layout, one concept per module:
+//! - [`directory`]: users, devices, profiles, applications from the lab;
+//! - [`sessions`]: who is logged in where, and the multiple-login rule;
+//! - [`admission`]: Maximum Concurrent Requests (error 26);
+//! - [`clock`]: the server clock that lab control can advance;
+//! - [`em_api`]: the servlet logic, one function per operation;
+//! - [`metrics`]: Prometheus counters;
+//! - [`http`]: routes.
+
+pub mod admission;
+pub mod clock;
+pub mod directory;
+pub mod em_api;
+pub mod http;
+pub mod metrics;
+pub mod sessions;
+pub mod state;
+
+use emlab_protocol::lab::Lab;
+use state::ServerState;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct ServerOptions {
+    /// EM API, phone service, `/metrics` and lab control.
+    pub listen: SocketAddr,
+    /// Serve `/lab/` (PROTOCOL.md §6).
+    pub lab_control: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions { listen: SocketAddr::from(([127, 0, 0, 1], 0)), lab_control: false }
+    }
+}
+
+/// A started server; dropping it does not stop it, [`RunningServer::shutdown`] does.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: Arc<ServerState>,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+    sweeper: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// `http://ADDR`, the `--target` form.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(());
+        self.sweeper.abort();
+        self.task.await.unwrap_or(Ok(()))
+    }
+}
+
+/// Binds and starts serving; returns once the socket is listening.
+pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind(options.listen).await?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(ServerState::new(lab));
+    let app = http::router(state.clone(), options.lab_control);
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    // Timers are also applied lazily on every access; the sweeper makes an
+    // automatic logout happen on time even when no request arrives.
+    let sweep_state = state.clone();
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            drop(sweep_state.sessions());
+        }
+    });
+    Ok(RunningServer { addr, state, shutdown: tx, task, sweeper })
+}

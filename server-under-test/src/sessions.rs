@@ -1,0 +1,172 @@
+//! Who is logged in where: the one piece of mutable EM state.
+//!
+//! Every check-and-change happens under a single lock, so the multiple-login
+//! rule (MULTI-1..5) holds under any interleaving of concurrent logins: two
+//! logins of one user can never both see "not logged in elsewhere".
+//! Emulated database time is spent *before* taking the lock.
+
+use crate::directory::{DeviceIdx, ProfileIdx, UserIdx};
+use emlab_protocol::ErrorCode;
+use emlab_protocol::ServerProfile;
+use emlab_protocol::lab::MultipleLoginBehavior;
+use std::collections::BTreeSet;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActiveLogin {
+    pub user: UserIdx,
+    pub profile: ProfileIdx,
+    pub since_ms: u64,
+    /// Server-clock time of the automatic logout, if any.
+    pub expires_ms: Option<u64>,
+}
+
+/// What a successful login did besides logging in.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct LoginEffect {
+    /// Devices the server logged out to make room (auto-logout, next user).
+    pub logged_out: Vec<DeviceIdx>,
+}
+
+pub struct Sessions {
+    by_device: Vec<Option<ActiveLogin>>,
+    /// Devices each user is logged in on; almost always zero or one.
+    by_user: Vec<Vec<DeviceIdx>>,
+    expiries: BTreeSet<(u64, DeviceIdx)>,
+}
+
+/// The rules a login is checked against.
+pub struct LoginRules {
+    pub behavior: MultipleLoginBehavior,
+    pub profile: ServerProfile,
+}
+
+impl Sessions {
+    pub fn new(devices: usize, users: usize) -> Self {
+        Sessions { by_device: vec![None; devices], by_user: vec![Vec::new(); users], expiries: BTreeSet::new() }
+    }
+
+    pub fn on_device(&self, device: DeviceIdx) -> Option<ActiveLogin> {
+        self.by_device[device as usize]
+    }
+
+    pub fn devices_of(&self, user: UserIdx) -> &[DeviceIdx] {
+        &self.by_user[user as usize]
+    }
+
+    /// Logs `user` in on `device`, applying the multiple-login rule.
+    pub fn login(
+        &mut self,
+        device: DeviceIdx,
+        login: ActiveLogin,
+        rules: &LoginRules,
+    ) -> Result<LoginEffect, ErrorCode> {
+        let mut effect = LoginEffect::default();
+        let elsewhere: Vec<DeviceIdx> =
+            self.by_user[login.user as usize].iter().copied().filter(|&d| d != device).collect();
+        // Check everything before changing anything.
+        if !elsewhere.is_empty() && rules.behavior == MultipleLoginBehavior::NotAllowed {
+            return Err(ErrorCode::UserLoggedInElsewhere);
+        }
+        if let Some(current) = self.by_device[device as usize] {
+            if current.user != login.user && rules.profile == ServerProfile::Ucm4 {
+                return Err(ErrorCode::AnotherUserLoggedIn);
+            }
+            // The next user logs the previous one out (LOG-7); the same user
+            // logging in again simply reloads.
+            self.logout(device);
+            if current.user != login.user {
+                effect.logged_out.push(device);
+            }
+        }
+        if rules.behavior == MultipleLoginBehavior::AutoLogout {
+            for d in elsewhere {
+                self.logout(d);
+                effect.logged_out.push(d);
+            }
+        }
+        self.by_device[device as usize] = Some(login);
+        self.by_user[login.user as usize].push(device);
+        if let Some(at) = login.expires_ms {
+            self.expiries.insert((at, device));
+        }
+        Ok(effect)
+    }
+
+    /// Logs the device out; returns who was logged in.
+    pub fn logout(&mut self, device: DeviceIdx) -> Option<ActiveLogin> {
+        let login = self.by_device[device as usize].take()?;
+        self.by_user[login.user as usize].retain(|&d| d != device);
+        if let Some(at) = login.expires_ms {
+            self.expiries.remove(&(at, device));
+        }
+        Some(login)
+    }
+
+    /// Logs out every device; returns how many were logged in.
+    pub fn logout_all(&mut self) -> usize {
+        let mut n = 0;
+        for d in 0..self.by_device.len() {
+            n += self.logout(d as DeviceIdx).is_some() as usize;
+        }
+        n
+    }
+
+    /// Logs out every login whose timer is due at `now_ms`; returns the devices.
+    pub fn expire_due(&mut self, now_ms: u64) -> Vec<DeviceIdx> {
+        let mut due = Vec::new();
+        while let Some(&(at, device)) = self.expiries.first() {
+            if at > now_ms {
+                break;
+            }
+            self.logout(device);
+            due.push(device);
+        }
+        due
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login(user: UserIdx, expires_ms: Option<u64>) -> ActiveLogin {
+        ActiveLogin { user, profile: 0, since_ms: 0, expires_ms }
+    }
+
+    fn rules(behavior: MultipleLoginBehavior) -> LoginRules {
+        LoginRules { behavior, profile: ServerProfile::Ucm }
+    }
+
+    #[test]
+    fn not_allowed_refuses_a_second_device_but_not_the_same_one() {
+        let mut s = Sessions::new(3, 2);
+        let r = rules(MultipleLoginBehavior::NotAllowed);
+        s.login(0, login(0, None), &r).unwrap();
+        assert_eq!(s.login(1, login(0, None), &r), Err(ErrorCode::UserLoggedInElsewhere));
+        assert!(s.login(0, login(0, None), &r).is_ok());
+        assert_eq!(s.devices_of(0), &[0]);
+    }
+
+    #[test]
+    fn auto_logout_moves_the_user() {
+        let mut s = Sessions::new(3, 2);
+        let r = rules(MultipleLoginBehavior::AutoLogout);
+        s.login(0, login(0, None), &r).unwrap();
+        let effect = s.login(1, login(0, None), &r).unwrap();
+        assert_eq!(effect.logged_out, vec![0]);
+        assert_eq!(s.on_device(0), None);
+        assert_eq!(s.devices_of(0), &[1]);
+    }
+
+    #[test]
+    fn expiry_logs_out_in_time_order() {
+        let mut s = Sessions::new(3, 3);
+        let r = rules(MultipleLoginBehavior::Allowed);
+        s.login(0, login(0, Some(500)), &r).unwrap();
+        s.login(1, login(1, Some(100)), &r).unwrap();
+        s.login(2, login(2, None), &r).unwrap();
+        assert_eq!(s.expire_due(99), Vec::<DeviceIdx>::new());
+        assert_eq!(s.expire_due(1000), vec![1, 0]);
+        assert!(s.on_device(2).is_some());
+    }
+}

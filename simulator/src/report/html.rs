@@ -1,0 +1,148 @@
+//! `report.html`: one self-contained page (no scripts, no CDN) with the
+//! summary tables and an inline SVG latency-by-percentile plot.
+
+use super::RunReport;
+use crate::recorder::{Recorder, Step};
+use crate::units::format_us;
+use std::fmt::Write;
+
+const COLORS: [&str; 3] = ["#1f77b4", "#2ca02c", "#d62728"];
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+pub fn render(r: &RunReport, rec: &Recorder) -> String {
+    let mut h = String::with_capacity(16 * 1024);
+    let verdict = if r.passed { "PASS" } else { "FAIL" };
+    let _ = write!(
+        h,
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>emlab {name}: {verdict}</title>
+<style>body{{font:14px system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f4f4f4}}td:first-child,th:first-child{{text-align:left}}
+.pass{{color:#1a7f37;font-weight:bold}}.fail{{color:#c62828;font-weight:bold}}.note{{color:#666}}</style></head><body>
+<h1>emlab run <code>{name}</code>: <span class="{cls}">{verdict}</span></h1>
+<p>{desc}</p>
+<p>Target <code>{target}</code>{embedded}. Started {started}; {cycles} cycles in {elapsed:.2} s.
+Open model at {rate:.1} cycles/s over {phones} phones, hold {hold:.0} ms. Late starts: {late}.</p>
+"#,
+        name = esc(&r.scenario),
+        cls = verdict.to_lowercase(),
+        desc = esc(&r.description),
+        target = esc(&r.target),
+        embedded = if r.embedded_server { " (embedded reference server)" } else { "" },
+        started = r.started_at,
+        cycles = r.cycles,
+        elapsed = r.elapsed_s,
+        rate = r.load.rate_per_s,
+        phones = r.load.phones,
+        hold = r.load.hold_ms,
+        late = r.late_starts,
+    );
+    h.push_str("<h2>Latency</h2><table><tr><th>step</th><th>count</th><th>rate/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>mean</th><th>outcomes</th></tr>");
+    for (step, s) in &r.steps {
+        let name = step.name();
+        let l = &s.latency_us;
+        let outcomes: Vec<String> = s.outcomes.iter().map(|(k, v)| format!("{} {v}", esc(k))).collect();
+        let _ = write!(
+            h,
+            "<tr><td>{name}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            s.count,
+            s.rate_per_s,
+            format_us(l.p50),
+            format_us(l.p90),
+            format_us(l.p99),
+            format_us(l.p99_9),
+            format_us(l.max),
+            format_us(l.mean as u64),
+            outcomes.join(", ")
+        );
+    }
+    h.push_str("</table><p class=\"note\">Latency runs from each step's intended start (its place in the arrival schedule) to the end of the response body, so queueing is never hidden.</p>");
+    h.push_str(&percentile_plot(rec));
+    h.push_str("<h2>Expectations</h2>");
+    if r.mismatches.is_empty() {
+        h.push_str("<p class=\"pass\">Every answer matched its expectation.</p>");
+    } else {
+        h.push_str("<table><tr><th>step</th><th>expected</th><th>got</th><th>count</th></tr>");
+        for m in &r.mismatches {
+            let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", m.step.name(), esc(&m.expected), esc(&m.actual), m.count);
+        }
+        h.push_str("</table>");
+    }
+    if !r.thresholds.is_empty() {
+        h.push_str("<h2>Thresholds</h2><table><tr><th>rule</th><th>observed</th><th>verdict</th></tr>");
+        for t in &r.thresholds {
+            let (cls, v) = if t.passed { ("pass", "PASS") } else { ("fail", "FAIL") };
+            let _ = write!(h, "<tr><td><code>{}</code></td><td>{:.3}</td><td class=\"{cls}\">{v}</td></tr>", esc(&t.rule), t.observed);
+        }
+        h.push_str("</table>");
+    }
+    let _ = write!(h, "<p class=\"note\">emlab {}; histograms are in report.json (HdrHistogram V2, base64).</p></body></html>\n", r.emlab_version);
+    h
+}
+
+/// Latency (log scale) against percentile, with the x axis stretched as
+/// 1/(1-q) so the tail (99%, 99.9%, 99.99%) gets room, as HdrHistogram's
+/// plotter does.
+fn percentile_plot(rec: &Recorder) -> String {
+    const W: f64 = 760.0;
+    const H: f64 = 360.0;
+    const L: f64 = 70.0;
+    const R: f64 = 30.0;
+    const T: f64 = 20.0;
+    const B: f64 = 50.0;
+    const X_DECADES: f64 = 5.0; // up to 99.999%
+    let series: Vec<(Step, Vec<(f64, f64)>)> = Step::ALL
+        .into_iter()
+        .filter(|&s| !rec.step(s).latency.is_empty())
+        .map(|s| {
+            let hist = &rec.step(s).latency;
+            let pts = hist
+                .iter_quantiles(4)
+                .map(|v| {
+                    let q = v.quantile_iterated_to().min(0.99999);
+                    ((1.0 / (1.0 - q)).log10(), (v.value_iterated_to().max(1)) as f64)
+                })
+                .collect();
+            (s, pts)
+        })
+        .collect();
+    if series.is_empty() {
+        return String::new();
+    }
+    let (mut lo, mut hi) = (f64::MAX, 1.0f64);
+    for (_, pts) in &series {
+        for &(_, y) in pts {
+            lo = lo.min(y);
+            hi = hi.max(y);
+        }
+    }
+    let (ylo, yhi) = (lo.log10().floor(), (hi.log10().ceil()).max(lo.log10().floor() + 1.0));
+    let px = |x: f64| L + x / X_DECADES * (W - L - R);
+    let py = |y: f64| T + (yhi - y.log10()) / (yhi - ylo) * (H - T - B);
+    let mut s = String::new();
+    let _ = write!(s, "<h2>Latency by percentile</h2><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" font-size=\"12\">");
+    let _ = write!(s, "<rect x=\"{L}\" y=\"{T}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>", W - L - R, H - T - B);
+    for (i, label) in ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"].iter().enumerate() {
+        let x = px(i as f64);
+        let _ = write!(s, "<line x1=\"{x:.1}\" y1=\"{T}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"#eee\"/><text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{label}</text>", H - B, H - B + 16.0);
+    }
+    let mut d = ylo;
+    while d <= yhi {
+        let y = py(10f64.powf(d));
+        let _ = write!(s, "<line x1=\"{L}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>", W - R, L - 6.0, y + 4.0, format_us(10f64.powf(d) as u64));
+        d += 1.0;
+    }
+    let _ = write!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">percentile</text>", (L + W - R) / 2.0, H - 8.0);
+    let _ = write!(s, "<text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">latency</text>", (T + H - B) / 2.0, (T + H - B) / 2.0);
+    for (i, (step, pts)) in series.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let points: Vec<String> = pts.iter().map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y))).collect();
+        let _ = write!(s, "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>", points.join(" "));
+        let ly = T + 16.0 + i as f64 * 16.0;
+        let _ = write!(s, "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"3\" fill=\"{color}\"/><text x=\"{}\" y=\"{ly}\">{}</text>", L + 10.0, ly - 5.0, L + 28.0, step.name());
+    }
+    s.push_str("</svg>");
+    s
+}

@@ -1,0 +1,208 @@
+//! Run reports: one [`RunReport`] built from what the recorder saw, written
+//! as `report.json` (for machines, with base64 HdrHistograms), `report.html`
+//! (self-contained, inline SVG, readable offline) and a summary on stdout.
+
+mod html;
+mod summary;
+mod time;
+
+pub use summary::summary;
+pub use time::{rfc3339, stamp};
+
+use crate::recorder::{Recorder, Step, StepStats};
+use crate::scenario::Scenario;
+use crate::storm::StormResult;
+use crate::thresholds::{Metric, Threshold};
+use base64::Engine;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Serialize)]
+pub struct RunReport {
+    pub emlab_version: &'static str,
+    pub scenario: String,
+    pub description: String,
+    pub target: String,
+    pub embedded_server: bool,
+    pub started_at: String,
+    pub elapsed_s: f64,
+    pub load: LoadReport,
+    pub cycles: u64,
+    pub late_starts: u64,
+    /// login, query, logout.
+    pub steps: BTreeMap<Step, StepReport>,
+    pub mismatches: Vec<MismatchReport>,
+    pub thresholds: Vec<ThresholdResult>,
+    /// No mismatch and every threshold held.
+    pub passed: bool,
+}
+
+#[derive(Serialize)]
+pub struct LoadReport {
+    pub model: &'static str,
+    pub phones: u32,
+    pub rate_per_s: f64,
+    pub hold_ms: f64,
+    pub query: bool,
+}
+
+#[derive(Serialize)]
+pub struct StepReport {
+    pub count: u64,
+    pub rate_per_s: f64,
+    /// From the step's intended start to the end of the response body.
+    pub latency_us: Percentiles,
+    /// From the actual send to the end of the response body.
+    pub service_time_us: Percentiles,
+    /// Outcome label → count (`success`, `25`, `timeout`, ...).
+    pub outcomes: BTreeMap<String, u64>,
+    /// HdrHistogram V2 + DEFLATE, base64 (the `HISTF...` form of `.hlog` files).
+    pub latency_histogram: String,
+    pub service_time_histogram: String,
+}
+
+#[derive(Serialize, Clone, Copy)]
+pub struct Percentiles {
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    #[serde(rename = "p99.9")]
+    pub p99_9: u64,
+    pub max: u64,
+    pub mean: f64,
+}
+
+impl Percentiles {
+    fn of(h: &Histogram<u64>) -> Self {
+        Percentiles {
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p99_9: h.value_at_quantile(0.999),
+            max: h.max(),
+            mean: h.mean(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct MismatchReport {
+    pub step: Step,
+    pub expected: String,
+    pub actual: String,
+    pub count: u64,
+}
+
+#[derive(Serialize)]
+pub struct ThresholdResult {
+    pub rule: String,
+    pub observed: f64,
+    pub passed: bool,
+}
+
+fn encode(h: &Histogram<u64>) -> String {
+    let mut buf = Vec::new();
+    match V2DeflateSerializer::new().serialize(h, &mut buf) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(buf),
+        Err(_) => String::new(),
+    }
+}
+
+/// Where a run stands.
+pub struct RunInfo<'a> {
+    pub scenario: &'a Scenario,
+    pub target: &'a str,
+    pub embedded_server: bool,
+}
+
+impl RunReport {
+    pub fn build(info: &RunInfo<'_>, result: &StormResult) -> RunReport {
+        let rec = &result.recorder;
+        let secs = result.elapsed.as_secs_f64().max(1e-9);
+        let steps = Step::ALL
+            .into_iter()
+            .map(|step| {
+                let s: &StepStats = rec.step(step);
+                let report = StepReport {
+                    count: s.count(),
+                    rate_per_s: s.count() as f64 / secs,
+                    latency_us: Percentiles::of(&s.latency),
+                    service_time_us: Percentiles::of(&s.service),
+                    outcomes: s.outcomes.clone(),
+                    latency_histogram: encode(&s.latency),
+                    service_time_histogram: encode(&s.service),
+                };
+                (step, report)
+            })
+            .collect();
+        let thresholds: Vec<ThresholdResult> = info
+            .scenario
+            .thresholds
+            .iter()
+            .map(|t| {
+                let observed = observe(t, rec, secs);
+                ThresholdResult { rule: t.text.clone(), observed, passed: t.holds(observed) }
+            })
+            .collect();
+        let mismatches: Vec<MismatchReport> = rec
+            .mismatches
+            .iter()
+            .map(|(m, &count)| MismatchReport { step: m.step, expected: m.expected.clone(), actual: m.actual.clone(), count })
+            .collect();
+        let passed = mismatches.is_empty() && thresholds.iter().all(|t| t.passed);
+        let load = &info.scenario.load;
+        RunReport {
+            emlab_version: env!("CARGO_PKG_VERSION"),
+            scenario: info.scenario.name.clone(),
+            description: info.scenario.description.clone(),
+            target: info.target.to_string(),
+            embedded_server: info.embedded_server,
+            started_at: rfc3339(result.started_at),
+            elapsed_s: secs,
+            load: LoadReport {
+                model: "open",
+                phones: load.phones,
+                rate_per_s: load.rate_per_s,
+                hold_ms: load.hold.as_secs_f64() * 1e3,
+                query: load.query,
+            },
+            cycles: result.cycles,
+            late_starts: rec.late_starts,
+            steps,
+            mismatches,
+            thresholds,
+            passed,
+        }
+    }
+
+    /// Writes `report.json` and `report.html` into `dir` (created if needed).
+    pub fn write(&self, dir: &Path, recorder: &Recorder) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join("report.json"), json)?;
+        std::fs::write(dir.join("report.html"), html::render(self, recorder))?;
+        Ok(())
+    }
+}
+
+/// The observed value of a threshold's metric (latency in milliseconds).
+fn observe(t: &Threshold, rec: &Recorder, secs: f64) -> f64 {
+    match t.metric {
+        Metric::Latency { step, quantile } => {
+            let h = &rec.step(step).latency;
+            let us = match quantile {
+                Some(q) => h.value_at_quantile(q),
+                None => h.max(),
+            };
+            us as f64 / 1e3
+        }
+        Metric::Mean(step) => rec.step(step).latency.mean() / 1e3,
+        Metric::Count(step) => rec.step(step).count() as f64,
+        Metric::Rate(step) => rec.step(step).count() as f64 / secs,
+        Metric::Errors(code) => rec.errors(code) as f64,
+        Metric::Mismatches => rec.mismatch_count() as f64,
+    }
+}
