@@ -102,15 +102,15 @@ async fn serve(lab_path: &Path, listen: SocketAddr, lab_control: bool) -> Result
         .await
         .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
     let d = &server.state.directory;
-    println!(
-        "emlab serve: EM API on {} (lab {}, profile {}, {} devices, {} users){}",
+    say(&format!(
+        "emlab serve: EM API on {} (lab {}, profile {}, {} devices, {} users){}\n",
         server.base_url(),
         lab_path.display(),
         d.profile.as_str(),
         d.device_count(),
         d.user_count(),
         if lab_control { ", lab control on" } else { "" }
-    );
+    ));
     let _ = tokio::signal::ctrl_c().await;
     server.shutdown().await?;
     Ok(ExitCode::SUCCESS)
@@ -183,11 +183,11 @@ async fn run(
     let dir = out.unwrap_or_else(|| {
         PathBuf::from("reports").join(format!("{}-{}", scenario.name, report::stamp(result.started_at)))
     });
-    print!("{}", report::summary(&report));
+    // Files first: what was measured must survive a closed stdout.
     report
         .write(&dir, &result.recorder)
         .map_err(|e| UsageError(format!("cannot write the report to {}: {e}", dir.display())))?;
-    println!("report: {}/report.html and report.json", dir.display());
+    say(&format!("{}report: {}/report.html and report.json\n", report::summary(&report), dir.display()));
     Ok(if report.passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
@@ -197,4 +197,11 @@ fn app_credentials(scenario: &Scenario, lab: &Lab) -> Option<AppInfo> {
         (Some(id), Some(cert)) => Some(AppInfo::new(id.clone(), cert.clone())),
         _ => lab.file.application.iter().find(|a| a.proxy_rights).map(|a| AppInfo::new(a.id.clone(), a.certificate.clone())),
     }
+}
+
+/// Prints to stdout; a closed stdout (`emlab run ... | head`) is not an error.
+fn say(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
 }

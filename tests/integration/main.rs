@@ -1,0 +1,9 @@
+//! emlab's own proof: one test binary (to keep link time down on 2 cores),
+//! one module per subject. Everything here talks over real loopback sockets.
+
+mod cli;
+mod em_api;
+mod fleet;
+mod multi_login;
+mod support;
+mod xml_snapshots;

@@ -1,0 +1,245 @@
+//! Shared helpers: a lab to start the reference server with, an EM API
+//! client, and request builders.
+
+use bytes::Bytes;
+use emlab_protocol::em_api::{
+    AppInfo, DeviceUser, DeviceUserQuery, Login, Logout, Message, Operation, Query, QueryKind, Request, Response,
+    ResponseBody, UserDevicesEntry, UserDevicesQuery,
+};
+use emlab_protocol::lab::Lab;
+use emlab_server::{RunningServer, ServerOptions};
+use emlab_simulator::em_client::{EmClient, Reply};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::path::Path;
+use std::time::Duration;
+
+/// A lab with every kind of entry the tests need. `params` is extra TOML
+/// for `[service_parameters]`, `server` for `[server]`.
+pub fn lab_text(server: &str, params: &str) -> String {
+    // High enough that only the LIM-1 test sees error 26.
+    let limit = if params.contains("max_concurrent_requests") { "" } else { "max_concurrent_requests = 1000" };
+    format!(
+        r#"
+[server]
+{server}
+
+[service_parameters]
+{limit}
+{params}
+
+[[application]]
+id = "emlab"
+certificate = "secret"
+proxy_rights = true
+
+[[application]]
+id = "kiosk"
+certificate = "kiosk-cert"
+proxy_rights = false
+
+[[user]]
+id = "alice"
+pin = "12345"
+profiles = ["alice-7960", "alice-7940"]
+
+[[user]]
+id = "bob"
+pin = "23456"
+profiles = ["bob-7960"]
+
+[[user]]
+id = "kiosk"
+pin = "11111"
+profiles = ["kiosk-7960"]
+
+[[user]]
+id = "carol"
+pin = "34567"
+
+[[user]]
+id = "em@cisco.com"
+pin = "45678"
+profiles = ["em-7960"]
+
+[[profile]]
+name = "alice-7960"
+model = "7960"
+
+[[profile]]
+name = "alice-7940"
+model = "7940"
+
+[[profile]]
+name = "bob-7960"
+model = "7960"
+
+[[profile]]
+name = "kiosk-7960"
+model = "7960"
+
+[[profile]]
+name = "em-7960"
+model = "7960"
+
+[[default_profile]]
+model = "7905"
+
+[[device]]
+name = "SEP000000000001"
+model = "7960"
+
+[[device]]
+name = "SEP000000000002"
+model = "7960"
+
+[[device]]
+name = "SEP000000000003"
+model = "7905"
+
+[[device]]
+name = "SEP000000000004"
+model = "7960"
+em_enabled = false
+
+[fleet]
+count = 300
+models = {{ "7960" = 100 }}
+"#
+    )
+}
+
+pub const D1: &str = "SEP000000000001";
+pub const D2: &str = "SEP000000000002";
+pub const D7905: &str = "SEP000000000003";
+pub const D_DISABLED: &str = "SEP000000000004";
+
+pub fn lab(server: &str, params: &str) -> Lab {
+    Lab::parse(Path::new("test-lab.toml"), &lab_text(server, params)).expect("test lab is valid")
+}
+
+/// A running reference server with lab control, and a client for it as
+/// the `emlab` application.
+pub struct TestServer {
+    pub server: RunningServer,
+    pub client: EmClient,
+}
+
+impl TestServer {
+    pub async fn start(server: &str, params: &str) -> TestServer {
+        let lab = lab(server, params);
+        let server = emlab_server::start(&lab, ServerOptions { lab_control: true, ..ServerOptions::default() })
+            .await
+            .expect("server starts on loopback");
+        let client = client(&server.base_url(), app());
+        TestServer { server, client }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.base_url()
+    }
+
+    pub fn as_app(&self, app: AppInfo) -> EmClient {
+        client(&self.url(), app)
+    }
+
+    pub async fn login(&self, device: &str, user: &str) -> Response {
+        answer(self.client.send(&login(&self.client.app, device, user)).await)
+    }
+
+    pub async fn logout(&self, device: &str) -> Response {
+        answer(self.client.send(&logout(&self.client.app, device)).await)
+    }
+
+    /// Who the server says is logged in on `device`.
+    pub async fn user_on(&self, device: &str) -> DeviceUser {
+        let q = Message::Query(Query::new(
+            self.client.app.clone(),
+            QueryKind::DeviceUser(DeviceUserQuery { device_names: vec![device.into()], ..Default::default() }),
+        ));
+        match answer(self.client.send(&q).await).body {
+            ResponseBody::DeviceUserResults(r) => r.devices[0].user.clone(),
+            other => panic!("expected deviceUserResults, got {other:?}"),
+        }
+    }
+
+    /// The devices the server says `user` is logged in on.
+    pub async fn devices_of(&self, user: &str) -> Vec<UserDevicesEntry> {
+        let q = Message::Query(Query::new(
+            self.client.app.clone(),
+            QueryKind::UserDevices(UserDevicesQuery { user_ids: vec![user.into()], ..Default::default() }),
+        ));
+        match answer(self.client.send(&q).await).body {
+            ResponseBody::UserDevicesResults(r) => r.users[0].entries.clone(),
+            other => panic!("expected userDevicesResults, got {other:?}"),
+        }
+    }
+
+    /// `POST /lab/clock/advance`.
+    pub async fn advance_clock(&self, seconds: u64) {
+        let (status, _) = http(&self.url(), "POST", "/lab/clock/advance", format!(r#"{{"seconds":{seconds}}}"#)).await;
+        assert_eq!(status, 200);
+    }
+
+    pub async fn metrics(&self) -> String {
+        http(&self.url(), "GET", "/metrics", String::new()).await.1
+    }
+}
+
+pub fn app() -> AppInfo {
+    AppInfo::new("emlab", "secret")
+}
+
+pub fn client(url: &str, app: AppInfo) -> EmClient {
+    EmClient::new(url, app, Duration::from_secs(10)).expect("valid URL")
+}
+
+pub fn login(app: &AppInfo, device: &str, user: &str) -> Message {
+    Message::Request(Request::new(
+        app.clone(),
+        Operation::Login(Login { device_name: device.into(), user_id: user.into(), ..Login::default() }),
+    ))
+}
+
+pub fn logout(app: &AppInfo, device: &str) -> Message {
+    Message::Request(Request::new(app.clone(), Operation::Logout(Logout { device_name: device.into(), ..Default::default() })))
+}
+
+/// The parsed `<response>`; anything else fails the test.
+pub fn answer(reply: Reply) -> Response {
+    match reply {
+        Reply::Answer(r) => r,
+        other => panic!("expected a <response>, got {other:?}"),
+    }
+}
+
+/// The `(code, text)` of a failure response.
+pub fn failure(r: &Response) -> (u16, &str) {
+    match &r.body {
+        ResponseBody::Failure(f) => (f.error.code, f.error.text.as_str()),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+}
+
+/// A plain HTTP exchange: (status, body).
+pub async fn http(base: &str, method: &str, path: &str, body: String) -> (u16, String) {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("{base}{path}"))
+        .body(Full::new(Bytes::from(body)))
+        .expect("valid request");
+    let resp = client.request(req).await.expect("server answers");
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A scratch folder for one test.
+pub fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
