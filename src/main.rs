@@ -21,7 +21,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "emlab", version, about = "Extension Mobility lab: reference server, virtual-phone fleet, reports")]
+#[command(
+    name = "emlab",
+    version,
+    about = "Extension Mobility lab: reference server, virtual-phone fleet, reports"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -72,7 +76,10 @@ impl<E: std::fmt::Display> From<E> for UsageError {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("emlab: cannot start the async runtime: {e}");
@@ -81,10 +88,18 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve { lab, listen, lab_control } => serve(&lab, listen, lab_control).await,
-            Command::Run { scenario, target, lab, out, rate } => {
-                run(&scenario, target, lab.as_deref(), out, rate.as_deref()).await
-            }
+            Command::Serve {
+                lab,
+                listen,
+                lab_control,
+            } => serve(&lab, listen, lab_control).await,
+            Command::Run {
+                scenario,
+                target,
+                lab,
+                out,
+                rate,
+            } => run(&scenario, target, lab.as_deref(), out, rate.as_deref()).await,
         }
     });
     match result {
@@ -96,11 +111,21 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(lab_path: &Path, listen: SocketAddr, lab_control: bool) -> Result<ExitCode, UsageError> {
+async fn serve(
+    lab_path: &Path,
+    listen: SocketAddr,
+    lab_control: bool,
+) -> Result<ExitCode, UsageError> {
     let lab = Lab::load(lab_path)?;
-    let server = emlab_server::start(&lab, ServerOptions { listen, lab_control })
-        .await
-        .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
+    let server = emlab_server::start(
+        &lab,
+        ServerOptions {
+            listen,
+            lab_control,
+        },
+    )
+    .await
+    .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
     let d = &server.state.directory;
     say(&format!(
         "emlab serve: EM API on {} (lab {}, profile {}, {} devices, {} users){}\n",
@@ -125,12 +150,18 @@ async fn run(
 ) -> Result<ExitCode, UsageError> {
     let mut scenario = Scenario::load(scenario_path)?;
     if let Some(r) = rate {
-        scenario.load.rate_per_s =
-            emlab_simulator::units::parse_rate(r).map_err(|e| UsageError(format!("--rate: {e}")))?;
+        scenario.load.rate_per_s = emlab_simulator::units::parse_rate(r)
+            .map_err(|e| UsageError(format!("--rate: {e}")))?;
     }
-    let lab_path = lab_override.map(Path::to_path_buf).or_else(|| scenario.lab.clone()).ok_or_else(|| {
-        UsageError(format!("{}: no `lab` in [scenario] and no --lab given", scenario_path.display()))
-    })?;
+    let lab_path = lab_override
+        .map(Path::to_path_buf)
+        .or_else(|| scenario.lab.clone())
+        .ok_or_else(|| {
+            UsageError(format!(
+                "{}: no `lab` in [scenario] and no --lab given",
+                scenario_path.display()
+            ))
+        })?;
     let lab = Lab::load(&lab_path)?;
     if scenario.load.phones > lab.fleet_size() {
         return Err(UsageError(format!(
@@ -178,24 +209,45 @@ async fn run(
         let _ = server.shutdown().await;
     }
 
-    let info = RunInfo { scenario: &scenario, target: &target_url, embedded_server: target.is_none() };
+    let info = RunInfo {
+        scenario: &scenario,
+        target: &target_url,
+        embedded_server: target.is_none(),
+    };
     let report = RunReport::build(&info, &result);
     let dir = out.unwrap_or_else(|| {
-        PathBuf::from("reports").join(format!("{}-{}", scenario.name, report::stamp(result.started_at)))
+        PathBuf::from("reports").join(format!(
+            "{}-{}",
+            scenario.name,
+            report::stamp(result.started_at)
+        ))
     });
     // Files first: what was measured must survive a closed stdout.
     report
         .write(&dir, &result.recorder)
         .map_err(|e| UsageError(format!("cannot write the report to {}: {e}", dir.display())))?;
-    say(&format!("{}report: {}/report.html and report.json\n", report::summary(&report), dir.display()));
-    Ok(if report.passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    say(&format!(
+        "{}report: {}/report.html and report.json\n",
+        report::summary(&report),
+        dir.display()
+    ));
+    Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// The scenario's app credentials, else the lab's first application with proxy rights.
 fn app_credentials(scenario: &Scenario, lab: &Lab) -> Option<AppInfo> {
     match (&scenario.app_id, &scenario.app_certificate) {
         (Some(id), Some(cert)) => Some(AppInfo::new(id.clone(), cert.clone())),
-        _ => lab.file.application.iter().find(|a| a.proxy_rights).map(|a| AppInfo::new(a.id.clone(), a.certificate.clone())),
+        _ => lab
+            .file
+            .application
+            .iter()
+            .find(|a| a.proxy_rights)
+            .map(|a| AppInfo::new(a.id.clone(), a.certificate.clone())),
     }
 }
 

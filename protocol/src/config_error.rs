@@ -34,12 +34,23 @@ impl std::error::Error for ConfigError {}
 
 impl ConfigError {
     pub fn new(file: &Path, message: impl Into<String>) -> Self {
-        ConfigError { file: file.to_path_buf(), line: None, key: None, message: message.into() }
+        ConfigError {
+            file: file.to_path_buf(),
+            line: None,
+            key: None,
+            message: message.into(),
+        }
     }
 
     /// An error about `key`; the line is found by looking for `key = ...value...`
     /// in `source` (the first match), since semantic checks run after parsing.
-    pub fn at_key(file: &Path, source: &str, key: &str, value: &str, message: impl Into<String>) -> Self {
+    pub fn at_key(
+        file: &Path,
+        source: &str,
+        key: &str,
+        value: &str,
+        message: impl Into<String>,
+    ) -> Self {
         let line = source.lines().position(|l| {
             let l = l.trim_start();
             l.starts_with(key) && l[key.len()..].trim_start().starts_with('=') && l.contains(value)
@@ -65,15 +76,19 @@ pub fn read_toml<T: DeserializeOwned>(path: &Path) -> Result<(T, String), Config
 pub fn parse_toml<T: DeserializeOwned>(path: &Path, source: &str) -> Result<T, ConfigError> {
     toml::from_str(source).map_err(|e| {
         let span = e.span();
-        let line = span.as_ref().map(|s| source[..s.start.min(source.len())].matches('\n').count() + 1);
+        let line = span
+            .as_ref()
+            .map(|s| source[..s.start.min(source.len())].matches('\n').count() + 1);
         // The key is the left-hand side of the line the error points at,
         // when it is an assignment (toml names unknown fields itself).
-        let key = line.and_then(|l| source.lines().nth(l - 1)).and_then(|text| {
-            let (lhs, _) = text.split_once('=')?;
-            let lhs = lhs.trim();
-            (!lhs.is_empty() && !lhs.starts_with('[') && !lhs.contains('"') || lhs.starts_with('"'))
-                .then(|| lhs.trim_matches('"').to_string())
-        });
+        let key = line
+            .and_then(|l| source.lines().nth(l - 1))
+            .and_then(|text| {
+                let (lhs, _) = text.split_once('=')?;
+                let lhs = lhs.trim();
+                (!lhs.is_empty() && !lhs.starts_with('['))
+                    .then(|| lhs.trim_matches('"').to_string())
+            });
         ConfigError {
             file: path.to_path_buf(),
             line,

@@ -35,7 +35,11 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub struct AppInfo {
     #[serde(rename = "appID", default)]
     pub app_id: String,
-    #[serde(rename = "appCertificate", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "appCertificate",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub app_certificate: Option<String>,
     #[serde(
         rename = "appEncryptedCertificate",
@@ -91,14 +95,30 @@ pub struct Login {
     #[serde(rename = "userID", with = "user_id_encoding")]
     pub user_id: String,
     /// Omitted: the user's default profile, else the model's default profile.
-    #[serde(rename = "deviceProfile", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "deviceProfile",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub device_profile: Option<String>,
     /// Logged out automatically after this many minutes.
-    #[serde(rename = "exclusiveDuration", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "exclusiveDuration",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub exclusive_duration: Option<ExclusiveDuration>,
-    #[serde(rename = "remoteIPAddr", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "remoteIPAddr",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub remote_ip_addr: Option<String>,
-    #[serde(rename = "isViaHeaderSet", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isViaHeaderSet",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub is_via_header_set: Option<String>,
 }
 
@@ -123,18 +143,34 @@ pub enum Duration {
 pub struct Logout {
     #[serde(rename = "deviceName")]
     pub device_name: String,
-    #[serde(rename = "remoteIPAddr", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "remoteIPAddr",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub remote_ip_addr: Option<String>,
-    #[serde(rename = "isViaHeaderSet", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isViaHeaderSet",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub is_via_header_set: Option<String>,
 }
 
 /// `<logoutAll>`: log every device out (needs proxy rights).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogoutAll {
-    #[serde(rename = "remoteIPAddr", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "remoteIPAddr",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub remote_ip_addr: Option<String>,
-    #[serde(rename = "isViaHeaderSet", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "isViaHeaderSet",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub is_via_header_set: Option<String>,
 }
 
@@ -167,7 +203,11 @@ pub struct DeviceUserQuery {
     pub device_names: Vec<String>,
     #[serde(rename = "loginType", default, skip_serializing_if = "Option::is_none")]
     pub login_type: Option<String>,
-    #[serde(rename = "remoteIPAddr", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "remoteIPAddr",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub remote_ip_addr: Option<String>,
 }
 
@@ -175,7 +215,11 @@ pub struct DeviceUserQuery {
 pub struct UserDevicesQuery {
     #[serde(rename = "userID", default, with = "user_id_encoding::list")]
     pub user_ids: Vec<String>,
-    #[serde(rename = "remoteIPAddr", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "remoteIPAddr",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub remote_ip_addr: Option<String>,
 }
 
@@ -183,7 +227,11 @@ pub struct UserDevicesQuery {
 pub struct DeviceProfileQuery {
     #[serde(rename = "userID", default, with = "user_id_encoding::list")]
     pub user_ids: Vec<String>,
-    #[serde(rename = "remoteIPAddr", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "remoteIPAddr",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub remote_ip_addr: Option<String>,
 }
 
@@ -210,14 +258,14 @@ impl Message {
             "request" => quick_xml::de::from_str(xml)
                 .map(Message::Request)
                 .map_err(|_| ErrorCode::ParseError),
-            "query" => quick_xml::de::from_str(xml).map(Message::Query).map_err(|_| {
-                match first_op.as_deref() {
+            "query" => quick_xml::de::from_str(xml)
+                .map(Message::Query)
+                .map_err(|_| match first_op.as_deref() {
                     Some("deviceUserQuery" | "userDevicesQuery" | "deviceProfileQuery")
                     | Some("userDeviceProfileQuery")
                     | None => ErrorCode::ParseError,
                     Some(_) => ErrorCode::QueryTypeUndetermined,
-                }
-            }),
+                }),
             _ => Err(ErrorCode::ParseError),
         }
     }
@@ -232,7 +280,10 @@ impl Message {
 
 impl Request {
     pub fn new(app_info: AppInfo, operation: Operation) -> Self {
-        Request { app_info, operation }
+        Request {
+            app_info,
+            operation,
+        }
     }
 }
 
@@ -404,14 +455,19 @@ pub struct DeviceProfileItem {
 
 impl Response {
     pub fn success() -> Self {
-        Response { body: ResponseBody::Success }
+        Response {
+            body: ResponseBody::Success,
+        }
     }
 
     /// A failure carrying `code` with the text a `profile` server uses.
     pub fn failure(code: ErrorCode, profile: ServerProfile) -> Self {
         Response {
             body: ResponseBody::Failure(Failure {
-                error: ErrorElement { code: code.code(), text: code.text(profile).to_string() },
+                error: ErrorElement {
+                    code: code.code(),
+                    text: code.text(profile).to_string(),
+                },
             }),
         }
     }
@@ -465,7 +521,11 @@ pub mod user_id_encoding {
     use serde::{Deserialize, Deserializer, Serializer};
 
     /// Unreserved characters (RFC 3986) stay as they are; all else is encoded.
-    const USER_ID: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    const USER_ID: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
 
     pub fn encode(user_id: &str) -> String {
         utf8_percent_encode(user_id, USER_ID).to_string()
@@ -496,7 +556,10 @@ pub mod user_id_encoding {
         }
 
         pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-            Ok(Vec::<String>::deserialize(d)?.iter().map(|w| super::decode(w)).collect())
+            Ok(Vec::<String>::deserialize(d)?
+                .iter()
+                .map(|w| super::decode(w))
+                .collect())
         }
     }
 }
@@ -516,7 +579,9 @@ mod tests {
             Operation::Login(Login {
                 device_name: "SEP003094C25B15".into(),
                 user_id: "em@cisco.com".into(),
-                exclusive_duration: Some(ExclusiveDuration { kind: Duration::Minutes(30) }),
+                exclusive_duration: Some(ExclusiveDuration {
+                    kind: Duration::Minutes(30),
+                }),
                 ..Login::default()
             }),
         );
@@ -528,10 +593,15 @@ mod tests {
     #[test]
     fn declaration_and_user_device_profile_alias_are_accepted() {
         let xml = r#"<?xml version="1.0" encoding="UTF-8"?><query><appInfo><appID>a</appID><appCertificate>b</appCertificate></appInfo><userDeviceProfileQuery><userID>bob</userID></userDeviceProfileQuery></query>"#;
-        let Ok(Message::Query(q)) = Message::from_xml(xml) else { panic!("not parsed") };
+        let Ok(Message::Query(q)) = Message::from_xml(xml) else {
+            panic!("not parsed")
+        };
         assert_eq!(
             q.kind,
-            QueryKind::DeviceProfile(DeviceProfileQuery { user_ids: vec!["bob".into()], ..Default::default() })
+            QueryKind::DeviceProfile(DeviceProfileQuery {
+                user_ids: vec!["bob".into()],
+                ..Default::default()
+            })
         );
     }
 
@@ -539,8 +609,14 @@ mod tests {
     fn unknown_query_type_is_8_and_garbage_is_1() {
         let q = "<query><appInfo><appID>a</appID><appCertificate>b</appCertificate></appInfo><checkWeather/></query>";
         assert_eq!(Message::from_xml(q), Err(ErrorCode::QueryTypeUndetermined));
-        assert_eq!(Message::from_xml("<request><appInfo>"), Err(ErrorCode::ParseError));
-        assert_eq!(Message::from_xml("not xml at all"), Err(ErrorCode::ParseError));
+        assert_eq!(
+            Message::from_xml("<request><appInfo>"),
+            Err(ErrorCode::ParseError)
+        );
+        assert_eq!(
+            Message::from_xml("not xml at all"),
+            Err(ErrorCode::ParseError)
+        );
         let no_device = "<request><appInfo><appID>a</appID></appInfo><login><userID>u</userID></login></request>";
         assert_eq!(Message::from_xml(no_device), Err(ErrorCode::ParseError));
     }
@@ -556,7 +632,10 @@ mod tests {
     fn form_body_is_decodable() {
         let body = form_body("<a>x y&z=1%</a>");
         let decoded: Vec<(String, String)> = form_urlencoded_decode(&body);
-        assert_eq!(decoded, vec![("xml".to_string(), "<a>x y&z=1%</a>".to_string())]);
+        assert_eq!(
+            decoded,
+            vec![("xml".to_string(), "<a>x y&z=1%</a>".to_string())]
+        );
     }
 
     fn form_urlencoded_decode(s: &str) -> Vec<(String, String)> {
@@ -564,7 +643,12 @@ mod tests {
             .map(|kv| {
                 let (k, v) = kv.split_once('=').unwrap();
                 let v = v.replace('+', " ");
-                (k.to_string(), percent_encoding::percent_decode_str(&v).decode_utf8_lossy().into_owned())
+                (
+                    k.to_string(),
+                    percent_encoding::percent_decode_str(&v)
+                        .decode_utf8_lossy()
+                        .into_owned(),
+                )
             })
             .collect()
     }

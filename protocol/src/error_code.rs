@@ -163,8 +163,14 @@ mod tests {
 
     #[test]
     fn ucm4_words_the_old_codes_differently() {
-        assert_eq!(ErrorCode::ParseError.text(ServerProfile::Ucm), "Error on Parsing");
-        assert_eq!(ErrorCode::ParseError.text(ServerProfile::Ucm4), "XML Validation Error");
+        assert_eq!(
+            ErrorCode::ParseError.text(ServerProfile::Ucm),
+            "Error on Parsing"
+        );
+        assert_eq!(
+            ErrorCode::ParseError.text(ServerProfile::Ucm4),
+            "XML Validation Error"
+        );
         assert_eq!(
             ErrorCode::NoProxyRights.text(ServerProfile::Ucm4),
             "Proxy Authentication Not Allowed"
@@ -174,6 +180,9 @@ mod tests {
             ErrorCode::UserLoggedInElsewhere.text(ServerProfile::Ucm4),
             "User logged in elsewhere"
         );
-        assert_eq!(ErrorCode::Busy.text(ServerProfile::Cme), "Busy, please try again");
+        assert_eq!(
+            ErrorCode::Busy.text(ServerProfile::Cme),
+            "Busy, please try again"
+        );
     }
 }

@@ -98,7 +98,11 @@ pub fn parse_login_time(s: &str) -> Result<u32, String> {
     let h: u32 = h.parse().map_err(|_| bad())?;
     let m: u32 = m.parse().map_err(|_| bad())?;
     let total = h * 60 + m;
-    if m >= 60 || total > 168 * 60 { Err(bad()) } else { Ok(total) }
+    if m >= 60 || total > 168 * 60 {
+        Err(bad())
+    } else {
+        Ok(total)
+    }
 }
 
 /// Multiple Login Behavior (MULTI-1..3).
@@ -298,7 +302,8 @@ impl Fleet {
                 *c += w;
             }
             // Validation guarantees at least one model and a total of 100.
-            let Some(best) = (0..models.len()).max_by_key(|&k| (current[k], std::cmp::Reverse(k))) else {
+            let Some(best) = (0..models.len()).max_by_key(|&k| (current[k], std::cmp::Reverse(k)))
+            else {
                 break;
             };
             current[best] -= 100;
@@ -342,7 +347,9 @@ impl Lab {
 pub fn is_device_name(name: &str) -> bool {
     name.len() == 15
         && name.starts_with("SEP")
-        && name[3..].bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+        && name[3..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
 }
 
 fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
@@ -352,14 +359,26 @@ fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
         return Err(err("max_login_time", &sp.max_login_time, e));
     }
     if sp.max_concurrent_requests == 0 {
-        return Err(err("max_concurrent_requests", "0", "must be at least 1".into()));
+        return Err(err(
+            "max_concurrent_requests",
+            "0",
+            "must be at least 1".into(),
+        ));
     }
     if !(1000..=20000).contains(&sp.cache_size) {
         let v = sp.cache_size.to_string();
-        return Err(err("cache_size", &v, format!("{v} is outside 1000 to 20000 (LIM-5)")));
+        return Err(err(
+            "cache_size",
+            &v,
+            format!("{v} is outside 1000 to 20000 (LIM-5)"),
+        ));
     }
     if sp.trusted_ips.len() > 1024 {
-        return Err(err("trusted_ips", "", "is longer than 1024 characters (IP-2)".into()));
+        return Err(err(
+            "trusted_ips",
+            "",
+            "is longer than 1024 characters (IP-2)".into(),
+        ));
     }
     if lab.server.operation_time_ms > 60_000 {
         let v = lab.server.operation_time_ms.to_string();
@@ -368,20 +387,36 @@ fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
 
     let check_model = |model: &str| -> Result<&'static PhoneModel, ConfigError> {
         phone_model::find(model).ok_or_else(|| {
-            err("model", model, format!("unknown model `{model}`; known: {}", phone_model::names().join(", ")))
+            err(
+                "model",
+                model,
+                format!(
+                    "unknown model `{model}`; known: {}",
+                    phone_model::names().join(", ")
+                ),
+            )
         })
     };
     let check_modules = |model: &PhoneModel, modules: &[String]| -> Result<(), ConfigError> {
         for m in modules {
             if !model.accepts_module(m) {
-                return Err(err("modules", m, format!("model {} cannot take module `{m}`", model.name)));
+                return Err(err(
+                    "modules",
+                    m,
+                    format!("model {} cannot take module `{m}`", model.name),
+                ));
             }
         }
         if modules.len() > model.max_add_ons as usize {
             return Err(err(
                 "modules",
                 "",
-                format!("model {} takes at most {} modules, got {}", model.name, model.max_add_ons, modules.len()),
+                format!(
+                    "model {} takes at most {} modules, got {}",
+                    model.name,
+                    model.max_add_ons,
+                    modules.len()
+                ),
             ));
         }
         Ok(())
@@ -390,13 +425,21 @@ fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
     let mut apps = HashSet::new();
     for a in &lab.application {
         if a.id.is_empty() || !apps.insert(a.id.as_str()) {
-            return Err(err("id", &a.id, format!("application id `{}` is empty or repeated", a.id)));
+            return Err(err(
+                "id",
+                &a.id,
+                format!("application id `{}` is empty or repeated", a.id),
+            ));
         }
     }
     let mut profiles = HashSet::new();
     for p in &lab.profile {
         if !profiles.insert(p.name.as_str()) {
-            return Err(err("name", &p.name, format!("profile `{}` is defined twice", p.name)));
+            return Err(err(
+                "name",
+                &p.name,
+                format!("profile `{}` is defined twice", p.name),
+            ));
         }
         let model = check_model(&p.model)?;
         check_modules(model, &p.modules)?;
@@ -406,27 +449,47 @@ fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
         let model = check_model(&d.model)?;
         check_modules(model, &d.modules)?;
         if !default_models.insert(model.name) {
-            return Err(err("model", &d.model, format!("a second default profile for model {}", d.model)));
+            return Err(err(
+                "model",
+                &d.model,
+                format!("a second default profile for model {}", d.model),
+            ));
         }
     }
     let mut users = HashSet::new();
     for u in &lab.user {
         if u.id.is_empty() || !users.insert(u.id.as_str()) {
-            return Err(err("id", &u.id, format!("user id `{}` is empty or repeated", u.id)));
+            return Err(err(
+                "id",
+                &u.id,
+                format!("user id `{}` is empty or repeated", u.id),
+            ));
         }
         for p in &u.profiles {
             if !profiles.contains(p.as_str()) {
-                return Err(err("profiles", p, format!("user `{}` names unknown profile `{p}`", u.id)));
+                return Err(err(
+                    "profiles",
+                    p,
+                    format!("user `{}` names unknown profile `{p}`", u.id),
+                ));
             }
         }
     }
     let mut devices = HashSet::new();
     for d in &lab.device {
         if !is_device_name(&d.name) {
-            return Err(err("name", &d.name, format!("`{}` is not SEP + 12 upper-case hex digits", d.name)));
+            return Err(err(
+                "name",
+                &d.name,
+                format!("`{}` is not SEP + 12 upper-case hex digits", d.name),
+            ));
         }
         if !devices.insert(d.name.as_str()) {
-            return Err(err("name", &d.name, format!("device `{}` is defined twice", d.name)));
+            return Err(err(
+                "name",
+                &d.name,
+                format!("device `{}` is defined twice", d.name),
+            ));
         }
         let model = check_model(&d.model)?;
         check_modules(model, &d.modules)?;
@@ -434,36 +497,62 @@ fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
             return Err(err(
                 "logout_profile",
                 &d.logout_profile,
-                format!("unknown profile `{}` (use \"auto\" or a [[profile]] name)", d.logout_profile),
+                format!(
+                    "unknown profile `{}` (use \"auto\" or a [[profile]] name)",
+                    d.logout_profile
+                ),
             ));
         }
     }
     if let Some(f) = &lab.fleet {
         if f.count > MAX_FLEET {
-            return Err(err("count", &f.count.to_string(), format!("at most {MAX_FLEET} phones")));
+            return Err(err(
+                "count",
+                &f.count.to_string(),
+                format!("at most {MAX_FLEET} phones"),
+            ));
         }
         if f.models.is_empty() {
             return Err(err("models", "", "needs at least one model".into()));
         }
         for (name, pct) in &f.models {
             phone_model::find(name).ok_or_else(|| {
-                err("models", name, format!("unknown model `{name}`; known: {}", phone_model::names().join(", ")))
+                err(
+                    "models",
+                    name,
+                    format!(
+                        "unknown model `{name}`; known: {}",
+                        phone_model::names().join(", ")
+                    ),
+                )
             })?;
             if *pct > 100 {
-                return Err(err("models", name, format!("{name} = {pct} is more than 100 percent")));
+                return Err(err(
+                    "models",
+                    name,
+                    format!("{name} = {pct} is more than 100 percent"),
+                ));
             }
         }
         let total: u32 = f.models.values().sum();
         if total != 100 {
-            return Err(err("models", "", format!("percentages add up to {total}, not 100")));
+            return Err(err(
+                "models",
+                "",
+                format!("percentages add up to {total}, not 100"),
+            ));
         }
         // Generated names must not collide with the explicit ones.
-        if let Some(m) = f.members().find(|m| users.contains(m.user_id.as_str()) || devices.contains(m.device_name.as_str()))
-        {
+        if let Some(m) = f.members().find(|m| {
+            users.contains(m.user_id.as_str()) || devices.contains(m.device_name.as_str())
+        }) {
             return Err(err(
                 "count",
                 &f.count.to_string(),
-                format!("generated `{}` / `{}` collides with an explicit user or device", m.user_id, m.device_name),
+                format!(
+                    "generated `{}` / `{}` collides with an explicit user or device",
+                    m.user_id, m.device_name
+                ),
             ));
         }
     }
@@ -499,7 +588,10 @@ mod tests {
             for (name, pct) in &l.file.fleet.as_ref().unwrap().models {
                 let want = (n as f64 + 1.0) * *pct as f64 / 100.0;
                 let got = *counts.get(name.as_str()).unwrap_or(&0) as f64;
-                assert!((got - want).abs() <= 1.0, "prefix {n}: {name} {got} vs {want}");
+                assert!(
+                    (got - want).abs() <= 1.0,
+                    "prefix {n}: {name} {got} vs {want}"
+                );
             }
         }
         assert_eq!(counts["7960"], 400);
@@ -511,16 +603,25 @@ mod tests {
         let e = lab("[service_parameters]\nmax_concurent_requests = 3\n").unwrap_err();
         assert_eq!(e.line, Some(2));
         assert_eq!(e.key.as_deref(), Some("max_concurent_requests"));
-        assert!(e.to_string().starts_with("lab.toml:2: key `max_concurent_requests`: unknown field"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("lab.toml:2: key `max_concurent_requests`: unknown field"),
+            "{e}"
+        );
     }
 
     #[test]
     fn bad_values_are_refused_with_their_line() {
         let e = lab("[service_parameters]\nmultiple_login_behavior = \"sometimes\"\n").unwrap_err();
-        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("multiple_login_behavior")));
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("multiple_login_behavior"))
+        );
         let e = lab("[[device]]\nname = \"SEP1\"\nmodel = \"7960\"\n").unwrap_err();
         assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("name")));
-        let e = lab("[[device]]\nname = \"SEP000000001000\"\nmodel = \"7905\"\nmodules = [\"7914\"]\n").unwrap_err();
+        let e =
+            lab("[[device]]\nname = \"SEP000000001000\"\nmodel = \"7905\"\nmodules = [\"7914\"]\n")
+                .unwrap_err();
         assert!(e.message.contains("cannot take module"), "{e}");
         let e = lab("[fleet]\ncount = 10\nmodels = { \"7960\" = 50 }\n").unwrap_err();
         assert!(e.message.contains("add up to 50"), "{e}");

@@ -27,12 +27,18 @@ pub struct AddOnModule {
 }
 
 /// The Cisco 7914 14-button expansion module (7960 only; BTN-5).
-pub const MODULE_7914: AddOnModule =
-    AddOnModule { name: "7914", buttons: 14, skinny_device_type: Some(124) };
+pub const MODULE_7914: AddOnModule = AddOnModule {
+    name: "7914",
+    buttons: 14,
+    skinny_device_type: Some(124),
+};
 
 /// The 8800 key expansion module: 18 keys on each of two pages.
-pub const MODULE_8800_KEM: AddOnModule =
-    AddOnModule { name: "KEM", buttons: 36, skinny_device_type: None };
+pub const MODULE_8800_KEM: AddOnModule = AddOnModule {
+    name: "KEM",
+    buttons: 36,
+    skinny_device_type: None,
+};
 
 /// One phone model of the catalogue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -84,14 +90,22 @@ const fn sip(name: &'static str, product: &'static str, kems: u8) -> PhoneModel 
         line_buttons: 5,
         protocol: ControlProtocol::Sip,
         skinny_device_type: None,
-        add_on: if kems > 0 { Some(MODULE_8800_KEM) } else { None },
+        add_on: if kems > 0 {
+            Some(MODULE_8800_KEM)
+        } else {
+            None
+        },
         max_add_ons: kems,
     }
 }
 
 /// Every model emlab knows.
 pub const CATALOGUE: &[PhoneModel] = &[
-    PhoneModel { add_on: Some(MODULE_7914), max_add_ons: 2, ..sccp("7960", "CP-7960G", 6, 7) },
+    PhoneModel {
+        add_on: Some(MODULE_7914),
+        max_add_ons: 2,
+        ..sccp("7960", "CP-7960G", 6, 7)
+    },
     sccp("7940", "CP-7940G", 2, 8),
     sccp("7905", "CP-7905G", 1, 20000),
     sip("8811", "CP-8811", 0),

@@ -25,7 +25,11 @@ impl Drop for Permit<'_> {
 
 impl Admission {
     pub fn new(limit: u32) -> Self {
-        Admission { in_flight: AtomicU32::new(0), limit: AtomicU32::new(limit), throttled: AtomicU64::new(0) }
+        Admission {
+            in_flight: AtomicU32::new(0),
+            limit: AtomicU32::new(limit),
+            throttled: AtomicU64::new(0),
+        }
     }
 
     /// A slot, or `None` (error 26) when `limit` operations are in flight.

@@ -12,7 +12,10 @@ pub struct ServerClock {
 
 impl ServerClock {
     pub fn new() -> Self {
-        ServerClock { origin: Instant::now(), offset_ms: AtomicU64::new(0) }
+        ServerClock {
+            origin: Instant::now(),
+            offset_ms: AtomicU64::new(0),
+        }
     }
 
     /// Milliseconds since the server started, plus every advance.

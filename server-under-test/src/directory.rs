@@ -6,9 +6,9 @@
 //! session table can be a plain vector indexed by device.
 
 use emlab_protocol::ErrorCode;
+use emlab_protocol::ServerProfile;
 use emlab_protocol::lab::{Lab, MultipleLoginBehavior, ServiceParameters};
 use emlab_protocol::phone_model::{self, PhoneModel};
-use emlab_protocol::ServerProfile;
 use std::collections::HashMap;
 
 pub type UserIdx = u32;
@@ -64,7 +64,10 @@ impl Directory {
                 .application
                 .iter()
                 .map(|a| {
-                    let app = Application { certificate: a.certificate.clone(), proxy_rights: a.proxy_rights };
+                    let app = Application {
+                        certificate: a.certificate.clone(),
+                        proxy_rights: a.proxy_rights,
+                    };
                     (a.id.clone(), app)
                 })
                 .collect(),
@@ -87,7 +90,11 @@ impl Directory {
             d.default_profiles.insert(m.name, idx);
         }
         for u in &f.user {
-            let profiles = u.profiles.iter().filter_map(|p| d.profile_index.get(p).copied()).collect();
+            let profiles = u
+                .profiles
+                .iter()
+                .filter_map(|p| d.profile_index.get(p).copied())
+                .collect();
             d.add_user(u.id.clone(), profiles);
         }
         for dev in &f.device {
@@ -109,13 +116,19 @@ impl Directory {
     }
 
     fn add_user(&mut self, id: String, profiles: Vec<ProfileIdx>) {
-        self.user_index.insert(id.clone(), self.users.len() as UserIdx);
+        self.user_index
+            .insert(id.clone(), self.users.len() as UserIdx);
         self.users.push(User { id, profiles });
     }
 
     fn add_device(&mut self, name: String, model: &'static PhoneModel, em_enabled: bool) {
-        self.device_index.insert(name.clone(), self.devices.len() as DeviceIdx);
-        self.devices.push(Device { name, model, em_enabled });
+        self.device_index
+            .insert(name.clone(), self.devices.len() as DeviceIdx);
+        self.devices.push(Device {
+            name,
+            model,
+            em_enabled,
+        });
     }
 
     pub fn application(&self, id: &str) -> Option<&Application> {
@@ -179,7 +192,11 @@ impl Directory {
                 .profiles
                 .first()
                 .copied()
-                .or_else(|| self.default_profiles.get(self.device(device).model.name).copied())
+                .or_else(|| {
+                    self.default_profiles
+                        .get(self.device(device).model.name)
+                        .copied()
+                })
                 .ok_or(ErrorCode::ProfileNotFound),
         }
     }

@@ -14,9 +14,10 @@ use crate::sessions::{ActiveLogin, LoginRules};
 use crate::state::ServerState;
 use emlab_protocol::ErrorCode;
 use emlab_protocol::em_api::{
-    AppInfo, DeviceProfileEntry, DeviceProfileItem, DeviceProfileResults, DeviceProfileUser, DeviceUser,
-    DeviceUserResult, DeviceUserResults, Duration, Login, Logout, Message, Operation, Query, QueryKind,
-    Response, ResponseBody, UserDevicesEntry, UserDevicesResult, UserDevicesResults,
+    AppInfo, DeviceProfileEntry, DeviceProfileItem, DeviceProfileResults, DeviceProfileUser,
+    DeviceUser, DeviceUserResult, DeviceUserResults, Duration, Login, Logout, Message, Operation,
+    Query, QueryKind, Response, ResponseBody, UserDevicesEntry, UserDevicesResult,
+    UserDevicesResults,
 };
 use std::sync::atomic::Ordering;
 
@@ -58,12 +59,19 @@ fn authenticate<'a>(state: &'a ServerState, app: &'a AppInfo) -> Result<Caller<'
         return Err(ErrorCode::AppNotAuthorized);
     }
     match state.directory.application(&app.app_id) {
-        Some(a) if a.certificate == certificate => Ok(Caller { id: &app.app_id, proxy_rights: a.proxy_rights }),
+        Some(a) if a.certificate == certificate => Ok(Caller {
+            id: &app.app_id,
+            proxy_rights: a.proxy_rights,
+        }),
         _ => Err(ErrorCode::InvalidAppUser),
     }
 }
 
-async fn handle_request(state: &ServerState, app: &AppInfo, op: Operation) -> Result<Response, ErrorCode> {
+async fn handle_request(
+    state: &ServerState,
+    app: &AppInfo,
+    op: Operation,
+) -> Result<Response, ErrorCode> {
     let caller = authenticate(state, app)?;
     match op {
         Operation::Login(login) => self::login(state, &caller, &login).await,
@@ -80,18 +88,26 @@ async fn database_work(state: &ServerState) {
     }
 }
 
-async fn login(state: &ServerState, caller: &Caller<'_>, login: &Login) -> Result<Response, ErrorCode> {
+async fn login(
+    state: &ServerState,
+    caller: &Caller<'_>,
+    login: &Login,
+) -> Result<Response, ErrorCode> {
     if !caller.proxy_rights && login.user_id != caller.id {
         return Err(ErrorCode::NoProxyRights);
     }
     let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
     database_work(state).await;
     let dir = &state.directory;
-    let device = dir.device_idx(&login.device_name).ok_or(ErrorCode::DeviceNotFound)?;
+    let device = dir
+        .device_idx(&login.device_name)
+        .ok_or(ErrorCode::DeviceNotFound)?;
     if !dir.device(device).em_enabled {
         return Err(ErrorCode::DeviceLogonDisabled);
     }
-    let user = dir.user_idx(&login.user_id).ok_or(ErrorCode::UserNotFound)?;
+    let user = dir
+        .user_idx(&login.user_id)
+        .ok_or(ErrorCode::UserNotFound)?;
     let profile = dir.resolve_profile(user, device, login.device_profile.as_deref())?;
     let exclusive_minutes = match login.exclusive_duration.as_ref().map(|d| &d.kind) {
         Some(Duration::Minutes(0)) => return Err(ErrorCode::LogoutRequestError),
@@ -99,14 +115,25 @@ async fn login(state: &ServerState, caller: &Caller<'_>, login: &Login) -> Resul
         Some(Duration::Indefinite) | None => None,
     };
     // The earlier of the exclusive duration and the enforced maximum login time.
-    let minutes = match (exclusive_minutes, dir.service_parameters.max_login_minutes()) {
+    let minutes = match (
+        exclusive_minutes,
+        dir.service_parameters.max_login_minutes(),
+    ) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let rules = LoginRules { behavior: dir.multiple_login_behavior(), profile: dir.profile };
+    let rules = LoginRules {
+        behavior: dir.multiple_login_behavior(),
+        profile: dir.profile,
+    };
     let mut sessions = state.sessions();
     let now = state.clock.now_ms();
-    let active = ActiveLogin { user, profile, since_ms: now, expires_ms: minutes.map(|m| now + m as u64 * 60_000) };
+    let active = ActiveLogin {
+        user,
+        profile,
+        since_ms: now,
+        expires_ms: minutes.map(|m| now + m as u64 * 60_000),
+    };
     let effect = sessions.login(device, active, &rules)?;
     drop(sessions);
     state.count_automatic_logouts(&effect.logged_out);
@@ -114,15 +141,25 @@ async fn login(state: &ServerState, caller: &Caller<'_>, login: &Login) -> Resul
     Ok(Response::success())
 }
 
-async fn logout(state: &ServerState, caller: &Caller<'_>, logout: &Logout) -> Result<Response, ErrorCode> {
+async fn logout(
+    state: &ServerState,
+    caller: &Caller<'_>,
+    logout: &Logout,
+) -> Result<Response, ErrorCode> {
     let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
     database_work(state).await;
     let dir = &state.directory;
-    let device: DeviceIdx = dir.device_idx(&logout.device_name).ok_or(ErrorCode::DeviceNotFound)?;
+    let device: DeviceIdx = dir
+        .device_idx(&logout.device_name)
+        .ok_or(ErrorCode::DeviceNotFound)?;
     let em_enabled = dir.device(device).em_enabled;
     let mut sessions = state.sessions();
     let Some(current) = sessions.on_device(device) else {
-        return Err(if em_enabled { ErrorCode::NoUserLoggedIn } else { ErrorCode::DeviceLogonDisabled });
+        return Err(if em_enabled {
+            ErrorCode::NoUserLoggedIn
+        } else {
+            ErrorCode::DeviceLogonDisabled
+        });
     };
     if !caller.proxy_rights && dir.user(current.user).id != caller.id {
         return Err(ErrorCode::NoProxyRights);

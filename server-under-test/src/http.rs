@@ -13,7 +13,9 @@ use emlab_protocol::em_api::{EM_API_PATH, MAX_BODY_BYTES};
 use std::sync::Arc;
 
 pub fn router(state: Arc<ServerState>, lab_control: bool) -> Router {
-    let mut router = Router::new().route(EM_API_PATH, post(em_servlet)).route("/metrics", get(metrics));
+    let mut router = Router::new()
+        .route(EM_API_PATH, post(em_servlet))
+        .route("/metrics", get(metrics));
     if lab_control {
         router = router.route("/lab/clock/advance", post(advance_clock));
     }
@@ -26,15 +28,24 @@ async fn em_servlet(State(state): State<Arc<ServerState>>, body: Body) -> impl I
         // Over 64 KiB, or the client went away mid-body: a parse error.
         Err(_) => {
             state.metrics.count_error(ErrorCode::ParseError.code());
-            emlab_protocol::em_api::Response::failure(ErrorCode::ParseError, state.directory.profile)
+            emlab_protocol::em_api::Response::failure(
+                ErrorCode::ParseError,
+                state.directory.profile,
+            )
         }
     };
-    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], response.to_xml())
+    (
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        response.to_xml(),
+    )
 }
 
 async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(&state.admission),
     )
 }
@@ -52,9 +63,15 @@ async fn advance_clock(State(state): State<Arc<ServerState>>, body: Body) -> imp
         .ok()
         .and_then(|b| serde_json::from_slice::<Advance>(&b).ok());
     let Some(Advance { seconds }) = parsed else {
-        return (StatusCode::BAD_REQUEST, r#"{"error":"expected {\"seconds\": N}"}"#.to_string());
+        return (
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"expected {\"seconds\": N}"}"#.to_string(),
+        );
     };
     state.clock.advance(seconds.saturating_mul(1000));
     drop(state.sessions()); // apply every timer that is now due
-    (StatusCode::OK, format!(r#"{{"now_ms":{}}}"#, state.clock.now_ms()))
+    (
+        StatusCode::OK,
+        format!(r#"{{"now_ms":{}}}"#, state.clock.now_ms()),
+    )
 }

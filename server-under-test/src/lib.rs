@@ -13,7 +13,7 @@
 //! - [`clock`]: the server clock that lab control can advance;
 //! - [`em_api`]: the servlet logic, one function per operation;
 //! - [`metrics`]: Prometheus counters;
-//! - [`http`]: routes.
+//! - [`http`]: the routes of the EM API, `/metrics` and `/lab/`.
 
 pub mod admission;
 pub mod clock;
@@ -41,7 +41,10 @@ pub struct ServerOptions {
 
 impl Default for ServerOptions {
     fn default() -> Self {
-        ServerOptions { listen: SocketAddr::from(([127, 0, 0, 1], 0)), lab_control: false }
+        ServerOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            lab_control: false,
+        }
     }
 }
 
@@ -91,5 +94,11 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
             drop(sweep_state.sessions());
         }
     });
-    Ok(RunningServer { addr, state, shutdown: tx, task, sweeper })
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown: tx,
+        task,
+        sweeper,
+    })
 }

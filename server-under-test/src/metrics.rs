@@ -26,31 +26,59 @@ impl Metrics {
     }
 
     pub fn errors(&self, code: u16) -> u64 {
-        self.errors.get(code as usize).map_or(0, |c| c.load(Ordering::Relaxed))
+        self.errors
+            .get(code as usize)
+            .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
     pub fn render(&self, admission: &Admission) -> String {
         let mut out = String::with_capacity(2048);
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
         };
-        metric("em_requests_in_progress", "gauge", "Login/logout operations in flight.", admission.in_progress() as u64);
+        metric(
+            "em_requests_in_progress",
+            "gauge",
+            "Login/logout operations in flight.",
+            admission.in_progress() as u64,
+        );
         metric(
             "em_requests_throttled_total",
             "counter",
             "Login/logout operations refused with 26 (Maximum Concurrent Requests).",
             admission.throttled(),
         );
-        metric("em_requests_total", "counter", "EM API requests and queries received.", self.requests.load(Ordering::Relaxed));
-        metric("em_logins_total", "counter", "Successful logins.", self.logins.load(Ordering::Relaxed));
-        metric("em_logouts_total", "counter", "Logouts, manual and automatic.", self.logouts.load(Ordering::Relaxed));
+        metric(
+            "em_requests_total",
+            "counter",
+            "EM API requests and queries received.",
+            self.requests.load(Ordering::Relaxed),
+        );
+        metric(
+            "em_logins_total",
+            "counter",
+            "Successful logins.",
+            self.logins.load(Ordering::Relaxed),
+        );
+        metric(
+            "em_logouts_total",
+            "counter",
+            "Logouts, manual and automatic.",
+            self.logouts.load(Ordering::Relaxed),
+        );
         metric(
             "em_automatic_logouts_total",
             "counter",
             "Logouts made by the server (timers, auto-logout, next user).",
             self.automatic_logouts.load(Ordering::Relaxed),
         );
-        let _ = writeln!(out, "# HELP em_errors_total EM API failures by error code.\n# TYPE em_errors_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP em_errors_total EM API failures by error code.\n# TYPE em_errors_total counter"
+        );
         for (code, c) in self.errors.iter().enumerate() {
             let v = c.load(Ordering::Relaxed);
             if v > 0 {

@@ -42,7 +42,11 @@ pub struct LoginRules {
 
 impl Sessions {
     pub fn new(devices: usize, users: usize) -> Self {
-        Sessions { by_device: vec![None; devices], by_user: vec![Vec::new(); users], expiries: BTreeSet::new() }
+        Sessions {
+            by_device: vec![None; devices],
+            by_user: vec![Vec::new(); users],
+            expiries: BTreeSet::new(),
+        }
     }
 
     pub fn on_device(&self, device: DeviceIdx) -> Option<ActiveLogin> {
@@ -61,8 +65,11 @@ impl Sessions {
         rules: &LoginRules,
     ) -> Result<LoginEffect, ErrorCode> {
         let mut effect = LoginEffect::default();
-        let elsewhere: Vec<DeviceIdx> =
-            self.by_user[login.user as usize].iter().copied().filter(|&d| d != device).collect();
+        let elsewhere: Vec<DeviceIdx> = self.by_user[login.user as usize]
+            .iter()
+            .copied()
+            .filter(|&d| d != device)
+            .collect();
         // Check everything before changing anything.
         if !elsewhere.is_empty() && rules.behavior == MultipleLoginBehavior::NotAllowed {
             return Err(ErrorCode::UserLoggedInElsewhere);
@@ -130,11 +137,19 @@ mod tests {
     use super::*;
 
     fn login(user: UserIdx, expires_ms: Option<u64>) -> ActiveLogin {
-        ActiveLogin { user, profile: 0, since_ms: 0, expires_ms }
+        ActiveLogin {
+            user,
+            profile: 0,
+            since_ms: 0,
+            expires_ms,
+        }
     }
 
     fn rules(behavior: MultipleLoginBehavior) -> LoginRules {
-        LoginRules { behavior, profile: ServerProfile::Ucm }
+        LoginRules {
+            behavior,
+            profile: ServerProfile::Ucm,
+        }
     }
 
     #[test]
@@ -142,7 +157,10 @@ mod tests {
         let mut s = Sessions::new(3, 2);
         let r = rules(MultipleLoginBehavior::NotAllowed);
         s.login(0, login(0, None), &r).unwrap();
-        assert_eq!(s.login(1, login(0, None), &r), Err(ErrorCode::UserLoggedInElsewhere));
+        assert_eq!(
+            s.login(1, login(0, None), &r),
+            Err(ErrorCode::UserLoggedInElsewhere)
+        );
         assert!(s.login(0, login(0, None), &r).is_ok());
         assert_eq!(s.devices_of(0), &[0]);
     }

@@ -46,7 +46,9 @@ impl ServerState {
         if !devices.is_empty() {
             let n = devices.len() as u64;
             self.metrics.logouts.fetch_add(n, Ordering::Relaxed);
-            self.metrics.automatic_logouts.fetch_add(n, Ordering::Relaxed);
+            self.metrics
+                .automatic_logouts
+                .fetch_add(n, Ordering::Relaxed);
         }
     }
 }

@@ -60,7 +60,9 @@ impl EmClient {
             .parse()
             .map_err(|e| format!("bad target URL `{base_url}`: {e}"))?;
         if uri.scheme_str() != Some("http") {
-            return Err(format!("bad target URL `{base_url}`: only http:// is supported"));
+            return Err(format!(
+                "bad target URL `{base_url}`: only http:// is supported"
+            ));
         }
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
@@ -68,7 +70,12 @@ impl EmClient {
             .pool_max_idle_per_host(usize::MAX)
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
-        Ok(EmClient { client, uri, app, timeout })
+        Ok(EmClient {
+            client,
+            uri,
+            app,
+            timeout,
+        })
     }
 
     /// Sends one request or query and waits for the complete answer.
@@ -88,14 +95,18 @@ impl EmClient {
         let mut request = hyper::Request::new(Full::new(Bytes::from(form_body)));
         *request.method_mut() = hyper::Method::POST;
         *request.uri_mut() = self.uri.clone();
-        request
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
+        request.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
         let Ok(response) = self.client.request(request).await else {
             return Reply::Transport;
         };
         let status = response.status().as_u16();
-        let body = match Limited::new(response.into_body(), MAX_RESPONSE_BYTES).collect().await {
+        let body = match Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+        {
             Ok(b) => b.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => return Reply::Malformed,
             Err(_) => return Reply::Transport,
@@ -103,7 +114,10 @@ impl EmClient {
         if status != 200 {
             return Reply::Http(status);
         }
-        match std::str::from_utf8(&body).ok().and_then(|s| Response::from_xml(s).ok()) {
+        match std::str::from_utf8(&body)
+            .ok()
+            .and_then(|s| Response::from_xml(s).ok())
+        {
             Some(r) => Reply::Answer(r),
             None => Reply::Malformed,
         }

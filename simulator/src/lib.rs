@@ -7,6 +7,7 @@
 //! - [`em_client`]: the EM API client that never panics on a bad server;
 //! - [`recorder`]: histograms, outcomes and mismatches;
 //! - [`thresholds`]: pass/fail rules;
+//! - [`timer`]: the sub-millisecond timer the schedule runs on;
 //! - [`report`]: stdout summary, `report.json`, `report.html`.
 
 pub mod em_client;
@@ -15,4 +16,5 @@ pub mod report;
 pub mod scenario;
 pub mod storm;
 pub mod thresholds;
+pub mod timer;
 pub mod units;

@@ -59,7 +59,11 @@ pub struct StepStats {
 
 impl StepStats {
     fn new() -> Self {
-        StepStats { latency: new_histogram(), service: new_histogram(), outcomes: BTreeMap::new() }
+        StepStats {
+            latency: new_histogram(),
+            service: new_histogram(),
+            outcomes: BTreeMap::new(),
+        }
     }
 
     pub fn count(&self) -> u64 {
@@ -85,7 +89,11 @@ pub struct Recorder {
 
 impl Default for Recorder {
     fn default() -> Self {
-        Recorder { steps: [StepStats::new(), StepStats::new(), StepStats::new()], mismatches: BTreeMap::new(), late_starts: 0 }
+        Recorder {
+            steps: [StepStats::new(), StepStats::new(), StepStats::new()],
+            mismatches: BTreeMap::new(),
+            late_starts: 0,
+        }
     }
 }
 
@@ -99,7 +107,14 @@ impl Recorder {
     }
 
     /// Records one completed step.
-    pub fn record(&mut self, step: Step, latency: Duration, service: Duration, outcome: &str, expected: &str) {
+    pub fn record(
+        &mut self,
+        step: Step,
+        latency: Duration,
+        service: Duration,
+        outcome: &str,
+        expected: &str,
+    ) {
         let s = &mut self.steps[step as usize];
         s.latency.saturating_record(micros(latency));
         s.service.saturating_record(micros(service));
@@ -110,7 +125,11 @@ impl Recorder {
             }
         }
         if outcome != expected {
-            let key = Mismatch { step, expected: expected.to_string(), actual: outcome.to_string() };
+            let key = Mismatch {
+                step,
+                expected: expected.to_string(),
+                actual: outcome.to_string(),
+            };
             *self.mismatches.entry(key).or_insert(0) += 1;
         }
     }
@@ -122,6 +141,9 @@ impl Recorder {
     /// Failures with error `code`, over all steps.
     pub fn errors(&self, code: u16) -> u64 {
         let key = code.to_string();
-        self.steps.iter().map(|s| s.outcomes.get(&key).copied().unwrap_or(0)).sum()
+        self.steps
+            .iter()
+            .map(|s| s.outcomes.get(&key).copied().unwrap_or(0))
+            .sum()
     }
 }

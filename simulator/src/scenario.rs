@@ -21,8 +21,8 @@
 
 use crate::thresholds::Threshold;
 use crate::units::{parse_duration, parse_rate};
-use emlab_protocol::config_error::read_toml;
 use emlab_protocol::ConfigError;
+use emlab_protocol::config_error::read_toml;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -158,10 +158,21 @@ pub struct Scenario {
 impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario, ConfigError> {
         let (file, source): (ScenarioFile, String) = read_toml(path)?;
-        let err = |key: &str, value: &str, msg: String| ConfigError::at_key(path, &source, key, value, msg);
+        let err = |key: &str, value: &str, msg: String| {
+            ConfigError::at_key(path, &source, key, value, msg)
+        };
         let h = file.scenario;
-        if h.name.is_empty() || !h.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(err("name", &h.name, "use letters, digits, `-` and `_` (it names the report folder)".into()));
+        if h.name.is_empty()
+            || !h
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(err(
+                "name",
+                &h.name,
+                "use letters, digits, `-` and `_` (it names the report folder)".into(),
+            ));
         }
         let l = file.load;
         if l.phones == 0 {
@@ -173,10 +184,17 @@ impl Scenario {
         }
         .map_err(|e| err("rate", "", e))?;
         let length = match (&l.duration, l.cycles) {
-            (Some(d), None) => Length::Duration(parse_duration(d).map_err(|e| err("duration", d, e))?),
+            (Some(d), None) => {
+                Length::Duration(parse_duration(d).map_err(|e| err("duration", d, e))?)
+            }
             (None, Some(0)) => return Err(err("cycles", "0", "must be at least 1".into())),
             (None, Some(n)) => Length::Cycles(n),
-            _ => return Err(ConfigError::new(path, "[load] needs exactly one of `duration` and `cycles`")),
+            _ => {
+                return Err(ConfigError::new(
+                    path,
+                    "[load] needs exactly one of `duration` and `cycles`",
+                ));
+            }
         };
         let hold = match &l.hold {
             Some(h) => parse_duration(h).map_err(|e| err("hold", h, e))?,
@@ -191,7 +209,11 @@ impl Scenario {
                 None => Ok(Expected::Success),
                 Some(ExpectValue::Code(c)) => Ok(Expected::Code(*c)),
                 Some(ExpectValue::Text(t)) if t == "success" => Ok(Expected::Success),
-                Some(ExpectValue::Text(t)) => Err(err(key, t, format!("`{t}`: use \"success\" or an error code number"))),
+                Some(ExpectValue::Text(t)) => Err(err(
+                    key,
+                    t,
+                    format!("`{t}`: use \"success\" or an error code number"),
+                )),
             }
         };
         let thresholds = file
@@ -207,7 +229,14 @@ impl Scenario {
             lab: h.lab.map(|l| dir.join(l)),
             app_id: h.app_id,
             app_certificate: h.app_certificate,
-            load: Load { phones: l.phones, rate_per_s, length, hold, query: l.query, request_timeout },
+            load: Load {
+                phones: l.phones,
+                rate_per_s,
+                length,
+                hold,
+                query: l.query,
+                request_timeout,
+            },
             expect_login: expect("login", &file.expect.login)?,
             expect_logout: expect("logout", &file.expect.logout)?,
             thresholds,

@@ -11,8 +11,10 @@
 use crate::em_client::{EmClient, Reply};
 use crate::recorder::{Recorder, Step};
 use crate::scenario::{Expected, Load};
+use crate::timer::PreciseTimer;
 use emlab_protocol::em_api::{
-    DeviceUser, DeviceUserQuery, Login, Logout, Message, Operation, Query, QueryKind, Request, ResponseBody,
+    DeviceUser, DeviceUserQuery, Login, Logout, Message, Operation, Query, QueryKind, Request,
+    ResponseBody,
 };
 use emlab_protocol::lab::FleetMember;
 use std::sync::{Arc, Mutex};
@@ -30,7 +32,11 @@ pub struct VirtualPhone {
 
 impl VirtualPhone {
     pub fn new(device_name: impl Into<String>, user_id: impl Into<String>) -> Self {
-        VirtualPhone { device_name: device_name.into(), user_id: user_id.into(), busy: tokio::sync::Mutex::new(()) }
+        VirtualPhone {
+            device_name: device_name.into(),
+            user_id: user_id.into(),
+            busy: tokio::sync::Mutex::new(()),
+        }
     }
 
     pub fn from_member(m: &FleetMember) -> Self {
@@ -56,6 +62,7 @@ pub struct StormResult {
 
 struct Cycle {
     client: EmClient,
+    timer: PreciseTimer,
     recorder: Mutex<Recorder>,
     hold: Duration,
     query: bool,
@@ -65,8 +72,10 @@ struct Cycle {
 
 impl LoginStorm {
     pub async fn run(&self, client: EmClient) -> StormResult {
+        let timer = PreciseTimer::start();
         let ctx = Arc::new(Cycle {
             client,
+            timer: timer.clone(),
             recorder: Mutex::new(Recorder::default()),
             hold: self.load.hold,
             query: self.load.query,
@@ -80,7 +89,7 @@ impl LoginStorm {
         let mut tasks = JoinSet::new();
         for k in 0..cycles {
             let due = start + Duration::from_secs_f64(k as f64 * interval);
-            tokio::time::sleep_until(due).await;
+            timer.sleep_until(due).await;
             let phone = self.phones[(k % self.phones.len() as u64) as usize].clone();
             tasks.spawn(run_cycle(ctx.clone(), phone, due));
             // Reap finished cycles as we go so the set stays small.
@@ -93,7 +102,12 @@ impl LoginStorm {
             // Every task has finished, so this is the only reference left.
             Err(c) => std::mem::take(&mut *c.recorder.lock().unwrap_or_else(|p| p.into_inner())),
         };
-        StormResult { recorder, started_at, elapsed, cycles }
+        StormResult {
+            recorder,
+            started_at,
+            elapsed,
+            cycles,
+        }
     }
 }
 
@@ -101,7 +115,10 @@ async fn run_cycle(ctx: Arc<Cycle>, phone: Arc<VirtualPhone>, due: Instant) {
     let _busy = match phone.busy.try_lock() {
         Ok(guard) => guard,
         Err(_) => {
-            ctx.recorder.lock().unwrap_or_else(|p| p.into_inner()).late_starts += 1;
+            ctx.recorder
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .late_starts += 1;
             phone.busy.lock().await
         }
     };
@@ -114,7 +131,15 @@ async fn run_cycle(ctx: Arc<Cycle>, phone: Arc<VirtualPhone>, due: Instant) {
             ..Login::default()
         }),
     ));
-    let (reply, end) = step(&ctx, Step::Login, &login, due, |r| r.label(), &ctx.expect_login).await;
+    let (reply, end) = step(
+        &ctx,
+        Step::Login,
+        &login,
+        due,
+        |r| r.label(),
+        &ctx.expect_login,
+    )
+    .await;
     let logged_in = matches!(&reply, Reply::Answer(r) if r.body == ResponseBody::Success);
     if !logged_in {
         return;
@@ -123,18 +148,32 @@ async fn run_cycle(ctx: Arc<Cycle>, phone: Arc<VirtualPhone>, due: Instant) {
     if ctx.query {
         let query = Message::Query(Query::new(
             app.clone(),
-            QueryKind::DeviceUser(DeviceUserQuery { device_names: vec![phone.device_name.clone()], ..Default::default() }),
+            QueryKind::DeviceUser(DeviceUserQuery {
+                device_names: vec![phone.device_name.clone()],
+                ..Default::default()
+            }),
         ));
         let check = |r: &Reply| query_outcome(r, &phone);
         (_, last_end) = step(&ctx, Step::Query, &query, end, check, "success").await;
     }
     let logout_due = last_end + ctx.hold;
-    tokio::time::sleep_until(logout_due).await;
+    ctx.timer.sleep_until(logout_due).await;
     let logout = Message::Request(Request::new(
         app,
-        Operation::Logout(Logout { device_name: phone.device_name.clone(), ..Logout::default() }),
+        Operation::Logout(Logout {
+            device_name: phone.device_name.clone(),
+            ..Logout::default()
+        }),
     ));
-    step(&ctx, Step::Logout, &logout, logout_due, |r| r.label(), &ctx.expect_logout).await;
+    step(
+        &ctx,
+        Step::Logout,
+        &logout,
+        logout_due,
+        |r| r.label(),
+        &ctx.expect_logout,
+    )
+    .await;
 }
 
 /// Sends one step due at `due`, records it, and returns the reply and when it ended.
@@ -153,23 +192,33 @@ async fn step(
     ctx.recorder
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .record(step, end.saturating_duration_since(due), end - sent, &label, expected);
+        .record(
+            step,
+            end.saturating_duration_since(due),
+            end - sent,
+            &label,
+            expected,
+        );
     (reply, end)
 }
 
 /// `success` when the server reports our user on our device; otherwise what it reported.
 fn query_outcome(reply: &Reply, phone: &VirtualPhone) -> String {
-    let Reply::Answer(response) = reply else { return reply.label() };
+    let Reply::Answer(response) = reply else {
+        return reply.label();
+    };
     match &response.body {
-        ResponseBody::DeviceUserResults(r) => match r.devices.iter().find(|d| d.name == phone.device_name) {
-            Some(d) => match &d.user {
-                DeviceUser::User(u) if *u == phone.user_id => "success".into(),
-                DeviceUser::User(u) => format!("user:{u}"),
-                DeviceUser::Nobody => "none".into(),
-                DeviceUser::DoesNotExist => "doesNotExist".into(),
-            },
-            None => "device-missing".into(),
-        },
+        ResponseBody::DeviceUserResults(r) => {
+            match r.devices.iter().find(|d| d.name == phone.device_name) {
+                Some(d) => match &d.user {
+                    DeviceUser::User(u) if *u == phone.user_id => "success".into(),
+                    DeviceUser::User(u) => format!("user:{u}"),
+                    DeviceUser::Nobody => "none".into(),
+                    DeviceUser::DoesNotExist => "doesNotExist".into(),
+                },
+                None => "device-missing".into(),
+            }
+        }
         ResponseBody::Failure(f) => f.error.code.to_string(),
         _ => "wrong-result-type".into(),
     }

@@ -14,7 +14,10 @@ use std::str::FromStr;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Metric {
-    Latency { step: Step, quantile: Option<f64> /* None = max */ },
+    Latency {
+        step: Step,
+        quantile: Option<f64>, /* None = max */
+    },
     Mean(Step),
     Count(Step),
     Rate(Step),
@@ -62,7 +65,13 @@ impl FromStr for Threshold {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = |why: &str| format!("threshold `{s}`: {why}");
-        let ops = [("<=", Comparison::LessOrEqual), (">=", Comparison::GreaterOrEqual), ("==", Comparison::Equal), ("<", Comparison::Less), (">", Comparison::Greater)];
+        let ops = [
+            ("<=", Comparison::LessOrEqual),
+            (">=", Comparison::GreaterOrEqual),
+            ("==", Comparison::Equal),
+            ("<", Comparison::Less),
+            (">", Comparison::Greater),
+        ];
         let (pos, sym, comparison) = ops
             .iter()
             .filter_map(|(sym, c)| s.find(sym).map(|p| (p, *sym, *c)))
@@ -74,12 +83,26 @@ impl FromStr for Threshold {
         })?;
         let value = match metric {
             Metric::Latency { .. } | Metric::Mean(_) => {
-                let with_unit = if rhs.ends_with(|c: char| c.is_ascii_digit()) { format!("{rhs}ms") } else { rhs.to_string() };
-                parse_duration(&with_unit).map_err(|e| bad(&e))?.as_secs_f64() * 1e3
+                let with_unit = if rhs.ends_with(|c: char| c.is_ascii_digit()) {
+                    format!("{rhs}ms")
+                } else {
+                    rhs.to_string()
+                };
+                parse_duration(&with_unit)
+                    .map_err(|e| bad(&e))?
+                    .as_secs_f64()
+                    * 1e3
             }
-            _ => rhs.parse::<f64>().map_err(|_| bad("the value must be a number"))?,
+            _ => rhs
+                .parse::<f64>()
+                .map_err(|_| bad("the value must be a number"))?,
         };
-        Ok(Threshold { text: s.trim().to_string(), metric, comparison, value })
+        Ok(Threshold {
+            text: s.trim().to_string(),
+            metric,
+            comparison,
+            value,
+        })
     }
 }
 
@@ -93,7 +116,10 @@ fn parse_metric(s: &str) -> Option<Metric> {
     }
     let step = Step::from_name(head)?;
     Some(match stat {
-        "max" => Metric::Latency { step, quantile: None },
+        "max" => Metric::Latency {
+            step,
+            quantile: None,
+        },
         "mean" => Metric::Mean(step),
         "count" => Metric::Count(step),
         "rate" => Metric::Rate(step),
@@ -102,7 +128,10 @@ fn parse_metric(s: &str) -> Option<Metric> {
             if !(0.0..=100.0).contains(&pct) {
                 return None;
             }
-            Metric::Latency { step, quantile: Some(pct / 100.0) }
+            Metric::Latency {
+                step,
+                quantile: Some(pct / 100.0),
+            }
         }
     })
 }
@@ -114,7 +143,13 @@ mod tests {
     #[test]
     fn parses_rules() {
         let t: Threshold = "login.p99 < 200ms".parse().unwrap();
-        assert_eq!(t.metric, Metric::Latency { step: Step::Login, quantile: Some(0.99) });
+        assert_eq!(
+            t.metric,
+            Metric::Latency {
+                step: Step::Login,
+                quantile: Some(0.99)
+            }
+        );
         assert_eq!((t.comparison, t.value), (Comparison::Less, 200.0));
         let t: Threshold = "errors.26 == 0".parse().unwrap();
         assert_eq!(t.metric, Metric::Errors(26));

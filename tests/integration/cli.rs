@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn emlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_emlab")).args(args).output().expect("emlab runs")
+    Command::new(env!("CARGO_BIN_EXE_emlab"))
+        .args(args)
+        .output()
+        .expect("emlab runs")
 }
 
 async fn emlab_async(args: Vec<String>) -> Output {
@@ -37,7 +40,10 @@ fn stderr(o: &Output) -> String {
 }
 
 fn report_json(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).expect("report.json written")).expect("valid JSON")
+    serde_json::from_str(
+        &std::fs::read_to_string(dir.join("report.json")).expect("report.json written"),
+    )
+    .expect("valid JSON")
 }
 
 #[test]
@@ -45,20 +51,40 @@ fn embedded_run_passes_and_writes_json_and_html_reports() {
     let dir = scratch("cli-embedded");
     let scenario = write_scenario(&dir, "\"mismatches == 0\", \"login.p99 < 5s\"", "");
     let out = dir.join("out");
-    let o = emlab(&["run", scenario.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = emlab(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", stderr(&o));
-    assert!(stdout.contains("embedded reference server") && stdout.contains("result: PASS"), "{stdout}");
+    assert!(
+        stdout.contains("embedded reference server") && stdout.contains("result: PASS"),
+        "{stdout}"
+    );
     let j = report_json(&out);
     assert_eq!(j["passed"], true);
     for step in ["login", "query", "logout"] {
         assert_eq!(j["steps"][step]["count"], 40, "{step}");
         assert_eq!(j["steps"][step]["outcomes"]["success"], 40, "{step}");
-        assert!(j["steps"][step]["latency_histogram"].as_str().unwrap().starts_with("HISTF"), "{step}");
+        assert!(
+            j["steps"][step]["latency_histogram"]
+                .as_str()
+                .unwrap()
+                .starts_with("HISTF"),
+            "{step}"
+        );
     }
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert!(html.contains("<svg") && html.contains("<polyline"), "HTML has the plot");
-    assert!(!html.contains("<script") && !html.contains("src=\"http"), "HTML is self-contained");
+    assert!(
+        html.contains("<svg") && html.contains("<polyline"),
+        "HTML has the plot"
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("src=\"http"),
+        "HTML is self-contained"
+    );
 }
 
 #[test]
@@ -66,7 +92,12 @@ fn failed_threshold_exits_1() {
     let dir = scratch("cli-threshold");
     let scenario = write_scenario(&dir, "\"login.p99 < 1us\"", "");
     let out = dir.join("out");
-    let o = emlab(&["run", scenario.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = emlab(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let j = report_json(&out);
     assert_eq!(j["passed"], false);
@@ -88,7 +119,16 @@ async fn run_against_a_server_answering_wrong_codes_exits_1_with_mismatches() {
     let scenario = write_scenario(&dir, "", "");
     let out = dir.join("out");
     let (uri, lab) = (server.uri(), shipped_lab());
-    let args = ["run", scenario.to_str().unwrap(), "--target", &uri, "--lab", lab.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let args = [
+        "run",
+        scenario.to_str().unwrap(),
+        "--target",
+        &uri,
+        "--lab",
+        lab.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
     let o = emlab_async(args.iter().map(|s| s.to_string()).collect()).await;
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let j = report_json(&out);
@@ -103,14 +143,35 @@ async fn run_against_a_server_answering_wrong_codes_exits_1_with_mismatches() {
 fn lab_with_unknown_key_exits_2_naming_file_line_and_key() {
     let dir = scratch("cli-bad-lab");
     let lab = dir.join("bad-lab.toml");
-    std::fs::write(&lab, "[service_parameters]\nmax_concurrent_requests = 5\nmax_concurent_requests = 3\n").unwrap();
+    std::fs::write(
+        &lab,
+        "[service_parameters]\nmax_concurrent_requests = 5\nmax_concurent_requests = 3\n",
+    )
+    .unwrap();
     let scenario = write_scenario(&dir, "", "");
-    for args in [vec!["run", scenario.to_str().unwrap(), "--lab", lab.to_str().unwrap()], vec!["serve", "--lab", lab.to_str().unwrap(), "--listen", "127.0.0.1:0"]] {
+    for args in [
+        vec![
+            "run",
+            scenario.to_str().unwrap(),
+            "--lab",
+            lab.to_str().unwrap(),
+        ],
+        vec![
+            "serve",
+            "--lab",
+            lab.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    ] {
         let o = emlab(&args);
         assert_eq!(o.status.code(), Some(2));
         let err = stderr(&o);
         assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains("bad-lab.toml:3: key `max_concurent_requests`: unknown field"), "{err}");
+        assert!(
+            err.contains("bad-lab.toml:3: key `max_concurent_requests`: unknown field"),
+            "{err}"
+        );
     }
 }
 
@@ -118,23 +179,38 @@ fn lab_with_unknown_key_exits_2_naming_file_line_and_key() {
 fn scenario_with_bad_value_or_missing_file_exits_2() {
     let dir = scratch("cli-bad-scenario");
     let scenario = write_scenario(&dir, "", "");
-    let text = std::fs::read_to_string(&scenario).unwrap().replace("rate = \"200/s\"", "rate = \"fast\"");
+    let text = std::fs::read_to_string(&scenario)
+        .unwrap()
+        .replace("rate = \"200/s\"", "rate = \"fast\"");
     std::fs::write(&scenario, text).unwrap();
     let o = emlab(&["run", scenario.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
-    assert!(err.contains("small.toml:7: key `rate`: `fast` is not a rate"), "{err}");
+    assert!(
+        err.contains("small.toml:7: key `rate`: `fast` is not a rate"),
+        "{err}"
+    );
 
     let o = emlab(&["run", dir.join("nope.toml").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("nope.toml: cannot read file"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nope.toml: cannot read file"),
+        "{}",
+        stderr(&o)
+    );
 
     let too_many = write_scenario(&dir, "", "").to_str().unwrap().to_string();
-    let text = std::fs::read_to_string(&too_many).unwrap().replace("phones = 10", "phones = 5000");
+    let text = std::fs::read_to_string(&too_many)
+        .unwrap()
+        .replace("phones = 10", "phones = 5000");
     std::fs::write(&too_many, text).unwrap();
     let o = emlab(&["run", &too_many]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("key `phones`: 5000 phones but the lab"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("key `phones`: 5000 phones but the lab"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -148,8 +224,10 @@ fn shipped_scenarios_and_lab_files_are_valid() {
         }
         let text = std::fs::read_to_string(&path).unwrap();
         if text.contains("[scenario]") {
-            let s = emlab_simulator::scenario::Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
-            let lab = emlab_protocol::lab::Lab::load(s.lab.as_ref().unwrap()).unwrap_or_else(|e| panic!("{e}"));
+            let s =
+                emlab_simulator::scenario::Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let lab = emlab_protocol::lab::Lab::load(s.lab.as_ref().unwrap())
+                .unwrap_or_else(|e| panic!("{e}"));
             assert!(s.load.phones <= lab.fleet_size(), "{}", path.display());
             scenarios += 1;
         } else {

@@ -3,8 +3,9 @@
 
 use crate::support::*;
 use emlab_protocol::em_api::{
-    self, AppInfo, DeviceProfileEntry, DeviceProfileQuery, DeviceUser, Duration, ExclusiveDuration, Login,
-    LogoutAll, Message, Operation, Query, QueryKind, Request, ResponseBody, UserDevicesEntry,
+    self, AppInfo, DeviceProfileEntry, DeviceProfileQuery, DeviceUser, Duration, ExclusiveDuration,
+    Login, LogoutAll, Message, Operation, Query, QueryKind, Request, ResponseBody,
+    UserDevicesEntry,
 };
 use emlab_simulator::em_client::Reply;
 
@@ -15,15 +16,22 @@ const UCM4: &str = "profile = \"ucm4\"";
 async fn url_4_unparsable_requests_get_code_1_error_on_parsing() {
     let t = TestServer::start(UCM, "").await;
     let bodies = [
-        em_api::form_body("<request><appInfo>"),                   // truncated XML
-        em_api::form_body("<login><deviceName>x</deviceName>"),   // not a request
-        "name=value".to_string(),                                  // no xml field
-        em_api::form_body("<request><appInfo><appID>emlab</appID><appCertificate>secret</appCertificate></appInfo><login><userID>alice</userID></login></request>"), // no deviceName
-        format!("xml={}", "a".repeat(70 * 1024)),                  // over 64 KiB
+        em_api::form_body("<request><appInfo>"), // truncated XML
+        em_api::form_body("<login><deviceName>x</deviceName>"), // not a request
+        "name=value".to_string(),                // no xml field
+        em_api::form_body(
+            "<request><appInfo><appID>emlab</appID><appCertificate>secret</appCertificate></appInfo><login><userID>alice</userID></login></request>",
+        ), // no deviceName
+        format!("xml={}", "a".repeat(70 * 1024)), // over 64 KiB
     ];
     for body in bodies {
         let r = answer(t.client.post_raw(body.clone()).await);
-        assert_eq!(failure(&r), (1, "Error on Parsing"), "body starting {:?}", &body[..40.min(body.len())]);
+        assert_eq!(
+            failure(&r),
+            (1, "Error on Parsing"),
+            "body starting {:?}",
+            &body[..40.min(body.len())]
+        );
     }
     // The server is still there and still correct.
     assert!(t.login(D1, "alice").await.error_code().is_none());
@@ -56,13 +64,22 @@ async fn auth_6_blank_app_credentials_get_code_2() {
 #[tokio::test]
 async fn auth_6_unknown_app_or_wrong_certificate_gets_code_3() {
     let t = TestServer::start(UCM, "").await;
-    for app in [AppInfo::new("intruder", "secret"), AppInfo::new("emlab", "wrong")] {
+    for app in [
+        AppInfo::new("intruder", "secret"),
+        AppInfo::new("emlab", "wrong"),
+    ] {
         let r = answer(t.as_app(app.clone()).send(&login(&app, D1, "alice")).await);
         assert_eq!(failure(&r), (3, "Invalid App User"));
     }
     // Queries need valid credentials too.
     let app = AppInfo::new("emlab", "wrong");
-    let q = Message::Query(Query::new(app.clone(), QueryKind::DeviceProfile(DeviceProfileQuery { user_ids: vec!["alice".into()], ..Default::default() })));
+    let q = Message::Query(Query::new(
+        app.clone(),
+        QueryKind::DeviceProfile(DeviceProfileQuery {
+            user_ids: vec!["alice".into()],
+            ..Default::default()
+        }),
+    ));
     assert_eq!(failure(&answer(t.as_app(app).send(&q).await)).0, 3);
 }
 
@@ -72,40 +89,73 @@ async fn auth_6_app_without_proxy_rights_gets_code_10_for_other_users() {
     let kiosk = AppInfo::new("kiosk", "kiosk-cert");
     let c = t.as_app(kiosk.clone());
     // For another user: refused, and nothing changes.
-    assert_eq!(failure(&answer(c.send(&login(&kiosk, D1, "alice")).await)), (10, "User lacks app proxy rights"));
+    assert_eq!(
+        failure(&answer(c.send(&login(&kiosk, D1, "alice")).await)),
+        (10, "User lacks app proxy rights")
+    );
     assert_eq!(t.user_on(D1).await, DeviceUser::Nobody);
     // For itself: allowed.
-    assert_eq!(answer(c.send(&login(&kiosk, D1, "kiosk")).await).body, ResponseBody::Success);
+    assert_eq!(
+        answer(c.send(&login(&kiosk, D1, "kiosk")).await).body,
+        ResponseBody::Success
+    );
     // It may not log out a device someone else is on, nor log everyone out.
     assert!(t.login(D2, "bob").await.error_code().is_none());
     assert_eq!(failure(&answer(c.send(&logout(&kiosk, D2)).await)).0, 10);
-    let all = Message::Request(Request::new(kiosk.clone(), Operation::LogoutAll(LogoutAll::default())));
+    let all = Message::Request(Request::new(
+        kiosk.clone(),
+        Operation::LogoutAll(LogoutAll::default()),
+    ));
     assert_eq!(failure(&answer(c.send(&all).await)).0, 10);
-    assert_eq!(answer(c.send(&logout(&kiosk, D1)).await).body, ResponseBody::Success);
+    assert_eq!(
+        answer(c.send(&logout(&kiosk, D1)).await).body,
+        ResponseBody::Success
+    );
 
     let t4 = TestServer::start(UCM4, "").await;
-    let r = answer(t4.as_app(kiosk.clone()).send(&login(&kiosk, D1, "alice")).await);
+    let r = answer(
+        t4.as_app(kiosk.clone())
+            .send(&login(&kiosk, D1, "alice"))
+            .await,
+    );
     assert_eq!(failure(&r), (10, "Proxy Authentication Not Allowed"));
 }
 
 #[tokio::test]
 async fn unknown_device_gets_code_11_and_unknown_user_code_23() {
     let t = TestServer::start(UCM, "").await;
-    assert_eq!(failure(&t.login("SEP00000000FFFF", "alice").await), (11, "Device does not exist"));
-    assert_eq!(failure(&t.logout("SEP00000000FFFF").await), (11, "Device does not exist"));
-    assert_eq!(failure(&t.login(D1, "mallory").await), (23, "User not found"));
+    assert_eq!(
+        failure(&t.login("SEP00000000FFFF", "alice").await),
+        (11, "Device does not exist")
+    );
+    assert_eq!(
+        failure(&t.logout("SEP00000000FFFF").await),
+        (11, "Device does not exist")
+    );
+    assert_eq!(
+        failure(&t.login(D1, "mallory").await),
+        (23, "User not found")
+    );
 }
 
 #[tokio::test]
 async fn prof_5_user_without_a_usable_profile_gets_code_12() {
     let t = TestServer::start(UCM, "").await;
     // carol has no profile and there is no default for the 7960.
-    assert_eq!(failure(&t.login(D1, "carol").await), (12, "Dev. Profile not found"));
+    assert_eq!(
+        failure(&t.login(D1, "carol").await),
+        (12, "Dev. Profile not found")
+    );
     // A named profile that is not the user's.
     let app = app();
     let named = Message::Request(Request::new(
         app.clone(),
-        Operation::Login(Login { device_name: D1.into(), user_id: "alice".into(), device_profile: Some("bob-7960".into()), ..Login::default() }),
+        Operation::Login(Login {
+            device_name: D1.into(),
+            user_id: "alice".into(),
+            device_profile: Some("bob-7960".into()),
+            ..Login::default()
+        }),
     ));
     assert_eq!(failure(&answer(t.client.send(&named).await)).0, 12);
     assert_eq!(t.user_on(D1).await, DeviceUser::Nobody);
@@ -121,7 +171,10 @@ async fn prof_2_user_without_profile_gets_the_model_default() {
 #[tokio::test]
 async fn prof_6_em_disabled_device_gets_code_22() {
     let t = TestServer::start(UCM, "").await;
-    assert_eq!(failure(&t.login(D_DISABLED, "alice").await), (22, "Device logon disabled"));
+    assert_eq!(
+        failure(&t.login(D_DISABLED, "alice").await),
+        (22, "Device logon disabled")
+    );
     assert_eq!(t.devices_of("alice").await, vec![UserDevicesEntry::Nobody]);
 }
 
@@ -148,8 +201,14 @@ async fn logout_all_logs_every_device_out() {
     let t = TestServer::start(UCM, "").await;
     assert!(t.login(D1, "alice").await.error_code().is_none());
     assert!(t.login(D2, "bob").await.error_code().is_none());
-    let all = Message::Request(Request::new(app(), Operation::LogoutAll(LogoutAll::default())));
-    assert_eq!(answer(t.client.send(&all).await).body, ResponseBody::Success);
+    let all = Message::Request(Request::new(
+        app(),
+        Operation::LogoutAll(LogoutAll::default()),
+    ));
+    assert_eq!(
+        answer(t.client.send(&all).await).body,
+        ResponseBody::Success
+    );
     assert_eq!(t.user_on(D1).await, DeviceUser::Nobody);
     assert_eq!(t.user_on(D2).await, DeviceUser::Nobody);
 }
@@ -160,14 +219,25 @@ async fn queries_report_users_devices_profiles_and_unknowns() {
     assert!(t.login(D1, "em@cisco.com").await.error_code().is_none());
     assert_eq!(t.user_on(D1).await, DeviceUser::User("em@cisco.com".into()));
     assert_eq!(t.user_on("SEP0000000FFFFF").await, DeviceUser::DoesNotExist);
-    assert_eq!(t.devices_of("em@cisco.com").await, vec![UserDevicesEntry::Device(D1.into())]);
-    assert_eq!(t.devices_of("nobody-here").await, vec![UserDevicesEntry::DoesNotExist]);
+    assert_eq!(
+        t.devices_of("em@cisco.com").await,
+        vec![UserDevicesEntry::Device(D1.into())]
+    );
+    assert_eq!(
+        t.devices_of("nobody-here").await,
+        vec![UserDevicesEntry::DoesNotExist]
+    );
 
     let q = Message::Query(Query::new(
         app(),
-        QueryKind::DeviceProfile(DeviceProfileQuery { user_ids: vec!["alice".into(), "carol".into(), "ghost".into()], ..Default::default() }),
+        QueryKind::DeviceProfile(DeviceProfileQuery {
+            user_ids: vec!["alice".into(), "carol".into(), "ghost".into()],
+            ..Default::default()
+        }),
     ));
-    let ResponseBody::DeviceProfileResults(r) = answer(t.client.send(&q).await).body else { panic!("wrong result type") };
+    let ResponseBody::DeviceProfileResults(r) = answer(t.client.send(&q).await).body else {
+        panic!("wrong result type")
+    };
     let names: Vec<(String, String)> = r.users[0]
         .entries
         .iter()
@@ -176,7 +246,13 @@ async fn queries_report_users_devices_profiles_and_unknowns() {
             other => panic!("unexpected {other:?}"),
         })
         .collect();
-    assert_eq!(names, vec![("alice-7960".into(), "t".into()), ("alice-7940".into(), "f".into())]);
+    assert_eq!(
+        names,
+        vec![
+            ("alice-7960".into(), "t".into()),
+            ("alice-7940".into(), "f".into())
+        ]
+    );
     assert_eq!(r.users[1].entries, vec![DeviceProfileEntry::Nobody]);
     assert_eq!(r.users[2].entries, vec![DeviceProfileEntry::DoesNotExist]);
 
@@ -185,7 +261,16 @@ async fn queries_report_users_devices_profiles_and_unknowns() {
         &t.url(),
         "POST",
         em_api::EM_API_PATH,
-        em_api::form_body(&Message::Query(Query::new(app(), QueryKind::UserDevices(em_api::UserDevicesQuery { user_ids: vec!["em@cisco.com".into()], ..Default::default() }))).to_xml()),
+        em_api::form_body(
+            &Message::Query(Query::new(
+                app(),
+                QueryKind::UserDevices(em_api::UserDevicesQuery {
+                    user_ids: vec!["em@cisco.com".into()],
+                    ..Default::default()
+                }),
+            ))
+            .to_xml(),
+        ),
     )
     .await
     .1;
@@ -200,11 +285,16 @@ async fn exclusive_duration_logs_out_automatically_on_the_server_clock() {
         Operation::Login(Login {
             device_name: D1.into(),
             user_id: "alice".into(),
-            exclusive_duration: Some(ExclusiveDuration { kind: Duration::Minutes(30) }),
+            exclusive_duration: Some(ExclusiveDuration {
+                kind: Duration::Minutes(30),
+            }),
             ..Login::default()
         }),
     ));
-    assert_eq!(answer(t.client.send(&with_duration).await).body, ResponseBody::Success);
+    assert_eq!(
+        answer(t.client.send(&with_duration).await).body,
+        ResponseBody::Success
+    );
     t.advance_clock(29 * 60).await;
     assert_eq!(t.user_on(D1).await, DeviceUser::User("alice".into()));
     t.advance_clock(2 * 60).await;
@@ -214,7 +304,11 @@ async fn exclusive_duration_logs_out_automatically_on_the_server_clock() {
 
 #[tokio::test]
 async fn time_1_enforced_max_login_time_logs_out() {
-    let t = TestServer::start(UCM, "enforce_max_login_time = true\nmax_login_time = \"1:00\"").await;
+    let t = TestServer::start(
+        UCM,
+        "enforce_max_login_time = true\nmax_login_time = \"1:00\"",
+    )
+    .await;
     assert!(t.login(D1, "alice").await.error_code().is_none());
     t.advance_clock(59 * 60).await;
     assert_eq!(t.user_on(D1).await, DeviceUser::User("alice".into()));
@@ -230,7 +324,11 @@ async fn lim_1_over_max_concurrent_requests_gets_26_at_once() {
     let mut tasks = Vec::new();
     for i in 0..6 {
         let c = t.client.clone();
-        let msg = login(&app(), &format!("SEP{:012X}", 0x0E00_0000_0000u64 + i), &format!("user{i:05}"));
+        let msg = login(
+            &app(),
+            &format!("SEP{:012X}", 0x0E00_0000_0000u64 + i),
+            &format!("user{i:05}"),
+        );
         tasks.push(tokio::spawn(async move {
             let r = answer(c.send(&msg).await);
             (r, t0.elapsed())
@@ -250,7 +348,10 @@ async fn lim_1_over_max_concurrent_requests_gets_26_at_once() {
             Some(26) => {
                 assert_eq!(failure(&r).1, "Busy, please try again");
                 // Refused without waiting for the database.
-                assert!(took < std::time::Duration::from_millis(900), "26 took {took:?}");
+                assert!(
+                    took < std::time::Duration::from_millis(900),
+                    "26 took {took:?}"
+                );
                 busy += 1;
             }
             Some(other) => panic!("unexpected code {other}"),
@@ -272,22 +373,31 @@ async fn exclusive_duration_of_zero_minutes_gets_code_7() {
         Operation::Login(Login {
             device_name: D1.into(),
             user_id: "alice".into(),
-            exclusive_duration: Some(ExclusiveDuration { kind: Duration::Minutes(0) }),
+            exclusive_duration: Some(ExclusiveDuration {
+                kind: Duration::Minutes(0),
+            }),
             ..Login::default()
         }),
     ));
-    assert_eq!(failure(&answer(t.client.send(&zero).await)), (7, "Logout Request Error"));
+    assert_eq!(
+        failure(&answer(t.client.send(&zero).await)),
+        (7, "Logout Request Error")
+    );
 }
 
 #[tokio::test]
 async fn non_em_paths_and_methods_are_not_the_servlet() {
     let t = TestServer::start(UCM, "").await;
-    let (status, _) = crate::support::http(&t.url(), "GET", em_api::EM_API_PATH, String::new()).await;
+    let (status, _) =
+        crate::support::http(&t.url(), "GET", em_api::EM_API_PATH, String::new()).await;
     assert_eq!(status, 405);
     // A connection closed mid-body leaves the server serving.
     use tokio::io::AsyncWriteExt;
     let mut s = tokio::net::TcpStream::connect(t.server.addr).await.unwrap();
     s.write_all(b"POST /emservice/EMServiceServlet HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\nxml=%3Crequ").await.unwrap();
     drop(s);
-    assert!(matches!(t.client.send(&login(&app(), D1, "alice")).await, Reply::Answer(_)));
+    assert!(matches!(
+        t.client.send(&login(&app(), D1, "alice")).await,
+        Reply::Answer(_)
+    ));
 }

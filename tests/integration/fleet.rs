@@ -16,7 +16,9 @@ const QUERY: &str = "%3CdeviceUserQuery%3E";
 const LOGOUT: &str = "%3Clogout%3E";
 
 fn xml(body: &str) -> ResponseTemplate {
-    ResponseTemplate::new(200).insert_header("content-type", "text/xml").set_body_string(body)
+    ResponseTemplate::new(200)
+        .insert_header("content-type", "text/xml")
+        .set_body_string(body)
 }
 
 async fn mock(server: &MockServer, op: &str, response: ResponseTemplate) {
@@ -34,17 +36,46 @@ async fn mock_correct_query(server: &MockServer) {
     mock(server, QUERY, xml(r#"<response><deviceUserResults><device name="SEP0E0000000000"><userID>user00000</userID></device></deviceUserResults></response>"#)).await;
 }
 
-async fn storm(url: &str, phones: u32, cycles: u64, rate_per_s: f64, timeout: Duration) -> StormResult {
+async fn storm(
+    url: &str,
+    phones: u32,
+    cycles: u64,
+    rate_per_s: f64,
+    timeout: Duration,
+) -> StormResult {
     let phones = (0..phones)
-        .map(|i| Arc::new(VirtualPhone::new(format!("SEP{:012X}", 0x0E00_0000_0000u64 + i as u64), format!("user{i:05}"))))
+        .map(|i| {
+            Arc::new(VirtualPhone::new(
+                format!("SEP{:012X}", 0x0E00_0000_0000u64 + i as u64),
+                format!("user{i:05}"),
+            ))
+        })
         .collect();
-    let load = Load { phones: 1, rate_per_s, length: Length::Cycles(cycles), hold: Duration::ZERO, query: true, request_timeout: timeout };
-    let storm = LoginStorm { phones, load, expect_login: Expected::Success, expect_logout: Expected::Success };
-    storm.run(EmClient::new(url, AppInfo::new("emlab", "emlab"), timeout).unwrap()).await
+    let load = Load {
+        phones: 1,
+        rate_per_s,
+        length: Length::Cycles(cycles),
+        hold: Duration::ZERO,
+        query: true,
+        request_timeout: timeout,
+    };
+    let storm = LoginStorm {
+        phones,
+        load,
+        expect_login: Expected::Success,
+        expect_logout: Expected::Success,
+    };
+    storm
+        .run(EmClient::new(url, AppInfo::new("emlab", "emlab"), timeout).unwrap())
+        .await
 }
 
 fn mismatch(step: Step, expected: &str, actual: &str) -> Mismatch {
-    Mismatch { step, expected: expected.into(), actual: actual.into() }
+    Mismatch {
+        step,
+        expected: expected.into(),
+        actual: actual.into(),
+    }
 }
 
 #[tokio::test]
@@ -52,27 +83,50 @@ async fn wrong_error_code_is_counted_per_expected_and_actual_code() {
     let server = MockServer::start().await;
     mock(&server, LOGIN, xml(r#"<response><failure><error code="25">User logged in elsewhere</error></failure></response>"#)).await;
     // A phone whose login failed must not log out.
-    Mock::given(body_string_contains(LOGOUT)).respond_with(xml("<response><success/></response>")).expect(0).mount(&server).await;
+    Mock::given(body_string_contains(LOGOUT))
+        .respond_with(xml("<response><success/></response>"))
+        .expect(0)
+        .mount(&server)
+        .await;
     let r = storm(&server.uri(), 4, 12, 200.0, Duration::from_secs(5)).await;
     assert_eq!(r.recorder.step(Step::Login).outcomes.get("25"), Some(&12));
-    assert_eq!(r.recorder.mismatches.get(&mismatch(Step::Login, "success", "25")), Some(&12));
+    assert_eq!(
+        r.recorder
+            .mismatches
+            .get(&mismatch(Step::Login, "success", "25")),
+        Some(&12)
+    );
     assert_eq!(r.recorder.step(Step::Logout).count(), 0);
 }
 
 #[tokio::test]
 async fn slow_server_shows_in_latency_and_too_slow_is_a_timeout() {
     let server = MockServer::start().await;
-    mock(&server, LOGIN, xml("<response><success/></response>").set_delay(Duration::from_millis(300))).await;
+    mock(
+        &server,
+        LOGIN,
+        xml("<response><success/></response>").set_delay(Duration::from_millis(300)),
+    )
+    .await;
     mock_correct_query(&server).await;
     mock(&server, LOGOUT, xml("<response><success/></response>")).await;
     let r = storm(&server.uri(), 1, 2, 50.0, Duration::from_secs(5)).await;
     let login = r.recorder.step(Step::Login);
     assert_eq!(login.outcomes.get("success"), Some(&2));
-    assert!(login.latency.min() >= 300_000, "latency {}µs", login.latency.min());
+    assert!(
+        login.latency.min() >= 300_000,
+        "latency {}µs",
+        login.latency.min()
+    );
     assert_eq!(r.recorder.mismatch_count(), 0);
 
     let r = storm(&server.uri(), 1, 2, 50.0, Duration::from_millis(100)).await;
-    assert_eq!(r.recorder.mismatches.get(&mismatch(Step::Login, "success", "timeout")), Some(&2));
+    assert_eq!(
+        r.recorder
+            .mismatches
+            .get(&mismatch(Step::Login, "success", "timeout")),
+        Some(&2)
+    );
 }
 
 #[tokio::test]
@@ -80,12 +134,22 @@ async fn malformed_xml_and_http_errors_are_outcomes() {
     let server = MockServer::start().await;
     mock(&server, LOGIN, xml("<response><succ")).await;
     let r = storm(&server.uri(), 2, 4, 100.0, Duration::from_secs(5)).await;
-    assert_eq!(r.recorder.mismatches.get(&mismatch(Step::Login, "success", "malformed-xml")), Some(&4));
+    assert_eq!(
+        r.recorder
+            .mismatches
+            .get(&mismatch(Step::Login, "success", "malformed-xml")),
+        Some(&4)
+    );
 
     let server = MockServer::start().await;
     mock(&server, LOGIN, ResponseTemplate::new(503)).await;
     let r = storm(&server.uri(), 2, 4, 100.0, Duration::from_secs(5)).await;
-    assert_eq!(r.recorder.mismatches.get(&mismatch(Step::Login, "success", "http-503")), Some(&4));
+    assert_eq!(
+        r.recorder
+            .mismatches
+            .get(&mismatch(Step::Login, "success", "http-503")),
+        Some(&4)
+    );
 }
 
 #[tokio::test]
@@ -101,15 +165,32 @@ async fn dropped_connections_are_connection_errors() {
         }
     });
     let r = storm(&url, 2, 4, 100.0, Duration::from_secs(5)).await;
-    assert_eq!(r.recorder.mismatches.get(&mismatch(Step::Login, "success", "connection-error")), Some(&4));
+    assert_eq!(
+        r.recorder
+            .mismatches
+            .get(&mismatch(Step::Login, "success", "connection-error")),
+        Some(&4)
+    );
 
     // Nobody listening at all.
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let r = storm(&format!("http://{closed}"), 1, 2, 100.0, Duration::from_secs(5)).await;
-    assert_eq!(r.recorder.mismatches.get(&mismatch(Step::Login, "success", "connection-error")), Some(&2));
+    let r = storm(
+        &format!("http://{closed}"),
+        1,
+        2,
+        100.0,
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(
+        r.recorder
+            .mismatches
+            .get(&mismatch(Step::Login, "success", "connection-error")),
+        Some(&2)
+    );
 }
 
 #[tokio::test]
@@ -119,9 +200,17 @@ async fn query_naming_another_user_is_a_mismatch() {
     mock(&server, QUERY, xml(r#"<response><deviceUserResults><device name="SEP0E0000000000"><userID>mallory</userID></device></deviceUserResults></response>"#)).await;
     mock(&server, LOGOUT, xml("<response><success/></response>")).await;
     let r = storm(&server.uri(), 1, 3, 100.0, Duration::from_secs(5)).await;
-    assert_eq!(r.recorder.mismatches.get(&mismatch(Step::Query, "success", "user:mallory")), Some(&3));
+    assert_eq!(
+        r.recorder
+            .mismatches
+            .get(&mismatch(Step::Query, "success", "user:mallory")),
+        Some(&3)
+    );
     // The phone still logs out what it logged in.
-    assert_eq!(r.recorder.step(Step::Logout).outcomes.get("success"), Some(&3));
+    assert_eq!(
+        r.recorder.step(Step::Logout).outcomes.get("success"),
+        Some(&3)
+    );
 }
 
 /// One phone, arrivals every 50 ms, a server that takes 100 ms a step: each
@@ -136,8 +225,20 @@ async fn queueing_behind_the_schedule_is_not_hidden() {
     mock(&server, LOGOUT, slow("<response><success/></response>")).await;
     let r = storm(&server.uri(), 1, 6, 20.0, Duration::from_secs(5)).await;
     let login = r.recorder.step(Step::Login);
-    assert!(r.recorder.late_starts >= 4, "late starts {}", r.recorder.late_starts);
+    assert!(
+        r.recorder.late_starts >= 4,
+        "late starts {}",
+        r.recorder.late_starts
+    );
     // The 6th cycle was due at 250 ms and could start only after 5 × 300 ms.
-    assert!(login.latency.max() >= 1_200_000, "max latency {}µs", login.latency.max());
-    assert!(login.service.max() < 1_000_000, "max service time {}µs", login.service.max());
+    assert!(
+        login.latency.max() >= 1_200_000,
+        "max latency {}µs",
+        login.latency.max()
+    );
+    assert!(
+        login.service.max() < 1_000_000,
+        "max service time {}µs",
+        login.service.max()
+    );
 }

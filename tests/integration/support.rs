@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use emlab_protocol::em_api::{
-    AppInfo, DeviceUser, DeviceUserQuery, Login, Logout, Message, Operation, Query, QueryKind, Request, Response,
-    ResponseBody, UserDevicesEntry, UserDevicesQuery,
+    AppInfo, DeviceUser, DeviceUserQuery, Login, Logout, Message, Operation, Query, QueryKind,
+    Request, Response, ResponseBody, UserDevicesEntry, UserDevicesQuery,
 };
 use emlab_protocol::lab::Lab;
 use emlab_server::{RunningServer, ServerOptions};
@@ -19,7 +19,11 @@ use std::time::Duration;
 /// for `[service_parameters]`, `server` for `[server]`.
 pub fn lab_text(server: &str, params: &str) -> String {
     // High enough that only the LIM-1 test sees error 26.
-    let limit = if params.contains("max_concurrent_requests") { "" } else { "max_concurrent_requests = 1000" };
+    let limit = if params.contains("max_concurrent_requests") {
+        ""
+    } else {
+        "max_concurrent_requests = 1000"
+    };
     format!(
         r#"
 [server]
@@ -129,9 +133,15 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start(server: &str, params: &str) -> TestServer {
         let lab = lab(server, params);
-        let server = emlab_server::start(&lab, ServerOptions { lab_control: true, ..ServerOptions::default() })
-            .await
-            .expect("server starts on loopback");
+        let server = emlab_server::start(
+            &lab,
+            ServerOptions {
+                lab_control: true,
+                ..ServerOptions::default()
+            },
+        )
+        .await
+        .expect("server starts on loopback");
         let client = client(&server.base_url(), app());
         TestServer { server, client }
     }
@@ -145,7 +155,11 @@ impl TestServer {
     }
 
     pub async fn login(&self, device: &str, user: &str) -> Response {
-        answer(self.client.send(&login(&self.client.app, device, user)).await)
+        answer(
+            self.client
+                .send(&login(&self.client.app, device, user))
+                .await,
+        )
     }
 
     pub async fn logout(&self, device: &str) -> Response {
@@ -156,7 +170,10 @@ impl TestServer {
     pub async fn user_on(&self, device: &str) -> DeviceUser {
         let q = Message::Query(Query::new(
             self.client.app.clone(),
-            QueryKind::DeviceUser(DeviceUserQuery { device_names: vec![device.into()], ..Default::default() }),
+            QueryKind::DeviceUser(DeviceUserQuery {
+                device_names: vec![device.into()],
+                ..Default::default()
+            }),
         ));
         match answer(self.client.send(&q).await).body {
             ResponseBody::DeviceUserResults(r) => r.devices[0].user.clone(),
@@ -168,7 +185,10 @@ impl TestServer {
     pub async fn devices_of(&self, user: &str) -> Vec<UserDevicesEntry> {
         let q = Message::Query(Query::new(
             self.client.app.clone(),
-            QueryKind::UserDevices(UserDevicesQuery { user_ids: vec![user.into()], ..Default::default() }),
+            QueryKind::UserDevices(UserDevicesQuery {
+                user_ids: vec![user.into()],
+                ..Default::default()
+            }),
         ));
         match answer(self.client.send(&q).await).body {
             ResponseBody::UserDevicesResults(r) => r.users[0].entries.clone(),
@@ -178,7 +198,13 @@ impl TestServer {
 
     /// `POST /lab/clock/advance`.
     pub async fn advance_clock(&self, seconds: u64) {
-        let (status, _) = http(&self.url(), "POST", "/lab/clock/advance", format!(r#"{{"seconds":{seconds}}}"#)).await;
+        let (status, _) = http(
+            &self.url(),
+            "POST",
+            "/lab/clock/advance",
+            format!(r#"{{"seconds":{seconds}}}"#),
+        )
+        .await;
         assert_eq!(status, 200);
     }
 
@@ -198,12 +224,22 @@ pub fn client(url: &str, app: AppInfo) -> EmClient {
 pub fn login(app: &AppInfo, device: &str, user: &str) -> Message {
     Message::Request(Request::new(
         app.clone(),
-        Operation::Login(Login { device_name: device.into(), user_id: user.into(), ..Login::default() }),
+        Operation::Login(Login {
+            device_name: device.into(),
+            user_id: user.into(),
+            ..Login::default()
+        }),
     ))
 }
 
 pub fn logout(app: &AppInfo, device: &str) -> Message {
-    Message::Request(Request::new(app.clone(), Operation::Logout(Logout { device_name: device.into(), ..Default::default() })))
+    Message::Request(Request::new(
+        app.clone(),
+        Operation::Logout(Logout {
+            device_name: device.into(),
+            ..Default::default()
+        }),
+    ))
 }
 
 /// The parsed `<response>`; anything else fails the test.

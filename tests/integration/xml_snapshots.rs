@@ -17,7 +17,9 @@ fn requests() {
             device_name: "SEP003094C25B15".into(),
             user_id: "em@cisco.com".into(),
             device_profile: Some("em-7960".into()),
-            exclusive_duration: Some(ExclusiveDuration { kind: Duration::Minutes(60) }),
+            exclusive_duration: Some(ExclusiveDuration {
+                kind: Duration::Minutes(60),
+            }),
             remote_ip_addr: Some("10.1.2.3".into()),
             is_via_header_set: Some("false".into()),
         }),
@@ -28,12 +30,20 @@ fn requests() {
         Operation::Login(Login {
             device_name: "SEP003094C25B15".into(),
             user_id: "john".into(),
-            exclusive_duration: Some(ExclusiveDuration { kind: Duration::Indefinite }),
+            exclusive_duration: Some(ExclusiveDuration {
+                kind: Duration::Indefinite,
+            }),
             ..Login::default()
         }),
     );
     assert_snapshot!("login_indefinite", Message::Request(minimal).to_xml());
-    let logout = Request::new(app(), Operation::Logout(Logout { device_name: "SEP003094C25B15".into(), ..Default::default() }));
+    let logout = Request::new(
+        app(),
+        Operation::Logout(Logout {
+            device_name: "SEP003094C25B15".into(),
+            ..Default::default()
+        }),
+    );
     assert_snapshot!("logout", Message::Request(logout).to_xml());
     let all = Request::new(app(), Operation::LogoutAll(LogoutAll::default()));
     assert_snapshot!("logout_all", Message::Request(all).to_xml());
@@ -44,29 +54,53 @@ fn queries() {
     let q = |kind| Message::Query(Query::new(app(), kind)).to_xml();
     assert_snapshot!(
         "device_user_query",
-        q(QueryKind::DeviceUser(DeviceUserQuery { device_names: vec!["SEP003094C25B15".into(), "SEP003094C25B16".into()], ..Default::default() }))
+        q(QueryKind::DeviceUser(DeviceUserQuery {
+            device_names: vec!["SEP003094C25B15".into(), "SEP003094C25B16".into()],
+            ..Default::default()
+        }))
     );
     assert_snapshot!(
         "user_devices_query",
-        q(QueryKind::UserDevices(UserDevicesQuery { user_ids: vec!["john".into(), "em@cisco.com".into()], ..Default::default() }))
+        q(QueryKind::UserDevices(UserDevicesQuery {
+            user_ids: vec!["john".into(), "em@cisco.com".into()],
+            ..Default::default()
+        }))
     );
     assert_snapshot!(
         "device_profile_query",
-        q(QueryKind::DeviceProfile(DeviceProfileQuery { user_ids: vec!["john".into()], ..Default::default() }))
+        q(QueryKind::DeviceProfile(DeviceProfileQuery {
+            user_ids: vec!["john".into()],
+            ..Default::default()
+        }))
     );
 }
 
 #[test]
 fn responses() {
     assert_snapshot!("success", Response::success().to_xml());
-    assert_snapshot!("failure_25", Response::failure(ErrorCode::UserLoggedInElsewhere, ServerProfile::Ucm).to_xml());
-    assert_snapshot!("failure_1_ucm4", Response::failure(ErrorCode::ParseError, ServerProfile::Ucm4).to_xml());
+    assert_snapshot!(
+        "failure_25",
+        Response::failure(ErrorCode::UserLoggedInElsewhere, ServerProfile::Ucm).to_xml()
+    );
+    assert_snapshot!(
+        "failure_1_ucm4",
+        Response::failure(ErrorCode::ParseError, ServerProfile::Ucm4).to_xml()
+    );
     let device_users = Response {
         body: ResponseBody::DeviceUserResults(DeviceUserResults {
             devices: vec![
-                DeviceUserResult { name: "SEP003094C25B15".into(), user: DeviceUser::User("em@cisco.com".into()) },
-                DeviceUserResult { name: "SEP003094C25B16".into(), user: DeviceUser::Nobody },
-                DeviceUserResult { name: "SEP003094C25B17".into(), user: DeviceUser::DoesNotExist },
+                DeviceUserResult {
+                    name: "SEP003094C25B15".into(),
+                    user: DeviceUser::User("em@cisco.com".into()),
+                },
+                DeviceUserResult {
+                    name: "SEP003094C25B16".into(),
+                    user: DeviceUser::Nobody,
+                },
+                DeviceUserResult {
+                    name: "SEP003094C25B17".into(),
+                    user: DeviceUser::DoesNotExist,
+                },
             ],
         }),
     };
@@ -74,9 +108,21 @@ fn responses() {
     let user_devices = Response {
         body: ResponseBody::UserDevicesResults(UserDevicesResults {
             users: vec![
-                UserDevicesResult { id: "john".into(), entries: vec![UserDevicesEntry::Device("SEP003094C25B15".into()), UserDevicesEntry::Device("SEP003094C25B16".into())] },
-                UserDevicesResult { id: "mary".into(), entries: vec![UserDevicesEntry::Nobody] },
-                UserDevicesResult { id: "ghost".into(), entries: vec![UserDevicesEntry::DoesNotExist] },
+                UserDevicesResult {
+                    id: "john".into(),
+                    entries: vec![
+                        UserDevicesEntry::Device("SEP003094C25B15".into()),
+                        UserDevicesEntry::Device("SEP003094C25B16".into()),
+                    ],
+                },
+                UserDevicesResult {
+                    id: "mary".into(),
+                    entries: vec![UserDevicesEntry::Nobody],
+                },
+                UserDevicesResult {
+                    id: "ghost".into(),
+                    entries: vec![UserDevicesEntry::DoesNotExist],
+                },
             ],
         }),
     };
@@ -86,8 +132,14 @@ fn responses() {
             users: vec![DeviceProfileUser {
                 id: "john".into(),
                 entries: vec![
-                    DeviceProfileEntry::Profile(DeviceProfileItem { name: "john-7960".into(), is_default: "t".into() }),
-                    DeviceProfileEntry::Profile(DeviceProfileItem { name: "john-7940".into(), is_default: "f".into() }),
+                    DeviceProfileEntry::Profile(DeviceProfileItem {
+                        name: "john-7960".into(),
+                        is_default: "t".into(),
+                    }),
+                    DeviceProfileEntry::Profile(DeviceProfileItem {
+                        name: "john-7940".into(),
+                        is_default: "f".into(),
+                    }),
                 ],
             }],
         }),

@@ -9,7 +9,10 @@ use std::fmt::Write;
 const COLORS: [&str; 3] = ["#1f77b4", "#2ca02c", "#d62728"];
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 pub fn render(r: &RunReport, rec: &Recorder) -> String {
@@ -30,7 +33,11 @@ Open model at {rate:.1} cycles/s over {phones} phones, hold {hold:.0} ms. Late s
         cls = verdict.to_lowercase(),
         desc = esc(&r.description),
         target = esc(&r.target),
-        embedded = if r.embedded_server { " (embedded reference server)" } else { "" },
+        embedded = if r.embedded_server {
+            " (embedded reference server)"
+        } else {
+            ""
+        },
         started = r.started_at,
         cycles = r.cycles,
         elapsed = r.elapsed_s,
@@ -43,7 +50,11 @@ Open model at {rate:.1} cycles/s over {phones} phones, hold {hold:.0} ms. Late s
     for (step, s) in &r.steps {
         let name = step.name();
         let l = &s.latency_us;
-        let outcomes: Vec<String> = s.outcomes.iter().map(|(k, v)| format!("{} {v}", esc(k))).collect();
+        let outcomes: Vec<String> = s
+            .outcomes
+            .iter()
+            .map(|(k, v)| format!("{} {v}", esc(k)))
+            .collect();
         let _ = write!(
             h,
             "<tr><td>{name}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -66,19 +77,41 @@ Open model at {rate:.1} cycles/s over {phones} phones, hold {hold:.0} ms. Late s
     } else {
         h.push_str("<table><tr><th>step</th><th>expected</th><th>got</th><th>count</th></tr>");
         for m in &r.mismatches {
-            let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", m.step.name(), esc(&m.expected), esc(&m.actual), m.count);
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                m.step.name(),
+                esc(&m.expected),
+                esc(&m.actual),
+                m.count
+            );
         }
         h.push_str("</table>");
     }
     if !r.thresholds.is_empty() {
-        h.push_str("<h2>Thresholds</h2><table><tr><th>rule</th><th>observed</th><th>verdict</th></tr>");
+        h.push_str(
+            "<h2>Thresholds</h2><table><tr><th>rule</th><th>observed</th><th>verdict</th></tr>",
+        );
         for t in &r.thresholds {
-            let (cls, v) = if t.passed { ("pass", "PASS") } else { ("fail", "FAIL") };
-            let _ = write!(h, "<tr><td><code>{}</code></td><td>{:.3}</td><td class=\"{cls}\">{v}</td></tr>", esc(&t.rule), t.observed);
+            let (cls, v) = if t.passed {
+                ("pass", "PASS")
+            } else {
+                ("fail", "FAIL")
+            };
+            let _ = write!(
+                h,
+                "<tr><td><code>{}</code></td><td>{:.3}</td><td class=\"{cls}\">{v}</td></tr>",
+                esc(&t.rule),
+                t.observed
+            );
         }
         h.push_str("</table>");
     }
-    let _ = write!(h, "<p class=\"note\">emlab {}; histograms are in report.json (HdrHistogram V2, base64).</p></body></html>\n", r.emlab_version);
+    let _ = writeln!(
+        h,
+        "<p class=\"note\">emlab {}; histograms are in report.json (HdrHistogram V2, base64).</p></body></html>",
+        r.emlab_version
+    );
     h
 }
 
@@ -102,7 +135,10 @@ fn percentile_plot(rec: &Recorder) -> String {
                 .iter_quantiles(4)
                 .map(|v| {
                     let q = v.quantile_iterated_to().min(0.99999);
-                    ((1.0 / (1.0 - q)).log10(), (v.value_iterated_to().max(1)) as f64)
+                    (
+                        (1.0 / (1.0 - q)).log10(),
+                        (v.value_iterated_to().max(1)) as f64,
+                    )
                 })
                 .collect();
             (s, pts)
@@ -118,30 +154,80 @@ fn percentile_plot(rec: &Recorder) -> String {
             hi = hi.max(y);
         }
     }
-    let (ylo, yhi) = (lo.log10().floor(), (hi.log10().ceil()).max(lo.log10().floor() + 1.0));
+    let (ylo, yhi) = (
+        lo.log10().floor(),
+        (hi.log10().ceil()).max(lo.log10().floor() + 1.0),
+    );
     let px = |x: f64| L + x / X_DECADES * (W - L - R);
     let py = |y: f64| T + (yhi - y.log10()) / (yhi - ylo) * (H - T - B);
     let mut s = String::new();
-    let _ = write!(s, "<h2>Latency by percentile</h2><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" font-size=\"12\">");
-    let _ = write!(s, "<rect x=\"{L}\" y=\"{T}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>", W - L - R, H - T - B);
-    for (i, label) in ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"].iter().enumerate() {
+    let _ = write!(
+        s,
+        "<h2>Latency by percentile</h2><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" font-size=\"12\">"
+    );
+    let _ = write!(
+        s,
+        "<rect x=\"{L}\" y=\"{T}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>",
+        W - L - R,
+        H - T - B
+    );
+    for (i, label) in ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"]
+        .iter()
+        .enumerate()
+    {
         let x = px(i as f64);
-        let _ = write!(s, "<line x1=\"{x:.1}\" y1=\"{T}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"#eee\"/><text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{label}</text>", H - B, H - B + 16.0);
+        let _ = write!(
+            s,
+            "<line x1=\"{x:.1}\" y1=\"{T}\" x2=\"{x:.1}\" y2=\"{}\" stroke=\"#eee\"/><text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{label}</text>",
+            H - B,
+            H - B + 16.0
+        );
     }
     let mut d = ylo;
     while d <= yhi {
         let y = py(10f64.powf(d));
-        let _ = write!(s, "<line x1=\"{L}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>", W - R, L - 6.0, y + 4.0, format_us(10f64.powf(d) as u64));
+        let _ = write!(
+            s,
+            "<line x1=\"{L}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            W - R,
+            L - 6.0,
+            y + 4.0,
+            format_us(10f64.powf(d) as u64)
+        );
         d += 1.0;
     }
-    let _ = write!(s, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">percentile</text>", (L + W - R) / 2.0, H - 8.0);
-    let _ = write!(s, "<text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">latency</text>", (T + H - B) / 2.0, (T + H - B) / 2.0);
+    let _ = write!(
+        s,
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">percentile</text>",
+        (L + W - R) / 2.0,
+        H - 8.0
+    );
+    let _ = write!(
+        s,
+        "<text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">latency</text>",
+        (T + H - B) / 2.0,
+        (T + H - B) / 2.0
+    );
     for (i, (step, pts)) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
-        let points: Vec<String> = pts.iter().map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y))).collect();
-        let _ = write!(s, "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>", points.join(" "));
+        let points: Vec<String> = pts
+            .iter()
+            .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
+            .collect();
+        let _ = write!(
+            s,
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>",
+            points.join(" ")
+        );
         let ly = T + 16.0 + i as f64 * 16.0;
-        let _ = write!(s, "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"3\" fill=\"{color}\"/><text x=\"{}\" y=\"{ly}\">{}</text>", L + 10.0, ly - 5.0, L + 28.0, step.name());
+        let _ = write!(
+            s,
+            "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"3\" fill=\"{color}\"/><text x=\"{}\" y=\"{ly}\">{}</text>",
+            L + 10.0,
+            ly - 5.0,
+            L + 28.0,
+            step.name()
+        );
     }
     s.push_str("</svg>");
     s

@@ -144,13 +144,22 @@ impl RunReport {
             .iter()
             .map(|t| {
                 let observed = observe(t, rec, secs);
-                ThresholdResult { rule: t.text.clone(), observed, passed: t.holds(observed) }
+                ThresholdResult {
+                    rule: t.text.clone(),
+                    observed,
+                    passed: t.holds(observed),
+                }
             })
             .collect();
         let mismatches: Vec<MismatchReport> = rec
             .mismatches
             .iter()
-            .map(|(m, &count)| MismatchReport { step: m.step, expected: m.expected.clone(), actual: m.actual.clone(), count })
+            .map(|(m, &count)| MismatchReport {
+                step: m.step,
+                expected: m.expected.clone(),
+                actual: m.actual.clone(),
+                count,
+            })
             .collect();
         let passed = mismatches.is_empty() && thresholds.iter().all(|t| t.passed);
         let load = &info.scenario.load;
