@@ -29,12 +29,22 @@ struct Caller<'a> {
 
 /// Answers one posted form body.
 pub async fn handle(state: &ServerState, form_body: &[u8]) -> Response {
-    state.metrics.requests.fetch_add(1, Ordering::Relaxed);
     let result = match decode(form_body) {
         Ok(Message::Request(r)) => handle_request(state, &r.app_info, r.operation).await,
         Ok(Message::Query(q)) => handle_query(state, &q),
         Err(code) => Err(code),
     };
+    answer(state, result)
+}
+
+/// Answers a body that could not be read whole (over 64 KiB, or cut off).
+pub fn unreadable_body(state: &ServerState) -> Response {
+    answer(state, Err(ErrorCode::ParseError))
+}
+
+/// Counts the request and, for a failure, its code; builds the response.
+fn answer(state: &ServerState, result: Result<Response, ErrorCode>) -> Response {
+    state.metrics.requests.fetch_add(1, Ordering::Relaxed);
     match result {
         Ok(response) => response,
         Err(code) => {

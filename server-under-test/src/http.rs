@@ -8,7 +8,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use emlab_protocol::ErrorCode;
 use emlab_protocol::em_api::{EM_API_PATH, MAX_BODY_BYTES};
 use std::sync::Arc;
 
@@ -26,13 +25,7 @@ async fn em_servlet(State(state): State<Arc<ServerState>>, body: Body) -> impl I
     let response = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => em_api::handle(&state, &bytes).await,
         // Over 64 KiB, or the client went away mid-body: a parse error.
-        Err(_) => {
-            state.metrics.count_error(ErrorCode::ParseError.code());
-            emlab_protocol::em_api::Response::failure(
-                ErrorCode::ParseError,
-                state.directory.profile,
-            )
-        }
+        Err(_) => em_api::unreadable_body(&state),
     };
     (
         [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],

@@ -33,7 +33,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub struct ServerOptions {
-    /// EM API, phone service, `/metrics` and lab control.
+    /// The EM API, `/metrics` and lab control.
     pub listen: SocketAddr,
     /// Serve `/lab/` (PROTOCOL.md §6).
     pub lab_control: bool,

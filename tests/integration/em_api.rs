@@ -33,6 +33,10 @@ async fn url_4_unparsable_requests_get_code_1_error_on_parsing() {
             &body[..40.min(body.len())]
         );
     }
+    // Every one of them is counted, the oversized one included.
+    let m = t.metrics().await;
+    assert!(m.contains("em_errors_total{code=\"1\"} 5"), "{m}");
+    assert!(m.contains("em_requests_total 5"), "{m}");
     // The server is still there and still correct.
     assert!(t.login(D1, "alice").await.error_code().is_none());
 }

@@ -64,6 +64,25 @@ pub struct StepReport {
     pub service_time_histogram: String,
 }
 
+impl StepReport {
+    /// p50, p90, p99, p99.9 and max latency, formatted: the columns both
+    /// the stdout summary and the HTML table show.
+    pub fn latency_cells(&self) -> [String; 5] {
+        let l = &self.latency_us;
+        [l.p50, l.p90, l.p99, l.p99_9, l.max].map(crate::units::format_us)
+    }
+
+    /// `success 998, 26 2`.
+    pub fn outcomes_text(&self) -> String {
+        let parts: Vec<String> = self
+            .outcomes
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        parts.join(", ")
+    }
+}
+
 #[derive(Serialize, Clone, Copy)]
 pub struct Percentiles {
     pub p50: u64,

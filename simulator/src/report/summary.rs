@@ -1,7 +1,6 @@
 //! The plain-text summary printed at the end of a run.
 
 use super::RunReport;
-use crate::units::format_us;
 use std::fmt::Write;
 
 pub fn summary(r: &RunReport) -> String {
@@ -40,20 +39,14 @@ pub fn summary(r: &RunReport) -> String {
         if s.count == 0 {
             continue;
         }
-        let l = &s.latency_us;
-        let outcomes: Vec<String> = s.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let [p50, p90, p99, p999, max] = s.latency_cells();
         let _ = writeln!(
             out,
-            "{:<7} {:>8} {:>9.1} {:>9} {:>9} {:>9} {:>9} {:>9}  {}",
+            "{:<7} {:>8} {:>9.1} {p50:>9} {p90:>9} {p99:>9} {p999:>9} {max:>9}  {}",
             name,
             s.count,
             s.rate_per_s,
-            format_us(l.p50),
-            format_us(l.p90),
-            format_us(l.p99),
-            format_us(l.p99_9),
-            format_us(l.max),
-            outcomes.join(", ")
+            s.outcomes_text()
         );
     }
     let _ = writeln!(
