@@ -136,6 +136,9 @@ pub struct User {
     pub pin: String,
     pub locale: Option<String>,
     pub primary_extension: Option<String>,
+    /// Self-service user ID for `loginType=SP` (emlab choice: defaults to
+    /// the primary extension, as Unified CM fills it in).
+    pub self_service_id: Option<String>,
     /// User device profiles; the first is the default.
     #[serde(default)]
     pub profiles: Vec<String>,

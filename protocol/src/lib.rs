@@ -7,6 +7,7 @@
 //! - [`em_api`]: the EM API request, query and response XML (§1);
 //! - [`error_code`]: the error-code table with its per-profile texts (§1, §2);
 //! - [`phone_model`]: the catalogue of simulated phone models;
+//! - [`phone_xml`]: the Cisco IP Phone XML objects of the EM service (§3);
 //! - [`lab`]: the lab directory file and its deterministic `[fleet]` (§6);
 //! - [`config_error`]: one-line errors for lab and scenario files.
 
@@ -15,6 +16,7 @@ pub mod em_api;
 pub mod error_code;
 pub mod lab;
 pub mod phone_model;
+pub mod phone_xml;
 
 pub use config_error::ConfigError;
 pub use error_code::{ErrorCode, ServerProfile};

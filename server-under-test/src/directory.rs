@@ -22,6 +22,9 @@ pub struct Application {
 
 pub struct User {
     pub id: String,
+    pub pin: String,
+    pub primary_extension: Option<String>,
+    pub self_service_id: Option<String>,
     /// User device profiles; the first is the default.
     pub profiles: Vec<ProfileIdx>,
 }
@@ -44,6 +47,10 @@ pub struct Directory {
     applications: HashMap<String, Application>,
     users: Vec<User>,
     user_index: HashMap<String, UserIdx>,
+    /// Users by primary extension (`loginType=DN`); several is error 216.
+    extension_index: HashMap<String, Vec<UserIdx>>,
+    /// Users by self-service user ID (`loginType=SP`).
+    self_service_index: HashMap<String, Vec<UserIdx>>,
     devices: Vec<Device>,
     device_index: HashMap<String, DeviceIdx>,
     profiles: Vec<DeviceProfile>,
@@ -73,6 +80,8 @@ impl Directory {
                 .collect(),
             users: Vec::with_capacity(f.user.len() + fleet_size),
             user_index: HashMap::with_capacity(f.user.len() + fleet_size),
+            extension_index: HashMap::with_capacity(f.user.len() + fleet_size),
+            self_service_index: HashMap::new(),
             devices: Vec::with_capacity(f.device.len() + fleet_size),
             device_index: HashMap::with_capacity(f.device.len() + fleet_size),
             profiles: Vec::with_capacity(f.profile.len() + fleet_size),
@@ -95,14 +104,29 @@ impl Directory {
                 .iter()
                 .filter_map(|p| d.profile_index.get(p).copied())
                 .collect();
-            d.add_user(u.id.clone(), profiles);
+            d.add_user(User {
+                id: u.id.clone(),
+                pin: u.pin.clone(),
+                primary_extension: u.primary_extension.clone(),
+                self_service_id: u
+                    .self_service_id
+                    .clone()
+                    .or_else(|| u.primary_extension.clone()),
+                profiles,
+            });
         }
         for dev in &f.device {
             d.add_device(dev.name.clone(), model(&dev.model), dev.em_enabled);
         }
         for m in lab.fleet_members() {
             let p = d.add_profile(m.profile_name, m.model);
-            d.add_user(m.user_id, vec![p]);
+            d.add_user(User {
+                id: m.user_id,
+                pin: m.pin,
+                primary_extension: Some(m.primary_extension.clone()),
+                self_service_id: Some(m.primary_extension),
+                profiles: vec![p],
+            });
             d.add_device(m.device_name, m.model, true);
         }
         d
@@ -115,10 +139,24 @@ impl Directory {
         idx
     }
 
-    fn add_user(&mut self, id: String, profiles: Vec<ProfileIdx>) {
-        self.user_index
-            .insert(id.clone(), self.users.len() as UserIdx);
-        self.users.push(User { id, profiles });
+    fn add_user(&mut self, user: User) {
+        let idx = self.users.len() as UserIdx;
+        self.user_index.insert(user.id.clone(), idx);
+        if let Some(e) = &user.primary_extension {
+            self.extension_index.entry(e.clone()).or_default().push(idx);
+        }
+        // The fleet's self-service IDs equal its extensions; index only the others.
+        if let Some(sp) = user
+            .self_service_id
+            .as_ref()
+            .filter(|sp| Some(*sp) != user.primary_extension.as_ref())
+        {
+            self.self_service_index
+                .entry(sp.clone())
+                .or_default()
+                .push(idx);
+        }
+        self.users.push(user);
     }
 
     fn add_device(&mut self, name: String, model: &'static PhoneModel, em_enabled: bool) {
@@ -137,6 +175,24 @@ impl Directory {
 
     pub fn user_idx(&self, id: &str) -> Option<UserIdx> {
         self.user_index.get(id).copied()
+    }
+
+    /// Users whose primary extension is `extension`.
+    pub fn users_by_extension(&self, extension: &str) -> &[UserIdx] {
+        self.extension_index
+            .get(extension)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Users whose self-service user ID is `id`.
+    pub fn users_by_self_service_id(&self, id: &str) -> Vec<UserIdx> {
+        let mut found: Vec<UserIdx> = self.self_service_index.get(id).cloned().unwrap_or_default();
+        found.extend(
+            self.users_by_extension(id)
+                .iter()
+                .filter(|&&u| self.user(u).self_service_id.as_deref() == Some(id)),
+        );
+        found
     }
 
     pub fn user(&self, idx: UserIdx) -> &User {

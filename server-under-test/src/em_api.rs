@@ -1,16 +1,11 @@
-//! The EM API servlet (PROTOCOL.md §1): authenticates the application,
-//! admits login/logout under Maximum Concurrent Requests, and applies the
-//! operation. Every outcome is a `<response>`; nothing here panics on input.
-//!
-//! Order of checks for a login, and why:
-//! 1. parse (1) and application credentials (2, 3), proxy rights (10):
-//!    cheap, and a caller that may not act must not consume a slot;
-//! 2. admission (26): fails at once, before any database work;
-//! 3. emulated database time, then device (11, 22), user (23), profile (12);
-//! 4. under the session lock: the multiple-login rule (25, 18) and the change.
+//! The EM API servlet (PROTOCOL.md §1): parses the request (1, 8),
+//! authenticates the application (2, 3) and checks its proxy rights (10)
+//! before anything else, since a caller that may not act must not consume
+//! a Maximum Concurrent Requests slot; then hands the operation to
+//! [`crate::operations`]. Every outcome is a `<response>`; nothing here
+//! panics on input.
 
-use crate::directory::DeviceIdx;
-use crate::sessions::{ActiveLogin, LoginRules};
+use crate::operations::{self, LoginOrder};
 use crate::state::ServerState;
 use emlab_protocol::ErrorCode;
 use emlab_protocol::em_api::{
@@ -90,14 +85,6 @@ async fn handle_request(
     }
 }
 
-/// The emulated database time of one login/logout (LIM-1 demos).
-async fn database_work(state: &ServerState) {
-    let ms = state.directory.operation_time_ms;
-    if ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
-    }
-}
-
 async fn login(
     state: &ServerState,
     caller: &Caller<'_>,
@@ -106,48 +93,18 @@ async fn login(
     if !caller.proxy_rights && login.user_id != caller.id {
         return Err(ErrorCode::NoProxyRights);
     }
-    let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
-    database_work(state).await;
-    let dir = &state.directory;
-    let device = dir
-        .device_idx(&login.device_name)
-        .ok_or(ErrorCode::DeviceNotFound)?;
-    if !dir.device(device).em_enabled {
-        return Err(ErrorCode::DeviceLogonDisabled);
-    }
-    let user = dir
-        .user_idx(&login.user_id)
-        .ok_or(ErrorCode::UserNotFound)?;
-    let profile = dir.resolve_profile(user, device, login.device_profile.as_deref())?;
     let exclusive_minutes = match login.exclusive_duration.as_ref().map(|d| &d.kind) {
         Some(Duration::Minutes(0)) => return Err(ErrorCode::LogoutRequestError),
         Some(Duration::Minutes(m)) => Some(*m),
         Some(Duration::Indefinite) | None => None,
     };
-    // The earlier of the exclusive duration and the enforced maximum login time.
-    let minutes = match (
+    let order = LoginOrder {
+        device_name: &login.device_name,
+        user_id: &login.user_id,
+        profile: login.device_profile.as_deref(),
         exclusive_minutes,
-        dir.service_parameters.max_login_minutes(),
-    ) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
     };
-    let rules = LoginRules {
-        behavior: dir.multiple_login_behavior(),
-        profile: dir.profile,
-    };
-    let mut sessions = state.sessions();
-    let now = state.clock.now_ms();
-    let active = ActiveLogin {
-        user,
-        profile,
-        since_ms: now,
-        expires_ms: minutes.map(|m| now + m as u64 * 60_000),
-    };
-    let effect = sessions.login(device, active, &rules)?;
-    drop(sessions);
-    state.count_automatic_logouts(&effect.logged_out);
-    state.metrics.logins.fetch_add(1, Ordering::Relaxed);
+    operations::login(state, order).await?;
     Ok(Response::success())
 }
 
@@ -156,30 +113,10 @@ async fn logout(
     caller: &Caller<'_>,
     logout: &Logout,
 ) -> Result<Response, ErrorCode> {
-    let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
-    database_work(state).await;
-    let dir = &state.directory;
-    let device: DeviceIdx = dir
-        .device_idx(&logout.device_name)
-        .ok_or(ErrorCode::DeviceNotFound)?;
-    let em_enabled = dir.device(device).em_enabled;
-    let mut sessions = state.sessions();
-    let Some(current) = sessions.on_device(device) else {
-        return Err(if em_enabled {
-            ErrorCode::NoUserLoggedIn
-        } else {
-            ErrorCode::DeviceLogonDisabled
-        });
-    };
-    if !caller.proxy_rights && dir.user(current.user).id != caller.id {
-        return Err(ErrorCode::NoProxyRights);
-    }
-    if !em_enabled {
-        return Err(ErrorCode::DeviceLogonDisabledAfterLogin);
-    }
-    sessions.logout(device);
-    drop(sessions);
-    state.metrics.logouts.fetch_add(1, Ordering::Relaxed);
+    operations::logout(state, &logout.device_name, |user_id| {
+        caller.proxy_rights || user_id == caller.id
+    })
+    .await?;
     Ok(Response::success())
 }
 
@@ -187,10 +124,7 @@ async fn logout_all(state: &ServerState, caller: &Caller<'_>) -> Result<Response
     if !caller.proxy_rights {
         return Err(ErrorCode::NoProxyRights);
     }
-    let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
-    database_work(state).await;
-    let n = state.sessions().logout_all();
-    state.metrics.logouts.fetch_add(n as u64, Ordering::Relaxed);
+    operations::logout_all(state).await?;
     Ok(Response::success())
 }
 

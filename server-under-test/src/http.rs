@@ -1,6 +1,8 @@
-//! HTTP wiring: the EM API servlet, `/metrics`, and lab control.
+//! HTTP wiring: the EM API servlet, the phone-facing EM service,
+//! `/metrics`, and lab control.
 
 use crate::em_api;
+use crate::phone_service;
 use crate::state::ServerState;
 use axum::Router;
 use axum::body::Body;
@@ -9,11 +11,13 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use emlab_protocol::em_api::{EM_API_PATH, MAX_BODY_BYTES};
+use emlab_protocol::phone_xml::EM_SERVICE_PATH;
 use std::sync::Arc;
 
 pub fn router(state: Arc<ServerState>, lab_control: bool) -> Router {
     let mut router = Router::new()
         .route(EM_API_PATH, post(em_servlet))
+        .route(EM_SERVICE_PATH, get(phone_service::em_service))
         .route("/metrics", get(metrics));
     if lab_control {
         router = router.route("/lab/clock/advance", post(advance_clock));

@@ -11,7 +11,9 @@
 //! - [`sessions`]: who is logged in where, and the multiple-login rule;
 //! - [`admission`]: Maximum Concurrent Requests (error 26);
 //! - [`clock`]: the server clock that lab control can advance;
-//! - [`em_api`]: the servlet logic, one function per operation;
+//! - [`operations`]: login and logout, shared by both ways in;
+//! - [`em_api`]: the EM API servlet (applications);
+//! - [`phone_service`]: the phone-facing EM service (users at phones);
 //! - [`metrics`]: Prometheus counters;
 //! - [`http`]: the routes of the EM API, `/metrics` and `/lab/`.
 
@@ -21,6 +23,8 @@ pub mod directory;
 pub mod em_api;
 pub mod http;
 pub mod metrics;
+pub mod operations;
+pub mod phone_service;
 pub mod sessions;
 pub mod state;
 

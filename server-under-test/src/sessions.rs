@@ -32,6 +32,8 @@ pub struct Sessions {
     /// Devices each user is logged in on; almost always zero or one.
     by_user: Vec<Vec<DeviceIdx>>,
     expiries: BTreeSet<(u64, DeviceIdx)>,
+    /// The last user who logged in on each device (Remember Last User, AUTH-7).
+    last_user: Vec<Option<UserIdx>>,
 }
 
 /// The rules a login is checked against.
@@ -46,6 +48,7 @@ impl Sessions {
             by_device: vec![None; devices],
             by_user: vec![Vec::new(); users],
             expiries: BTreeSet::new(),
+            last_user: vec![None; devices],
         }
     }
 
@@ -55,6 +58,10 @@ impl Sessions {
 
     pub fn devices_of(&self, user: UserIdx) -> &[DeviceIdx] {
         &self.by_user[user as usize]
+    }
+
+    pub fn last_user_on(&self, device: DeviceIdx) -> Option<UserIdx> {
+        self.last_user[device as usize]
     }
 
     /// Logs `user` in on `device`, applying the multiple-login rule.
@@ -92,6 +99,7 @@ impl Sessions {
             }
         }
         self.by_device[device as usize] = Some(login);
+        self.last_user[device as usize] = Some(login.user);
         self.by_user[login.user as usize].push(device);
         if let Some(at) = login.expires_ms {
             self.expiries.insert((at, device));

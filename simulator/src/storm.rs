@@ -83,7 +83,11 @@ impl LoginStorm {
             expect_logout: self.expect_logout.to_string(),
         });
         // No phone, nothing to schedule (the CLI refuses `phones = 0` earlier).
-        let cycles = if self.phones.is_empty() { 0 } else { self.load.cycles() };
+        let cycles = if self.phones.is_empty() {
+            0
+        } else {
+            self.load.cycles()
+        };
         let interval = 1.0 / self.load.rate_per_s;
         let started_at = SystemTime::now();
         let start = Instant::now();

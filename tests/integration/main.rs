@@ -5,5 +5,6 @@ mod cli;
 mod em_api;
 mod fleet;
 mod multi_login;
+mod phone_service;
 mod support;
 mod xml_snapshots;

@@ -46,11 +46,14 @@ proxy_rights = false
 [[user]]
 id = "alice"
 pin = "12345"
+primary_extension = "3000"
 profiles = ["alice-7960", "alice-7940"]
 
 [[user]]
 id = "bob"
 pin = "23456"
+primary_extension = "2002"
+self_service_id = "777"
 profiles = ["bob-7960"]
 
 [[user]]
@@ -61,6 +64,20 @@ profiles = ["kiosk-7960"]
 [[user]]
 id = "carol"
 pin = "34567"
+primary_extension = "3000"
+
+[[user]]
+id = "4242"
+pin = "42424"
+
+[[user]]
+id = "dave"
+pin = "ab#12"
+
+[[user]]
+id = "jürgen"
+pin = "55555"
+profiles = ["em-7960"]
 
 [[user]]
 id = "em@cisco.com"
@@ -278,4 +295,37 @@ pub fn scratch(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
+}
+
+/// What a phone's browser gets: (status, content type, body decoded by its charset).
+pub async fn phone_get(
+    base: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, String) {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut req = hyper::Request::builder()
+        .method("GET")
+        .uri(format!("{base}{path_and_query}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = client
+        .request(req.body(Full::new(Bytes::new())).expect("valid request"))
+        .await
+        .expect("server answers");
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let body = if content_type.contains("iso-8859-1") {
+        bytes.iter().map(|&b| b as char).collect()
+    } else {
+        String::from_utf8(bytes.to_vec()).expect("UTF-8 body")
+    };
+    (status, content_type, body)
 }

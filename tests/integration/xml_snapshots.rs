@@ -150,3 +150,51 @@ fn responses() {
         assert_eq!(Response::from_xml(&r.to_xml()).as_ref(), Ok(&r));
     }
 }
+
+#[test]
+fn phone_objects() {
+    use emlab_protocol::phone_xml::*;
+    let url = "http://127.0.0.1:8080/emapp/EMAppServlet?device=SEP003094C25B15&loginType=UID";
+    let prompt = PhoneInput::new(
+        "Extension Mobility",
+        "Enter User ID and PIN",
+        url,
+        vec![
+            InputItem {
+                display_name: "User ID".into(),
+                query_string_param: "userid".into(),
+                default_value: "john".into(),
+                input_flags: "A".into(),
+            },
+            InputItem {
+                display_name: "PIN".into(),
+                query_string_param: "seq".into(),
+                default_value: String::new(),
+                input_flags: "NP".into(),
+            },
+        ],
+    );
+    assert_snapshot!("phone_prompt", PhoneObject::Input(prompt).to_xml());
+    let logged_in = PhoneText::new("Extension Mobility", None, "Logged in as john")
+        .with_soft_key(
+            "Yes",
+            "http://127.0.0.1:8080/emapp/EMAppServlet?device=SEP003094C25B15&doLogout=true",
+            1,
+        )
+        .with_soft_key("Cancel", "SoftKey:Exit", 2);
+    assert_snapshot!("phone_logged_in", PhoneObject::Text(logged_in).to_xml());
+    let menu = PhoneMenu::new(
+        "Select Profile",
+        vec![MenuItem {
+            name: "john-7960".into(),
+            url: format!("{url}&profile=john-7960"),
+        }],
+    );
+    assert_snapshot!("phone_menu", PhoneObject::Menu(menu).to_xml());
+    let error = PhoneText::new(
+        "Extension Mobility",
+        Some("Login Unsuccessful"),
+        &error_text(201, "Authentication error"),
+    );
+    assert_snapshot!("phone_error", PhoneObject::Text(error).to_xml());
+}

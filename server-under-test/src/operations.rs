@@ -1,0 +1,116 @@
+//! Login and logout themselves, shared by both ways in: the EM API (an
+//! application acting for a user) and the phone-facing EM service (the user
+//! at the phone). Both count against Maximum Concurrent Requests, because
+//! Cisco's EM service is one service behind both.
+//!
+//! Order of checks, and why:
+//! 1. admission (26): fails at once, before any database work;
+//! 2. emulated database time, then device (11, 22), user (23), profile (12);
+//! 3. under the session lock: the multiple-login rule (25, 18) and the change,
+//!    so no interleaving of concurrent logins can break MULTI-5.
+
+use crate::directory::DeviceIdx;
+use crate::sessions::{ActiveLogin, LoginRules};
+use crate::state::ServerState;
+use emlab_protocol::ErrorCode;
+use std::sync::atomic::Ordering;
+
+/// What to log in where.
+pub struct LoginOrder<'a> {
+    pub device_name: &'a str,
+    pub user_id: &'a str,
+    /// A named profile; `None` for the user's default, else the model's.
+    pub profile: Option<&'a str>,
+    /// exclusiveDuration in minutes, if any.
+    pub exclusive_minutes: Option<u32>,
+}
+
+/// The emulated database time of one login/logout (LIM-1 demos).
+async fn database_work(state: &ServerState) {
+    let ms = state.directory.operation_time_ms;
+    if ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+}
+
+pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), ErrorCode> {
+    let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
+    database_work(state).await;
+    let dir = &state.directory;
+    let device = dir
+        .device_idx(order.device_name)
+        .ok_or(ErrorCode::DeviceNotFound)?;
+    if !dir.device(device).em_enabled {
+        return Err(ErrorCode::DeviceLogonDisabled);
+    }
+    let user = dir.user_idx(order.user_id).ok_or(ErrorCode::UserNotFound)?;
+    let profile = dir.resolve_profile(user, device, order.profile)?;
+    // The earlier of the exclusive duration and the enforced maximum login time.
+    let minutes = match (
+        order.exclusive_minutes,
+        dir.service_parameters.max_login_minutes(),
+    ) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let rules = LoginRules {
+        behavior: dir.multiple_login_behavior(),
+        profile: dir.profile,
+    };
+    let mut sessions = state.sessions();
+    let now = state.clock.now_ms();
+    let active = ActiveLogin {
+        user,
+        profile,
+        since_ms: now,
+        expires_ms: minutes.map(|m| now + m as u64 * 60_000),
+    };
+    let effect = sessions.login(device, active, &rules)?;
+    drop(sessions);
+    state.count_automatic_logouts(&effect.logged_out);
+    state.metrics.logins.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Logs `device_name` out if `may_act_for(user_id)` allows it for the user
+/// who is logged in there (error 10 otherwise).
+pub async fn logout(
+    state: &ServerState,
+    device_name: &str,
+    may_act_for: impl FnOnce(&str) -> bool,
+) -> Result<(), ErrorCode> {
+    let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
+    database_work(state).await;
+    let dir = &state.directory;
+    let device: DeviceIdx = dir
+        .device_idx(device_name)
+        .ok_or(ErrorCode::DeviceNotFound)?;
+    let em_enabled = dir.device(device).em_enabled;
+    let mut sessions = state.sessions();
+    let Some(current) = sessions.on_device(device) else {
+        return Err(if em_enabled {
+            ErrorCode::NoUserLoggedIn
+        } else {
+            ErrorCode::DeviceLogonDisabled
+        });
+    };
+    if !may_act_for(&dir.user(current.user).id) {
+        return Err(ErrorCode::NoProxyRights);
+    }
+    if !em_enabled {
+        return Err(ErrorCode::DeviceLogonDisabledAfterLogin);
+    }
+    sessions.logout(device);
+    drop(sessions);
+    state.metrics.logouts.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Logs every device out; returns how many were logged in.
+pub async fn logout_all(state: &ServerState) -> Result<usize, ErrorCode> {
+    let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
+    database_work(state).await;
+    let n = state.sessions().logout_all();
+    state.metrics.logouts.fetch_add(n as u64, Ordering::Relaxed);
+    Ok(n)
+}
