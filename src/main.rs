@@ -41,6 +41,9 @@ enum Command {
         /// Address of the EM API, `/metrics` and lab control.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Address of the configuration files (`SEP<MAC>.cnf.xml`).
+        #[arg(long, default_value = "127.0.0.1:6970")]
+        config_listen: SocketAddr,
         /// Serve `/lab/` (clock advance).
         #[arg(long)]
         lab_control: bool,
@@ -91,8 +94,19 @@ fn main() -> ExitCode {
             Command::Serve {
                 lab,
                 listen,
+                config_listen,
                 lab_control,
-            } => serve(&lab, listen, lab_control).await,
+            } => {
+                serve(
+                    &lab,
+                    ServerOptions {
+                        listen,
+                        config_listen,
+                        lab_control,
+                    },
+                )
+                .await
+            }
             Command::Run {
                 scenario,
                 target,
@@ -111,25 +125,20 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(
-    lab_path: &Path,
-    listen: SocketAddr,
-    lab_control: bool,
-) -> Result<ExitCode, UsageError> {
+async fn serve(lab_path: &Path, options: ServerOptions) -> Result<ExitCode, UsageError> {
     let lab = Lab::load(lab_path)?;
-    let server = emlab_server::start(
-        &lab,
-        ServerOptions {
-            listen,
-            lab_control,
-        },
-    )
-    .await
-    .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
+    let (listen, config_listen, lab_control) =
+        (options.listen, options.config_listen, options.lab_control);
+    let server = emlab_server::start(&lab, options).await.map_err(|e| {
+        UsageError(format!(
+            "cannot listen on {listen} and {config_listen}: {e}"
+        ))
+    })?;
     let d = &server.state.directory;
     say(&format!(
-        "emlab serve: EM API on {} (lab {}, profile {}, {} devices, {} users){}\n",
+        "emlab serve: EM API and phone service on {}, configuration files on {} (lab {}, profile {}, {} devices, {} users){}\n",
         server.base_url(),
+        server.config_url(),
         lab_path.display(),
         d.profile.as_str(),
         d.device_count(),

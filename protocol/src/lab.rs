@@ -156,6 +156,12 @@ pub struct Profile {
     pub lines: Vec<Line>,
     #[serde(default)]
     pub speed_dials: Vec<SpeedDial>,
+    /// Feature buttons (`Hold`, `Park`, `DnD`, ...).
+    #[serde(default)]
+    pub features: Vec<String>,
+    /// Phone services, by name.
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -197,6 +203,9 @@ pub struct DefaultProfile {
     pub locale: Option<String>,
     #[serde(default)]
     pub modules: Vec<String>,
+    /// Services for users whose own profile has none (PROF-3).
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -446,6 +455,30 @@ fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
         }
         let model = check_model(&p.model)?;
         check_modules(model, &p.modules)?;
+        for sd in &p.speed_dials {
+            if !(1..=36).contains(&sd.tag) {
+                let v = sd.tag.to_string();
+                return Err(err(
+                    "speed_dials",
+                    &v,
+                    format!("speed-dial tag {v} is outside 1 to 36 (BTN-7)"),
+                ));
+            }
+        }
+        for l in &p.lines {
+            let numbers = l.number.split(',').count();
+            let overlay = matches!(l.line_type, LineType::Overlay | LineType::CwOverlay);
+            if (!overlay && numbers > 1) || numbers > 25 {
+                return Err(err(
+                    "lines",
+                    &l.number,
+                    format!(
+                        "`{}`: only overlay lines hold several numbers, at most 25 (BTN-7)",
+                        l.number
+                    ),
+                ));
+            }
+        }
     }
     let mut default_models = HashSet::new();
     for d in &lab.default_profile {

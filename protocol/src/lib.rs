@@ -8,10 +8,14 @@
 //! - [`error_code`]: the error-code table with its per-profile texts (§1, §2);
 //! - [`phone_model`]: the catalogue of simulated phone models;
 //! - [`phone_xml`]: the Cisco IP Phone XML objects of the EM service (§3);
+//! - [`buttons`]: where a profile's entries land on a phone's buttons;
+//! - [`config_file`]: the phone configuration file `SEP<MAC>.cnf.xml` (§4);
 //! - [`lab`]: the lab directory file and its deterministic `[fleet]` (§6);
 //! - [`config_error`]: one-line errors for lab and scenario files.
 
+pub mod buttons;
 pub mod config_error;
+pub mod config_file;
 pub mod em_api;
 pub mod error_code;
 pub mod lab;

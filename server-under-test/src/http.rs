@@ -14,10 +14,14 @@ use emlab_protocol::em_api::{EM_API_PATH, MAX_BODY_BYTES};
 use emlab_protocol::phone_xml::EM_SERVICE_PATH;
 use std::sync::Arc;
 
+/// The `authenticationURL` phones ask before obeying a push to `/CGI/Execute`.
+pub const AUTHENTICATE_PATH: &str = "/ccmcip/authenticate.jsp";
+
 pub fn router(state: Arc<ServerState>, lab_control: bool) -> Router {
     let mut router = Router::new()
         .route(EM_API_PATH, post(em_servlet))
         .route(EM_SERVICE_PATH, get(phone_service::em_service))
+        .route(AUTHENTICATE_PATH, get(authenticate))
         .route("/metrics", get(metrics));
     if lab_control {
         router = router.route("/lab/clock/advance", post(advance_clock));
@@ -71,4 +75,29 @@ async fn advance_clock(State(state): State<Arc<ServerState>>, body: Body) -> imp
         StatusCode::OK,
         format!(r#"{{"now_ms":{}}}"#, state.clock.now_ms()),
     )
+}
+
+/// `GET /ccmcip/authenticate.jsp?UserID=..&Password=..&devicename=..`: a
+/// phone asks whether the credentials of a push are an application's. The
+/// answer is exactly `AUTHORIZED`, `UN-AUTHORIZED` or `ERROR` (PROTOCOL.md §3).
+async fn authenticate(
+    State(state): State<Arc<ServerState>>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> &'static str {
+    let mut user = None;
+    let mut password = None;
+    for (k, v) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match k.as_ref() {
+            "UserID" => user = Some(v.into_owned()),
+            "Password" => password = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    match (user, password) {
+        (Some(u), Some(p)) => match state.directory.application(&u) {
+            Some(app) if app.certificate == p => "AUTHORIZED",
+            _ => "UN-AUTHORIZED",
+        },
+        _ => "ERROR",
+    }
 }

@@ -13,12 +13,14 @@
 //! - [`clock`]: the server clock that lab control can advance;
 //! - [`operations`]: login and logout, shared by both ways in;
 //! - [`em_api`]: the EM API servlet (applications);
+//! - [`config_files`]: `SEP<MAC>.cnf.xml` on the configuration port;
 //! - [`phone_service`]: the phone-facing EM service (users at phones);
 //! - [`metrics`]: Prometheus counters;
 //! - [`http`]: the routes of the EM API, `/metrics` and `/lab/`.
 
 pub mod admission;
 pub mod clock;
+pub mod config_files;
 pub mod directory;
 pub mod em_api;
 pub mod http;
@@ -37,16 +39,20 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub struct ServerOptions {
-    /// The EM API, `/metrics` and lab control.
+    /// The EM API, the phone-facing service, `/metrics` and lab control.
     pub listen: SocketAddr,
+    /// Configuration files (CUCM's TFTP service; 6970 by default on the CLI).
+    pub config_listen: SocketAddr,
     /// Serve `/lab/` (PROTOCOL.md §6).
     pub lab_control: bool,
 }
 
 impl Default for ServerOptions {
     fn default() -> Self {
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         ServerOptions {
-            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            listen: loopback,
+            config_listen: loopback,
             lab_control: false,
         }
     }
@@ -55,9 +61,11 @@ impl Default for ServerOptions {
 /// A started server; dropping it does not stop it, [`RunningServer::shutdown`] does.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    pub config_addr: SocketAddr,
     pub state: Arc<ServerState>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    config_task: JoinHandle<std::io::Result<()>>,
     sweeper: JoinHandle<()>,
 }
 
@@ -67,9 +75,16 @@ impl RunningServer {
         format!("http://{}", self.addr)
     }
 
+    /// `http://ADDR` of the configuration files, the `--config` form.
+    pub fn config_url(&self) -> String {
+        format!("http://{}", self.config_addr)
+    }
+
     pub async fn shutdown(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(());
         self.sweeper.abort();
+        // Configuration downloads are short; no need to drain them.
+        self.config_task.abort();
         self.task.await.unwrap_or(Ok(()))
     }
 }
@@ -78,7 +93,14 @@ impl RunningServer {
 pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(options.listen).await?;
     let addr = listener.local_addr()?;
+    let config_listener = TcpListener::bind(options.config_listen).await?;
+    let config_addr = config_listener.local_addr()?;
     let state = Arc::new(ServerState::new(lab));
+    let config_app = config_files::router(Arc::new(config_files::ConfigContext {
+        state: state.clone(),
+        em_base: format!("http://{addr}"),
+    }));
+    let config_task = tokio::spawn(async move { axum::serve(config_listener, config_app).await });
     let app = http::router(state.clone(), options.lab_control);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -100,9 +122,11 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
     });
     Ok(RunningServer {
         addr,
+        config_addr,
         state,
         shutdown: tx,
         task,
+        config_task,
         sweeper,
     })
 }

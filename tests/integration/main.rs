@@ -2,6 +2,7 @@
 //! one module per subject. Everything here talks over real loopback sockets.
 
 mod cli;
+mod config_files;
 mod em_api;
 mod fleet;
 mod multi_login;

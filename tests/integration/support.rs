@@ -52,6 +52,7 @@ profiles = ["alice-7960", "alice-7940"]
 [[user]]
 id = "bob"
 pin = "23456"
+locale = "German_Germany"
 primary_extension = "2002"
 self_service_id = "777"
 profiles = ["bob-7960"]
@@ -87,6 +88,16 @@ profiles = ["em-7960"]
 [[profile]]
 name = "alice-7960"
 model = "7960"
+locale = "French_France"
+modules = ["7914"]
+lines = [
+  {{ number = "3001", type = "monitor-ring" }},
+  {{ number = "3000", type = "normal" }},
+  {{ number = "3002", type = "silent-ring" }},
+  {{ number = "3003,3004", type = "overlay" }},
+]
+speed_dials = [{{ tag = 2, number = "9002", label = "Two" }}, {{ tag = 1, number = "9001", label = "One" }}]
+features = ["Hold", "Intercom"]
 
 [[profile]]
 name = "alice-7940"
@@ -95,6 +106,18 @@ model = "7940"
 [[profile]]
 name = "bob-7960"
 model = "7960"
+locale = "French_France"
+lines = [
+  {{ number = "4001" }}, {{ number = "4002" }}, {{ number = "4003" }}, {{ number = "4004" }},
+  {{ number = "4005" }}, {{ number = "4006" }}, {{ number = "4007" }}, {{ number = "4008" }},
+]
+speed_dials = [{{ tag = 1, number = "9999", label = "Boss" }}]
+services = ["Directory"]
+
+[[profile]]
+name = "lobby-7960"
+model = "7960"
+lines = [{{ number = "5000" }}]
 
 [[profile]]
 name = "kiosk-7960"
@@ -106,14 +129,23 @@ model = "7960"
 
 [[default_profile]]
 model = "7905"
+services = ["Weather"]
+
+[[default_profile]]
+model = "8851"
+services = ["Weather"]
 
 [[device]]
 name = "SEP000000000001"
 model = "7960"
+modules = ["7914"]
+locale = "Italian_Italy"
 
 [[device]]
 name = "SEP000000000002"
 model = "7960"
+locale = "English_United_Kingdom"
+logout_profile = "lobby-7960"
 
 [[device]]
 name = "SEP000000000003"
@@ -123,6 +155,10 @@ model = "7905"
 name = "SEP000000000004"
 model = "7960"
 em_enabled = false
+
+[[device]]
+name = "SEP000000000005"
+model = "8851"
 
 [fleet]
 count = 300
@@ -135,6 +171,7 @@ pub const D1: &str = "SEP000000000001";
 pub const D2: &str = "SEP000000000002";
 pub const D7905: &str = "SEP000000000003";
 pub const D_DISABLED: &str = "SEP000000000004";
+pub const D8851: &str = "SEP000000000005";
 
 pub fn lab(server: &str, params: &str) -> Lab {
     Lab::parse(Path::new("test-lab.toml"), &lab_text(server, params)).expect("test lab is valid")
@@ -328,4 +365,20 @@ pub async fn phone_get(
         String::from_utf8(bytes.to_vec()).expect("UTF-8 body")
     };
     (status, content_type, body)
+}
+
+impl TestServer {
+    /// The device's configuration file, as a phone downloads it.
+    pub async fn config(&self, device: &str) -> emlab_protocol::config_file::DeviceConfig {
+        let (status, body) = http(
+            &self.server.config_url(),
+            "GET",
+            &format!("/{device}.cnf.xml"),
+            String::new(),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        emlab_protocol::config_file::DeviceConfig::from_xml(&body)
+            .unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
 }
