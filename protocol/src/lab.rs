@@ -666,6 +666,40 @@ mod tests {
     }
 
     #[test]
+    fn btn_7_speed_dial_tags_and_overlay_numbers_are_checked() {
+        let profile =
+            |extra: &str| format!("[[profile]]\nname = \"p\"\nmodel = \"7960\"\n{extra}\n");
+        let e = lab(&profile("speed_dials = [{ tag = 37, number = \"1\" }]")).unwrap_err();
+        assert_eq!(
+            (e.key.as_deref(), e.line),
+            (Some("speed_dials"), Some(4)),
+            "{e}"
+        );
+        assert!(lab(&profile("speed_dials = [{ tag = 36, number = \"1\" }]")).is_ok());
+        let numbers = |n: usize| (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+        let overlay = |n: usize| {
+            profile(&format!(
+                "lines = [{{ number = \"{}\", type = \"overlay\" }}]",
+                numbers(n)
+            ))
+        };
+        assert!(lab(&overlay(25)).is_ok());
+        assert!(
+            lab(&overlay(26))
+                .unwrap_err()
+                .message
+                .contains("at most 25")
+        );
+        let normal = profile("lines = [{ number = \"1,2\" }]");
+        assert!(
+            lab(&normal)
+                .unwrap_err()
+                .message
+                .contains("only overlay lines")
+        );
+    }
+
+    #[test]
     fn login_time_bounds() {
         assert_eq!(parse_login_time("8:00"), Ok(480));
         assert_eq!(parse_login_time("168:00"), Ok(168 * 60));
