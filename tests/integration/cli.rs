@@ -236,3 +236,24 @@ fn shipped_scenarios_and_lab_files_are_valid() {
     }
     assert!(scenarios >= 1);
 }
+
+/// The lab and scenario examples in README.md are what users copy: they must parse.
+#[test]
+fn readme_examples_parse() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let blocks: Vec<&str> = readme
+        .split("```toml\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap())
+        .collect();
+    assert_eq!(blocks.len(), 2, "README has a lab and a scenario example");
+    let dir = scratch("readme-examples");
+    std::fs::write(dir.join("lab.toml"), blocks[0]).unwrap();
+    emlab_protocol::lab::Lab::load(&dir.join("lab.toml"))
+        .unwrap_or_else(|e| panic!("README lab: {e}"));
+    std::fs::write(dir.join("scenario.toml"), blocks[1]).unwrap();
+    let s = emlab_simulator::scenario::Scenario::load(&dir.join("scenario.toml"))
+        .unwrap_or_else(|e| panic!("README scenario: {e}"));
+    assert_eq!(s.lab.as_deref(), Some(dir.join("lab.toml").as_path()));
+}
