@@ -9,7 +9,7 @@
 use crate::config_error::{ConfigError, parse_toml, read_toml};
 use crate::error_code::ServerProfile;
 use crate::phone_model::{self, PhoneModel};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
@@ -45,7 +45,7 @@ pub struct ServerSection {
 }
 
 /// Cisco's service parameters, in snake_case, with the seeds' defaults.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServiceParameters {
     pub enforce_max_login_time: bool,
@@ -81,6 +81,28 @@ impl Default for ServiceParameters {
 }
 
 impl ServiceParameters {
+    /// Checks the values Cisco's administration pages would refuse; the
+    /// error names the parameter. Lab files and live changes share it.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        parse_login_time(&self.max_login_time).map_err(|e| ("max_login_time", e))?;
+        if self.max_concurrent_requests == 0 {
+            return Err(("max_concurrent_requests", "must be at least 1".into()));
+        }
+        if !(1000..=20000).contains(&self.cache_size) {
+            return Err((
+                "cache_size",
+                format!("{} is outside 1000 to 20000 (LIM-5)", self.cache_size),
+            ));
+        }
+        if self.trusted_ips.len() > 1024 {
+            return Err((
+                "trusted_ips",
+                "is longer than 1024 characters (IP-2)".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The maximum login time in minutes, if it is enforced and not 0:00.
     pub fn max_login_minutes(&self) -> Option<u32> {
         let minutes = parse_login_time(&self.max_login_time).ok()?;
@@ -106,7 +128,7 @@ pub fn parse_login_time(s: &str) -> Result<u32, String> {
 }
 
 /// Multiple Login Behavior (MULTI-1..3).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum MultipleLoginBehavior {
     /// A second login fails with 25 (the default).
@@ -367,30 +389,14 @@ pub fn is_device_name(name: &str) -> bool {
 fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
     let err = |key: &str, value: &str, msg: String| ConfigError::at_key(path, src, key, value, msg);
     let sp = &lab.service_parameters;
-    if let Err(e) = parse_login_time(&sp.max_login_time) {
-        return Err(err("max_login_time", &sp.max_login_time, e));
-    }
-    if sp.max_concurrent_requests == 0 {
-        return Err(err(
-            "max_concurrent_requests",
-            "0",
-            "must be at least 1".into(),
-        ));
-    }
-    if !(1000..=20000).contains(&sp.cache_size) {
-        let v = sp.cache_size.to_string();
-        return Err(err(
-            "cache_size",
-            &v,
-            format!("{v} is outside 1000 to 20000 (LIM-5)"),
-        ));
-    }
-    if sp.trusted_ips.len() > 1024 {
-        return Err(err(
-            "trusted_ips",
-            "",
-            "is longer than 1024 characters (IP-2)".into(),
-        ));
+    if let Err((key, message)) = sp.check() {
+        let value = match key {
+            "max_login_time" => sp.max_login_time.clone(),
+            "max_concurrent_requests" => sp.max_concurrent_requests.to_string(),
+            "cache_size" => sp.cache_size.to_string(),
+            _ => String::new(),
+        };
+        return Err(err(key, &value, message));
     }
     if lab.server.operation_time_ms > 60_000 {
         let v = lab.server.operation_time_ms.to_string();

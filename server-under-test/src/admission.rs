@@ -44,6 +44,11 @@ impl Admission {
         Some(Permit(self))
     }
 
+    /// A new Maximum Concurrent Requests; operations in flight finish.
+    pub fn set_limit(&self, limit: u32) {
+        self.limit.store(limit, Ordering::Relaxed);
+    }
+
     /// The "Requests In Progress" counter.
     pub fn in_progress(&self) -> u32 {
         self.in_flight.load(Ordering::Relaxed)

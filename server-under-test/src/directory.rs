@@ -7,9 +7,7 @@
 
 use emlab_protocol::ErrorCode;
 use emlab_protocol::ServerProfile;
-use emlab_protocol::lab::{
-    Lab, Line, LineType, MultipleLoginBehavior, ServiceParameters, SpeedDial,
-};
+use emlab_protocol::lab::{Lab, Line, LineType, MultipleLoginBehavior, SpeedDial};
 use emlab_protocol::phone_model::{self, PhoneModel};
 use std::collections::HashMap;
 
@@ -73,7 +71,6 @@ impl DeviceProfile {
 pub struct Directory {
     pub profile: ServerProfile,
     pub operation_time_ms: u64,
-    pub service_parameters: ServiceParameters,
     applications: HashMap<String, Application>,
     users: Vec<User>,
     user_index: HashMap<String, UserIdx>,
@@ -96,7 +93,6 @@ impl Directory {
         let mut d = Directory {
             profile: f.server.profile,
             operation_time_ms: f.server.operation_time_ms,
-            service_parameters: f.service_parameters.clone(),
             applications: f
                 .application
                 .iter()
@@ -290,11 +286,14 @@ impl Directory {
         &self.profiles[idx as usize]
     }
 
-    pub fn multiple_login_behavior(&self) -> MultipleLoginBehavior {
-        // CME knows only auto-logout (MULTI-3).
+    /// The behaviour in force: CME knows only auto-logout (MULTI-3).
+    pub fn multiple_login_behavior(
+        &self,
+        configured: MultipleLoginBehavior,
+    ) -> MultipleLoginBehavior {
         match self.profile {
             ServerProfile::Cme => MultipleLoginBehavior::AutoLogout,
-            _ => self.service_parameters.multiple_login_behavior,
+            _ => configured,
         }
     }
 

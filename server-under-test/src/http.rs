@@ -24,12 +24,15 @@ pub fn router(state: Arc<ServerState>, lab_control: bool) -> Router {
         .route(AUTHENTICATE_PATH, get(authenticate))
         .route("/metrics", get(metrics));
     if lab_control {
-        router = router.route("/lab/clock/advance", post(advance_clock));
+        router = router.merge(crate::lab_control::routes());
     }
     router.with_state(state)
 }
 
-async fn em_servlet(State(state): State<Arc<ServerState>>, body: Body) -> impl IntoResponse {
+async fn em_servlet(State(state): State<Arc<ServerState>>, body: Body) -> axum::response::Response {
+    if !state.em_running() {
+        return service_unavailable();
+    }
     let response = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => em_api::handle(&state, &bytes).await,
         // Over 64 KiB, or the client went away mid-body: a parse error.
@@ -39,6 +42,16 @@ async fn em_servlet(State(state): State<Arc<ServerState>>, body: Body) -> impl I
         [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
         response.to_xml(),
     )
+        .into_response()
+}
+
+/// What a stopped EM service answers, on both ways in (LIM-4).
+pub fn service_unavailable() -> axum::response::Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Extension Mobility service is stopped\n",
+    )
+        .into_response()
 }
 
 async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse {
@@ -48,32 +61,6 @@ async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse {
             "text/plain; version=0.0.4; charset=utf-8",
         )],
         state.metrics.render(&state.admission),
-    )
-}
-
-/// `POST /lab/clock/advance {"seconds": N}`: moves the server clock so that
-/// timers fire without waiting (PROTOCOL.md §6).
-async fn advance_clock(State(state): State<Arc<ServerState>>, body: Body) -> impl IntoResponse {
-    #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Advance {
-        seconds: u64,
-    }
-    let parsed = axum::body::to_bytes(body, 4096)
-        .await
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Advance>(&b).ok());
-    let Some(Advance { seconds }) = parsed else {
-        return (
-            StatusCode::BAD_REQUEST,
-            r#"{"error":"expected {\"seconds\": N}"}"#.to_string(),
-        );
-    };
-    state.clock.advance(seconds.saturating_mul(1000));
-    drop(state.sessions()); // apply every timer that is now due
-    (
-        StatusCode::OK,
-        format!(r#"{{"now_ms":{}}}"#, state.clock.now_ms()),
     )
 }
 

@@ -11,6 +11,7 @@
 //! - [`sessions`]: who is logged in where, and the multiple-login rule;
 //! - [`admission`]: Maximum Concurrent Requests (error 26);
 //! - [`clock`]: the server clock that lab control can advance;
+//! - [`lab_control`]: `/lab/`: parameters, PINs, admin logout, EM stop/start;
 //! - [`operations`]: login and logout, shared by both ways in;
 //! - [`em_api`]: the EM API servlet (applications);
 //! - [`config_files`]: `SEP<MAC>.cnf.xml` on the configuration port;
@@ -24,6 +25,7 @@ pub mod config_files;
 pub mod directory;
 pub mod em_api;
 pub mod http;
+pub mod lab_control;
 pub mod metrics;
 pub mod operations;
 pub mod phone_service;

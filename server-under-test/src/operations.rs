@@ -44,17 +44,15 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
         return Err(ErrorCode::DeviceLogonDisabled);
     }
     let user = dir.user_idx(order.user_id).ok_or(ErrorCode::UserNotFound)?;
+    let parameters = state.parameters();
     let profile = dir.resolve_profile(user, device, order.profile)?;
     // The earlier of the exclusive duration and the enforced maximum login time.
-    let minutes = match (
-        order.exclusive_minutes,
-        dir.service_parameters.max_login_minutes(),
-    ) {
+    let minutes = match (order.exclusive_minutes, parameters.max_login_minutes()) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
     let rules = LoginRules {
-        behavior: dir.multiple_login_behavior(),
+        behavior: dir.multiple_login_behavior(parameters.multiple_login_behavior),
         profile: dir.profile,
     };
     let mut sessions = state.sessions();

@@ -101,6 +101,9 @@ pub async fn em_service(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    if !state.em_running() {
+        return crate::http::service_unavailable();
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -217,7 +220,10 @@ async fn screen(state: &ServerState, base: &str, query: &str) -> PhoneObject {
         exclusive_minutes: None,
     };
     match operations::login(state, order).await {
-        Ok(()) => text("Login Successful"),
+        Ok(()) => {
+            state.cache_credentials(user_idx, pin);
+            text("Login Successful")
+        }
         // PROF-5: the phone says "User Profile Absent" (205); CallManager 4.x says 12.
         Err(ErrorCode::ProfileNotFound) if profile != ServerProfile::Ucm4 => {
             fail(LOGIN_UNSUCCESSFUL, ErrorCode::UserProfileAbsent)
@@ -253,7 +259,7 @@ fn state_check(
         );
     }
     // AUTH-7: only the default and loginType=UID prompts remember the last user.
-    let last_user = (dir.service_parameters.remember_last_user && login_type == LoginType::Uid)
+    let last_user = (state.parameters().remember_last_user && login_type == LoginType::Uid)
         .then(|| sessions.last_user_on(device_idx))
         .flatten()
         .map(|u| dir.user(u).id.clone())
@@ -300,7 +306,7 @@ fn authenticate(
 ) -> Result<crate::directory::UserIdx, ErrorCode> {
     let dir = &state.directory;
     let profile = dir.profile;
-    let params = &dir.service_parameters;
+    let params = state.parameters();
     let not_found = if profile == ServerProfile::Ucm4 {
         ErrorCode::Ucm4UserNotFound
     } else {
@@ -333,7 +339,7 @@ fn authenticate(
             }
         }
     };
-    if dir.user(user).pin != pin {
+    if !state.pin_matches(user, pin) {
         return Err(ErrorCode::AuthenticationError);
     }
     Ok(user)

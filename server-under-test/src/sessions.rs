@@ -126,6 +126,21 @@ impl Sessions {
         n
     }
 
+    /// Moves every pending automatic logout to `at` (after an EM service
+    /// restart, TIME-6).
+    pub fn postpone_timers(&mut self, at: u64) {
+        let devices: Vec<DeviceIdx> = std::mem::take(&mut self.expiries)
+            .into_iter()
+            .map(|(_, d)| d)
+            .collect();
+        for d in devices {
+            if let Some(login) = self.by_device[d as usize].as_mut() {
+                login.expires_ms = Some(at);
+                self.expiries.insert((at, d));
+            }
+        }
+    }
+
     /// Logs out every login whose timer is due at `now_ms`; returns the devices.
     pub fn expire_due(&mut self, now_ms: u64) -> Vec<DeviceIdx> {
         let mut due = Vec::new();

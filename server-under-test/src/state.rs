@@ -1,30 +1,61 @@
-//! Everything a request handler needs, shared behind one `Arc`.
+//! Everything a request handler needs, shared behind one `Arc`: the
+//! directory (fixed at start), and the state that changes: sessions,
+//! service parameters, PINs, whether the EM service runs.
 
 use crate::admission::Admission;
 use crate::clock::ServerClock;
-use crate::directory::{DeviceIdx, Directory};
+use crate::directory::{DeviceIdx, Directory, UserIdx};
 use crate::metrics::Metrics;
 use crate::sessions::Sessions;
-use emlab_protocol::lab::Lab;
-use std::sync::atomic::Ordering;
-use std::sync::{Mutex, MutexGuard};
+use emlab_protocol::lab::{Lab, ServiceParameters};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+/// How long a logged-in user's credentials stay cached (AUTH-5).
+pub const CREDENTIAL_CACHE_MS: u64 = 2 * 60 * 1000;
+
+/// A user's PIN, and the one cached at the last login.
+struct Credential {
+    pin: String,
+    cached: Option<(String, u64)>,
+}
 
 pub struct ServerState {
     pub directory: Directory,
     sessions: Mutex<Sessions>,
+    parameters: RwLock<Arc<ServiceParameters>>,
+    credentials: Mutex<Vec<Credential>>,
+    /// False while lab control has the EM service stopped (LIM-4, TIME-6).
+    em_running: AtomicBool,
     pub admission: Admission,
     pub metrics: Metrics,
     pub clock: ServerClock,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock would be a bug elsewhere; the data is
+    // consistent between calls, so keep serving.
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl ServerState {
     pub fn new(lab: &Lab) -> Self {
         let directory = Directory::from_lab(lab);
         let sessions = Sessions::new(directory.device_count(), directory.user_count());
-        let admission = Admission::new(directory.service_parameters.max_concurrent_requests);
+        let parameters = lab.file.service_parameters.clone();
+        let admission = Admission::new(parameters.max_concurrent_requests);
+        let credentials = (0..directory.user_count() as UserIdx)
+            .map(|u| Credential {
+                pin: directory.user(u).pin.clone(),
+                cached: None,
+            })
+            .collect();
         ServerState {
             directory,
             sessions: Mutex::new(sessions),
+            parameters: RwLock::new(Arc::new(parameters)),
+            credentials: Mutex::new(credentials),
+            em_running: AtomicBool::new(true),
             admission,
             metrics: Metrics::default(),
             clock: ServerClock::new(),
@@ -32,13 +63,14 @@ impl ServerState {
     }
 
     /// The session table, with every timer that is due applied first, so no
-    /// caller ever sees a login that should already have ended.
+    /// caller ever sees a login that should already have ended. A stopped EM
+    /// service runs no timers (TIME-6).
     pub fn sessions(&self) -> MutexGuard<'_, Sessions> {
-        // A panic while holding the lock would be a bug elsewhere; the table
-        // itself is always consistent between calls, so keep serving.
-        let mut s = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        let due = s.expire_due(self.clock.now_ms());
-        self.count_automatic_logouts(&due);
+        let mut s = lock(&self.sessions);
+        if self.em_running() {
+            let due = s.expire_due(self.clock.now_ms());
+            self.count_automatic_logouts(&due);
+        }
         s
     }
 
@@ -49,6 +81,56 @@ impl ServerState {
             self.metrics
                 .automatic_logouts
                 .fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// The service parameters in force.
+    pub fn parameters(&self) -> Arc<ServiceParameters> {
+        self.parameters
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the service parameters (already checked).
+    pub fn set_parameters(&self, parameters: ServiceParameters) {
+        self.admission.set_limit(parameters.max_concurrent_requests);
+        *self.parameters.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(parameters);
+    }
+
+    /// Whether `pin` is the user's PIN, or the one cached at a login in the
+    /// last two minutes (AUTH-5).
+    pub fn pin_matches(&self, user: UserIdx, pin: &str) -> bool {
+        let now = self.clock.now_ms();
+        let creds = lock(&self.credentials);
+        let c = &creds[user as usize];
+        c.pin == pin
+            || c.cached
+                .as_ref()
+                .is_some_and(|(old, until)| old == pin && now < *until)
+    }
+
+    /// Caches the credentials a user just logged in with.
+    pub fn cache_credentials(&self, user: UserIdx, pin: &str) {
+        let until = self.clock.now_ms() + CREDENTIAL_CACHE_MS;
+        lock(&self.credentials)[user as usize].cached = Some((pin.to_string(), until));
+    }
+
+    pub fn set_pin(&self, user: UserIdx, pin: String) {
+        lock(&self.credentials)[user as usize].pin = pin;
+    }
+
+    pub fn em_running(&self) -> bool {
+        self.em_running.load(Ordering::Relaxed)
+    }
+
+    /// Stops or starts the EM service. Starting again after a stop moves
+    /// every pending automatic logout to a day later (TIME-6).
+    pub fn set_em_running(&self, running: bool) {
+        let was = self.em_running.swap(running, Ordering::Relaxed);
+        if running && !was {
+            let next_day = self.clock.now_ms() + 24 * 3600 * 1000;
+            lock(&self.sessions).postpone_timers(next_day);
         }
     }
 }

@@ -5,6 +5,7 @@ mod cli;
 mod config_files;
 mod em_api;
 mod fleet;
+mod lab_control;
 mod multi_login;
 mod phone_service;
 mod support;

@@ -382,3 +382,14 @@ impl TestServer {
             .unwrap_or_else(|e| panic!("{e}: {body}"))
     }
 }
+
+impl TestServer {
+    /// `POST /lab/...` with a JSON body: (status, parsed JSON).
+    pub async fn lab(&self, path: &str, json: &str) -> (u16, serde_json::Value) {
+        let (status, body) = http(&self.url(), "POST", path, json.to_string()).await;
+        (
+            status,
+            serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+}

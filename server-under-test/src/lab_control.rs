@@ -1,0 +1,169 @@
+//! Lab control (PROTOCOL.md §6): JSON over HTTP under `/lab/`, served only
+//! with `--lab-control`. It does what a CUCM administrator would do in the
+//! administration pages, so tests can reach every behaviour that depends on
+//! it, and moves the server clock so no test waits for a timer.
+//!
+//! | request | effect |
+//! |---|---|
+//! | `POST /lab/clock/advance {"seconds": N}` | the server clock jumps; due timers fire |
+//! | `GET /lab/service-parameters` | the parameters in force |
+//! | `POST /lab/service-parameters {"max_concurrent_requests": 2, ...}` | changes the named ones (checked like the lab file; TIME-2) |
+//! | `POST /lab/users/{id}/pin {"pin": "54321"}` | changes a PIN (AUTH-5) |
+//! | `POST /lab/devices/{name}/logout` | an administrator logs the device out (LOG-7) |
+//! | `POST /lab/em-service {"running": false}` | stops or starts the EM service (LIM-4, TIME-6) |
+
+use crate::state::ServerState;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use emlab_protocol::lab::ServiceParameters;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+pub fn routes() -> Router<Arc<ServerState>> {
+    Router::new()
+        .route("/lab/clock/advance", post(advance_clock))
+        .route(
+            "/lab/service-parameters",
+            get(get_parameters).post(set_parameters),
+        )
+        .route("/lab/users/{id}/pin", post(set_pin))
+        .route("/lab/devices/{name}/logout", post(admin_logout))
+        .route("/lab/em-service", post(em_service))
+}
+
+fn reply(status: StatusCode, body: Value) -> Response {
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    reply(StatusCode::BAD_REQUEST, json!({ "error": message.into() }))
+}
+
+/// Reads a small JSON body of type `T`.
+async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, Response> {
+    let bytes = axum::body::to_bytes(body, 16 * 1024)
+        .await
+        .map_err(|_| bad_request("body too large"))?;
+    serde_json::from_slice(&bytes).map_err(|e| bad_request(format!("bad JSON: {e}")))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Advance {
+    seconds: u64,
+}
+
+async fn advance_clock(State(state): State<Arc<ServerState>>, body: Body) -> Response {
+    let Advance { seconds } = match json_body(body).await {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    state.clock.advance(seconds.saturating_mul(1000));
+    drop(state.sessions()); // apply every timer that is now due
+    reply(StatusCode::OK, json!({ "now_ms": state.clock.now_ms() }))
+}
+
+async fn get_parameters(State(state): State<Arc<ServerState>>) -> Response {
+    reply(StatusCode::OK, json!(*state.parameters()))
+}
+
+/// Changes the named parameters; the others keep their values.
+async fn set_parameters(State(state): State<Arc<ServerState>>, body: Body) -> Response {
+    let changes: serde_json::Map<String, Value> = match json_body(body).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let current = state.parameters();
+    let mut merged = json!(*current);
+    for (k, v) in &changes {
+        merged[k] = v.clone();
+    }
+    // TIME-2: setting a maximum login time while Enforce is False turns it on.
+    if changes.contains_key("max_login_time")
+        && !changes.contains_key("enforce_max_login_time")
+        && !current.enforce_max_login_time
+    {
+        merged["enforce_max_login_time"] = json!(true);
+    }
+    let parameters: ServiceParameters = match serde_json::from_value(merged) {
+        Ok(p) => p,
+        Err(e) => return bad_request(e.to_string()),
+    };
+    if let Err((key, message)) = parameters.check() {
+        return bad_request(format!("{key}: {message}"));
+    }
+    state.set_parameters(parameters);
+    reply(StatusCode::OK, json!(*state.parameters()))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPin {
+    pin: String,
+}
+
+async fn set_pin(
+    State(state): State<Arc<ServerState>>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Response {
+    let Some(user) = state.directory.user_idx(&id) else {
+        return reply(
+            StatusCode::NOT_FOUND,
+            json!({ "error": format!("no user `{id}`") }),
+        );
+    };
+    let NewPin { pin } = match json_body(body).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if pin.is_empty() {
+        return bad_request("the PIN is empty");
+    }
+    state.set_pin(user, pin);
+    reply(StatusCode::OK, json!({ "user": id }))
+}
+
+async fn admin_logout(State(state): State<Arc<ServerState>>, Path(name): Path<String>) -> Response {
+    let Some(device) = state.directory.device_idx(&name) else {
+        return reply(
+            StatusCode::NOT_FOUND,
+            json!({ "error": format!("no device `{name}`") }),
+        );
+    };
+    let was = state.sessions().logout(device);
+    if was.is_some() {
+        state.metrics.logouts.fetch_add(1, Ordering::Relaxed);
+    }
+    let user = was.map(|l| state.directory.user(l.user).id.clone());
+    reply(
+        StatusCode::OK,
+        json!({ "device": name, "logged_out": user }),
+    )
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Running {
+    running: bool,
+}
+
+async fn em_service(State(state): State<Arc<ServerState>>, body: Body) -> Response {
+    let Running { running } = match json_body(body).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    state.set_em_running(running);
+    reply(StatusCode::OK, json!({ "running": state.em_running() }))
+}

@@ -1,0 +1,179 @@
+//! Behaviour that depends on what an administrator does, driven through lab
+//! control (`/lab/`), with the server clock instead of waiting.
+
+use crate::support::*;
+use emlab_protocol::em_api::DeviceUser;
+use emlab_protocol::phone_xml::{EM_SERVICE_PATH, PhoneObject, error_number};
+use emlab_simulator::em_client::Reply;
+
+/// A phone login through the EM service; the `[N]` code, or 0 on success.
+async fn phone_login(t: &TestServer, device: &str, user: &str, pin: &str) -> u16 {
+    let (status, _, body) = phone_get(
+        &t.url(),
+        &format!("{EM_SERVICE_PATH}?device={device}&userid={user}&seq={pin}"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    match PhoneObject::from_xml(&body).unwrap() {
+        PhoneObject::Text(t) if t.text == "Login Successful" => 0,
+        PhoneObject::Text(t) => error_number(&t.text).unwrap_or_else(|| panic!("{}", t.text)),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn lim_4_stopped_em_service_answers_503_on_both_ways_in() {
+    let t = TestServer::start("", "").await;
+    assert_eq!(
+        t.lab("/lab/em-service", r#"{"running": false}"#).await,
+        (200, serde_json::json!({"running": false}))
+    );
+    let (status, _, _) = phone_get(&t.url(), &format!("{EM_SERVICE_PATH}?device={D1}"), &[]).await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        t.client.send(&login(&app(), D1, "alice")).await,
+        Reply::Http(503)
+    );
+    t.lab("/lab/em-service", r#"{"running": true}"#).await;
+    assert!(t.login(D1, "alice").await.error_code().is_none());
+}
+
+#[tokio::test]
+async fn time_6_after_a_service_restart_logins_outlive_their_expiry_until_a_day() {
+    let t = TestServer::start(
+        "",
+        "enforce_max_login_time = true\nmax_login_time = \"1:00\"",
+    )
+    .await;
+    assert!(t.login(D1, "alice").await.error_code().is_none());
+    t.lab("/lab/em-service", r#"{"running": false}"#).await;
+    t.advance_clock(2 * 3600).await;
+    t.lab("/lab/em-service", r#"{"running": true}"#).await;
+    t.advance_clock(2 * 3600).await;
+    assert_eq!(
+        t.user_on(D1).await,
+        DeviceUser::User("alice".into()),
+        "not logged out at expiry"
+    );
+    t.advance_clock(23 * 3600).await;
+    assert_eq!(
+        t.user_on(D1).await,
+        DeviceUser::Nobody,
+        "logged out once a day"
+    );
+    // A login made after the restart has its normal timer again.
+    assert!(t.login(D2, "bob").await.error_code().is_none());
+    t.advance_clock(61 * 60).await;
+    assert_eq!(t.user_on(D2).await, DeviceUser::Nobody);
+}
+
+#[tokio::test]
+async fn auth_5_old_pin_works_for_two_minutes_after_a_change() {
+    let t = TestServer::start("", "").await;
+    assert_eq!(phone_login(&t, D1, "bob", "23456").await, 0);
+    assert!(t.logout(D1).await.error_code().is_none());
+    assert_eq!(
+        t.lab("/lab/users/bob/pin", r#"{"pin": "98765"}"#).await.0,
+        200
+    );
+    // Within two minutes of the last login: old or new PIN.
+    assert_eq!(phone_login(&t, D1, "bob", "23456").await, 0);
+    assert!(t.logout(D1).await.error_code().is_none());
+    assert_eq!(phone_login(&t, D1, "bob", "98765").await, 0);
+    assert!(t.logout(D1).await.error_code().is_none());
+    // Later, only the new one.
+    t.advance_clock(3 * 60).await;
+    assert_eq!(phone_login(&t, D1, "bob", "23456").await, 201);
+    assert_eq!(phone_login(&t, D1, "bob", "98765").await, 0);
+    assert_eq!(
+        t.lab("/lab/users/nobody/pin", r#"{"pin": "1"}"#).await.0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn time_2_setting_a_max_login_time_turns_enforce_on() {
+    let t = TestServer::start("", "").await;
+    let (status, p) = t
+        .lab("/lab/service-parameters", r#"{"max_login_time": "0:30"}"#)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (
+            p["enforce_max_login_time"].as_bool(),
+            p["max_login_time"].as_str()
+        ),
+        (Some(true), Some("0:30"))
+    );
+    assert!(t.login(D1, "alice").await.error_code().is_none());
+    t.advance_clock(31 * 60).await;
+    assert_eq!(t.user_on(D1).await, DeviceUser::Nobody);
+}
+
+#[tokio::test]
+async fn service_parameters_change_live_and_bad_values_are_refused() {
+    let t = TestServer::start("", "").await;
+    assert!(t.login(D1, "alice").await.error_code().is_none());
+    assert_eq!(failure(&t.login(D2, "alice").await).0, 25);
+    let (status, p) = t
+        .lab(
+            "/lab/service-parameters",
+            r#"{"multiple_login_behavior": "allowed"}"#,
+        )
+        .await;
+    assert_eq!(
+        (status, p["multiple_login_behavior"].as_str()),
+        (200, Some("allowed"))
+    );
+    assert!(t.login(D2, "alice").await.error_code().is_none());
+    for bad in [
+        r#"{"max_concurrent_requests": 0}"#,
+        r#"{"cache_size": 5}"#,
+        r#"{"no_such_parameter": 1}"#,
+        "not json",
+    ] {
+        let (status, body) = t.lab("/lab/service-parameters", bad).await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(body["error"].as_str().is_some(), "{bad}: {body}");
+    }
+    // Nothing changed by the refused requests.
+    let (_, body) = http(&t.url(), "GET", "/lab/service-parameters", String::new()).await;
+    let p: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (
+            p["max_concurrent_requests"].as_u64(),
+            p["cache_size"].as_u64()
+        ),
+        (Some(1000), Some(10000))
+    );
+}
+
+#[tokio::test]
+async fn log_7_an_administrator_logs_any_device_out() {
+    let t = TestServer::start("", "").await;
+    assert!(t.login(D1, "alice").await.error_code().is_none());
+    let (status, body) = t.lab(&format!("/lab/devices/{D1}/logout"), "").await;
+    assert_eq!((status, body["logged_out"].as_str()), (200, Some("alice")));
+    assert_eq!(t.user_on(D1).await, DeviceUser::Nobody);
+    assert_eq!(
+        t.lab("/lab/devices/SEP0000000FFFFF/logout", "").await.0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn lab_control_is_off_unless_asked_for() {
+    let lab = lab("", "");
+    let server = emlab_server::start(&lab, emlab_server::ServerOptions::default())
+        .await
+        .unwrap();
+    let (status, _) = http(
+        &server.base_url(),
+        "POST",
+        "/lab/clock/advance",
+        r#"{"seconds": 1}"#.into(),
+    )
+    .await;
+    assert_eq!(status, 404);
+}
