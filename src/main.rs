@@ -44,6 +44,9 @@ enum Command {
         /// Address of the configuration files (`SEP<MAC>.cnf.xml`).
         #[arg(long, default_value = "127.0.0.1:6970")]
         config_listen: SocketAddr,
+        /// Address of the SCCP control channel.
+        #[arg(long, default_value = "127.0.0.1:2000")]
+        sccp_listen: SocketAddr,
         /// Serve `/lab/` (clock advance).
         #[arg(long)]
         lab_control: bool,
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
                 lab,
                 listen,
                 config_listen,
+                sccp_listen,
                 lab_control,
             } => {
                 serve(
@@ -102,6 +106,7 @@ fn main() -> ExitCode {
                     ServerOptions {
                         listen,
                         config_listen,
+                        sccp_listen,
                         lab_control,
                     },
                 )
@@ -136,9 +141,10 @@ async fn serve(lab_path: &Path, options: ServerOptions) -> Result<ExitCode, Usag
     })?;
     let d = &server.state.directory;
     say(&format!(
-        "emlab serve: EM API and phone service on {}, configuration files on {} (lab {}, profile {}, {} devices, {} users){}\n",
+        "emlab serve: EM API and phone service on {}, configuration files on {}, SCCP on {} (lab {}, profile {}, {} devices, {} users){}\n",
         server.base_url(),
         server.config_url(),
+        server.sccp_addr,
         lab_path.display(),
         d.profile.as_str(),
         d.device_count(),

@@ -10,6 +10,7 @@
 //! - [`phone_xml`]: the Cisco IP Phone XML objects of the EM service (§3);
 //! - [`buttons`]: where a profile's entries land on a phone's buttons;
 //! - [`config_file`]: the phone configuration file `SEP<MAC>.cnf.xml` (§4);
+//! - [`sccp`]: the Skinny control channel subset (§5);
 //! - [`lab`]: the lab directory file and its deterministic `[fleet]` (§6);
 //! - [`config_error`]: one-line errors for lab and scenario files.
 
@@ -21,6 +22,7 @@ pub mod error_code;
 pub mod lab;
 pub mod phone_model;
 pub mod phone_xml;
+pub mod sccp;
 
 pub use config_error::ConfigError;
 pub use error_code::{ErrorCode, ServerProfile};

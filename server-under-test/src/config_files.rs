@@ -18,6 +18,7 @@
 //!   the modules actually attached (BTN-1..5).
 
 use crate::directory::{DeviceIdx, DeviceProfile, Directory};
+use crate::sessions::ActiveLogin;
 use crate::state::ServerState;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -82,12 +83,27 @@ fn modules_for(
         .collect()
 }
 
-/// The configuration file of one device as it stands now.
-pub fn device_config(state: &ServerState, device_idx: DeviceIdx, em_base: &str) -> DeviceConfig {
-    let dir = &state.directory;
+/// What a device's configuration says, before it is written as XML.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfileView {
+    pub em_profile: String,
+    /// Empty when nobody is logged in.
+    pub user_id: String,
+    pub locale: String,
+    pub modules: Vec<String>,
+    pub buttons: Vec<buttons::Button>,
+}
+
+/// The view of `device_idx` with `login` in force (`None`: nobody). Pure,
+/// so the control channel can compare before and after a change while it
+/// holds the session lock.
+pub fn profile_view(
+    dir: &Directory,
+    device_idx: DeviceIdx,
+    login: Option<ActiveLogin>,
+) -> ProfileView {
     let device = dir.device(device_idx);
     let model = device.model;
-    let login = state.sessions().on_device(device_idx);
     let default = dir.default_profile(model);
     let no_services: Vec<String> = Vec::new();
 
@@ -143,7 +159,6 @@ pub fn device_config(state: &ServerState, device_idx: DeviceIdx, em_base: &str) 
             }
         },
     };
-    let locale = locale.unwrap_or_else(|| DEFAULT_LOCALE.to_string());
     let buttons = match entries_profile {
         Some(p) => {
             // Services from the profile, else from the model's default (PROF-3).
@@ -162,7 +177,27 @@ pub fn device_config(state: &ServerState, device_idx: DeviceIdx, em_base: &str) 
         }
         None => Vec::new(),
     };
+    ProfileView {
+        em_profile,
+        user_id,
+        locale: locale.unwrap_or_else(|| DEFAULT_LOCALE.to_string()),
+        modules,
+        buttons,
+    }
+}
 
+/// The configuration file of one device as it stands now.
+pub fn device_config(state: &ServerState, device_idx: DeviceIdx, em_base: &str) -> DeviceConfig {
+    let dir = &state.directory;
+    let model = dir.device(device_idx).model;
+    let login = state.sessions().on_device(device_idx);
+    let ProfileView {
+        em_profile,
+        user_id,
+        locale,
+        modules,
+        buttons,
+    } = profile_view(dir, device_idx, login);
     DeviceConfig {
         device_protocol: match model.protocol {
             ControlProtocol::Sccp => "SCCP",

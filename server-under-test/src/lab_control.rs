@@ -23,7 +23,6 @@ use emlab_protocol::lab::ServiceParameters;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 pub fn routes() -> Router<Arc<ServerState>> {
     Router::new()
@@ -143,8 +142,8 @@ async fn admin_logout(State(state): State<Arc<ServerState>>, Path(name): Path<St
         );
     };
     let was = state.sessions().logout(device);
-    if was.is_some() {
-        state.metrics.logouts.fetch_add(1, Ordering::Relaxed);
+    if let Some(login) = was {
+        state.logins_ended(&[(device, login)], false);
     }
     let user = was.map(|l| state.directory.user(l.user).id.clone());
     reply(

@@ -15,6 +15,8 @@
 //! - [`operations`]: login and logout, shared by both ways in;
 //! - [`em_api`]: the EM API servlet (applications);
 //! - [`config_files`]: `SEP<MAC>.cnf.xml` on the configuration port;
+//! - [`control`]: registered phones, and restart versus reset (RST-1..3);
+//! - [`sccp_server`]: the SCCP listener for 7960/7940/7905 phones;
 //! - [`phone_service`]: the phone-facing EM service (users at phones);
 //! - [`metrics`]: Prometheus counters;
 //! - [`http`]: the routes of the EM API, `/metrics` and `/lab/`.
@@ -22,6 +24,7 @@
 pub mod admission;
 pub mod clock;
 pub mod config_files;
+pub mod control;
 pub mod directory;
 pub mod em_api;
 pub mod http;
@@ -29,6 +32,7 @@ pub mod lab_control;
 pub mod metrics;
 pub mod operations;
 pub mod phone_service;
+pub mod sccp_server;
 pub mod sessions;
 pub mod state;
 
@@ -45,6 +49,8 @@ pub struct ServerOptions {
     pub listen: SocketAddr,
     /// Configuration files (CUCM's TFTP service; 6970 by default on the CLI).
     pub config_listen: SocketAddr,
+    /// The SCCP control channel (2000 by default on the CLI).
+    pub sccp_listen: SocketAddr,
     /// Serve `/lab/` (PROTOCOL.md §6).
     pub lab_control: bool,
 }
@@ -55,6 +61,7 @@ impl Default for ServerOptions {
         ServerOptions {
             listen: loopback,
             config_listen: loopback,
+            sccp_listen: loopback,
             lab_control: false,
         }
     }
@@ -64,10 +71,12 @@ impl Default for ServerOptions {
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub config_addr: SocketAddr,
+    pub sccp_addr: SocketAddr,
     pub state: Arc<ServerState>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     config_task: JoinHandle<std::io::Result<()>>,
+    sccp_task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
 }
 
@@ -87,6 +96,7 @@ impl RunningServer {
         self.sweeper.abort();
         // Configuration downloads are short; no need to drain them.
         self.config_task.abort();
+        self.sccp_task.abort();
         self.task.await.unwrap_or(Ok(()))
     }
 }
@@ -103,6 +113,9 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
         em_base: format!("http://{addr}"),
     }));
     let config_task = tokio::spawn(async move { axum::serve(config_listener, config_app).await });
+    let sccp_listener = TcpListener::bind(options.sccp_listen).await?;
+    let sccp_addr = sccp_listener.local_addr()?;
+    let sccp_task = tokio::spawn(sccp_server::serve(sccp_listener, state.clone()));
     let app = http::router(state.clone(), options.lab_control);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -125,10 +138,12 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
     Ok(RunningServer {
         addr,
         config_addr,
+        sccp_addr,
         state,
         shutdown: tx,
         task,
         config_task,
+        sccp_task,
         sweeper,
     })
 }

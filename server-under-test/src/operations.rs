@@ -65,7 +65,29 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
     };
     let effect = sessions.login(device, active, &rules)?;
     drop(sessions);
-    state.count_automatic_logouts(&effect.logged_out);
+    // Logins the server ended to make room, then this device's own change.
+    let others: Vec<_> = effect
+        .logged_out
+        .iter()
+        .copied()
+        .filter(|&(d, _)| d != device)
+        .collect();
+    let displaced: Vec<_> = effect
+        .logged_out
+        .iter()
+        .copied()
+        .filter(|&(d, _)| d == device)
+        .collect();
+    state.logins_ended(&others, true);
+    if !displaced.is_empty() {
+        // Counted as a logout, but the phone restarts once, into the new profile.
+        state.metrics.logouts.fetch_add(1, Ordering::Relaxed);
+        state
+            .metrics
+            .automatic_logouts
+            .fetch_add(1, Ordering::Relaxed);
+    }
+    state.profile_changed(device, effect.replaced, Some(active));
     state.metrics.logins.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
@@ -101,6 +123,7 @@ pub async fn logout(
     sessions.logout(device);
     drop(sessions);
     state.metrics.logouts.fetch_add(1, Ordering::Relaxed);
+    state.profile_changed(device, Some(current), None);
     Ok(())
 }
 
@@ -108,7 +131,7 @@ pub async fn logout(
 pub async fn logout_all(state: &ServerState) -> Result<usize, ErrorCode> {
     let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
     database_work(state).await;
-    let n = state.sessions().logout_all();
-    state.metrics.logouts.fetch_add(n as u64, Ordering::Relaxed);
-    Ok(n)
+    let ended = state.sessions().logout_all();
+    state.logins_ended(&ended, false);
+    Ok(ended.len())
 }

@@ -23,8 +23,11 @@ pub struct ActiveLogin {
 /// What a successful login did besides logging in.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct LoginEffect {
-    /// Devices the server logged out to make room (auto-logout, next user).
-    pub logged_out: Vec<DeviceIdx>,
+    /// The login this device had before, if any (the same or another user).
+    pub replaced: Option<ActiveLogin>,
+    /// Other logins the server ended to make room: the previous user of
+    /// this device (LOG-7) and, with auto-logout, the user's other devices.
+    pub logged_out: Vec<(DeviceIdx, ActiveLogin)>,
 }
 
 pub struct Sessions {
@@ -88,14 +91,16 @@ impl Sessions {
             // The next user logs the previous one out (LOG-7); the same user
             // logging in again simply reloads.
             self.logout(device);
+            effect.replaced = Some(current);
             if current.user != login.user {
-                effect.logged_out.push(device);
+                effect.logged_out.push((device, current));
             }
         }
         if rules.behavior == MultipleLoginBehavior::AutoLogout {
             for d in elsewhere {
-                self.logout(d);
-                effect.logged_out.push(d);
+                if let Some(l) = self.logout(d) {
+                    effect.logged_out.push((d, l));
+                }
             }
         }
         self.by_device[device as usize] = Some(login);
@@ -117,13 +122,11 @@ impl Sessions {
         Some(login)
     }
 
-    /// Logs out every device; returns how many were logged in.
-    pub fn logout_all(&mut self) -> usize {
-        let mut n = 0;
-        for d in 0..self.by_device.len() {
-            n += self.logout(d as DeviceIdx).is_some() as usize;
-        }
-        n
+    /// Logs out every device; returns the logins it ended.
+    pub fn logout_all(&mut self) -> Vec<(DeviceIdx, ActiveLogin)> {
+        (0..self.by_device.len() as DeviceIdx)
+            .filter_map(|d| self.logout(d).map(|l| (d, l)))
+            .collect()
     }
 
     /// Moves every pending automatic logout to `at` (after an EM service
@@ -141,15 +144,19 @@ impl Sessions {
         }
     }
 
-    /// Logs out every login whose timer is due at `now_ms`; returns the devices.
-    pub fn expire_due(&mut self, now_ms: u64) -> Vec<DeviceIdx> {
+    /// Logs out every login whose timer is due at `now_ms`; returns the logins it ended.
+    pub fn expire_due(&mut self, now_ms: u64) -> Vec<(DeviceIdx, ActiveLogin)> {
         let mut due = Vec::new();
         while let Some(&(at, device)) = self.expiries.first() {
             if at > now_ms {
                 break;
             }
-            self.logout(device);
-            due.push(device);
+            match self.logout(device) {
+                Some(l) => due.push((device, l)),
+                None => {
+                    self.expiries.pop_first();
+                }
+            }
         }
         due
     }
@@ -194,7 +201,7 @@ mod tests {
         let r = rules(MultipleLoginBehavior::AutoLogout);
         s.login(0, login(0, None), &r).unwrap();
         let effect = s.login(1, login(0, None), &r).unwrap();
-        assert_eq!(effect.logged_out, vec![0]);
+        assert_eq!(effect.logged_out, vec![(0, login(0, None))]);
         assert_eq!(s.on_device(0), None);
         assert_eq!(s.devices_of(0), &[1]);
     }
@@ -206,8 +213,9 @@ mod tests {
         s.login(0, login(0, Some(500)), &r).unwrap();
         s.login(1, login(1, Some(100)), &r).unwrap();
         s.login(2, login(2, None), &r).unwrap();
-        assert_eq!(s.expire_due(99), Vec::<DeviceIdx>::new());
-        assert_eq!(s.expire_due(1000), vec![1, 0]);
+        assert_eq!(s.expire_due(99), vec![]);
+        let due: Vec<DeviceIdx> = s.expire_due(1000).into_iter().map(|(d, _)| d).collect();
+        assert_eq!(due, vec![1, 0]);
         assert!(s.on_device(2).is_some());
     }
 }

@@ -4,8 +4,10 @@
 
 use crate::admission::Admission;
 use crate::clock::ServerClock;
+use crate::control::{self, ControlChannel};
 use crate::directory::{DeviceIdx, Directory, UserIdx};
 use crate::metrics::Metrics;
+use crate::sessions::ActiveLogin;
 use crate::sessions::Sessions;
 use emlab_protocol::lab::{Lab, ServiceParameters};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,6 +32,7 @@ pub struct ServerState {
     pub admission: Admission,
     pub metrics: Metrics,
     pub clock: ServerClock,
+    pub control: ControlChannel,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -59,6 +62,7 @@ impl ServerState {
             admission,
             metrics: Metrics::default(),
             clock: ServerClock::new(),
+            control: ControlChannel::default(),
         }
     }
 
@@ -69,19 +73,44 @@ impl ServerState {
         let mut s = lock(&self.sessions);
         if self.em_running() {
             let due = s.expire_due(self.clock.now_ms());
-            self.count_automatic_logouts(&due);
+            self.logins_ended(&due, true);
         }
         s
     }
 
-    pub fn count_automatic_logouts(&self, devices: &[DeviceIdx]) {
-        if !devices.is_empty() {
-            let n = devices.len() as u64;
-            self.metrics.logouts.fetch_add(n, Ordering::Relaxed);
+    /// Counts logouts the server made or an administrator made, and
+    /// restarts the phones concerned.
+    pub fn logins_ended(&self, ended: &[(DeviceIdx, ActiveLogin)], automatic: bool) {
+        if ended.is_empty() {
+            return;
+        }
+        let n = ended.len() as u64;
+        self.metrics.logouts.fetch_add(n, Ordering::Relaxed);
+        if automatic {
             self.metrics
                 .automatic_logouts
                 .fetch_add(n, Ordering::Relaxed);
         }
+        for &(device, login) in ended {
+            self.profile_changed(device, Some(login), None);
+        }
+    }
+
+    /// Tells a registered phone to restart, or restart then reset, after its
+    /// login changed from `before` to `after` (RST-1..3).
+    pub fn profile_changed(
+        &self,
+        device: DeviceIdx,
+        before: Option<ActiveLogin>,
+        after: Option<ActiveLogin>,
+    ) {
+        // Views are only worth computing for a phone that is listening.
+        if !self.control.is_registered(device) {
+            return;
+        }
+        let view = |login| crate::config_files::profile_view(&self.directory, device, login);
+        self.control
+            .send(device, control::plan(&view(before), &view(after)));
     }
 
     /// The service parameters in force.

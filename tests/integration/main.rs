@@ -3,6 +3,7 @@
 
 mod cli;
 mod config_files;
+mod control_channel;
 mod em_api;
 mod fleet;
 mod lab_control;

@@ -68,6 +68,12 @@ pin = "34567"
 primary_extension = "3000"
 
 [[user]]
+id = "mona"
+pin = "66666"
+locale = "English_United_States"
+profiles = ["mona-7960"]
+
+[[user]]
 id = "4242"
 pin = "42424"
 
@@ -113,6 +119,12 @@ lines = [
 ]
 speed_dials = [{{ tag = 1, number = "9999", label = "Boss" }}]
 services = ["Directory"]
+
+[[profile]]
+name = "mona-7960"
+model = "7960"
+modules = ["7914"]
+lines = [{{ number = "6000" }}]
 
 [[profile]]
 name = "lobby-7960"

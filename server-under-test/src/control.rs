@@ -1,0 +1,103 @@
+//! The control channel's server side: which phones are registered, and what
+//! to tell them when their profile changes (RST-1..3).
+//!
+//! Every login and logout ends with a **restart**: the phone re-reads its
+//! configuration file. When the new configuration has another locale or
+//! other add-on modules than the one the phone runs, a restart is not
+//! enough (the phone must reload firmware-level settings), so the restart is
+//! followed by a **reset** (RST-2, RST-3; emlab applies the rule to logouts
+//! too, since the same settings change back).
+
+use crate::config_files::ProfileView;
+use crate::directory::DeviceIdx;
+use emlab_protocol::sccp::ResetType;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// The commands for one profile change, in order.
+pub fn plan(before: &ProfileView, after: &ProfileView) -> &'static [ResetType] {
+    if before.locale != after.locale || before.modules != after.modules {
+        &[ResetType::Restart, ResetType::Reset]
+    } else {
+        &[ResetType::Restart]
+    }
+}
+
+struct Registration {
+    connection: u64,
+    commands: UnboundedSender<ResetType>,
+}
+
+#[derive(Default)]
+pub struct ControlChannel {
+    phones: Mutex<HashMap<DeviceIdx, Registration>>,
+    next_connection: AtomicU64,
+    pub restarts_sent: AtomicU64,
+    pub resets_sent: AtomicU64,
+}
+
+impl ControlChannel {
+    fn phones(&self) -> std::sync::MutexGuard<'_, HashMap<DeviceIdx, Registration>> {
+        self.phones.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A number that tells one connection from the next.
+    pub fn connection_id(&self) -> u64 {
+        self.next_connection.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Records `device` as registered on `connection`; a newer registration
+    /// of the same device replaces an older one.
+    pub fn register(
+        &self,
+        device: DeviceIdx,
+        connection: u64,
+        commands: UnboundedSender<ResetType>,
+    ) {
+        self.phones().insert(
+            device,
+            Registration {
+                connection,
+                commands,
+            },
+        );
+    }
+
+    /// Forgets `device` if it is still registered on `connection`.
+    pub fn unregister(&self, device: DeviceIdx, connection: u64) {
+        let mut phones = self.phones();
+        if phones
+            .get(&device)
+            .is_some_and(|r| r.connection == connection)
+        {
+            phones.remove(&device);
+        }
+    }
+
+    pub fn is_registered(&self, device: DeviceIdx) -> bool {
+        self.phones().contains_key(&device)
+    }
+
+    pub fn registered_count(&self) -> usize {
+        self.phones().len()
+    }
+
+    /// Queues `commands` for a registered phone; an unregistered phone
+    /// picks up its configuration when it next registers.
+    pub fn send(&self, device: DeviceIdx, commands: &[ResetType]) {
+        if let Some(r) = self.phones().get(&device) {
+            for &c in commands {
+                if r.commands.send(c).is_ok() {
+                    let counter = if c == ResetType::Reset {
+                        &self.resets_sent
+                    } else {
+                        &self.restarts_sent
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}

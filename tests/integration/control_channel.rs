@@ -1,0 +1,274 @@
+//! The SCCP control channel (PROTOCOL.md §5) with a minimal phone: it
+//! registers, and the test watches which Reset commands a login or logout
+//! brings (restart = 2, reset = 1).
+
+use crate::support::*;
+use emlab_protocol::em_api::{
+    Duration as EmDuration, ExclusiveDuration, Login, Message as EmMessage, Operation, Request,
+};
+use emlab_protocol::phone_xml::EM_SERVICE_PATH;
+use emlab_protocol::sccp::{Message, Register, ResetType};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const FLEET0: &str = "SEP0E0000000000";
+const FLEET1: &str = "SEP0E0000000001";
+const FLEET2: &str = "SEP0E0000000002";
+const TYPE_7960: u32 = 7;
+
+struct SccpPhone {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl SccpPhone {
+    async fn connect(addr: SocketAddr) -> SccpPhone {
+        SccpPhone {
+            stream: TcpStream::connect(addr).await.unwrap(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Connects and registers; returns the phone and the server's replies.
+    async fn register(
+        addr: SocketAddr,
+        device: &str,
+        device_type: u32,
+    ) -> (SccpPhone, Vec<Message>) {
+        let mut p = SccpPhone::connect(addr).await;
+        p.send(&Message::Register(Register {
+            device_name: device.into(),
+            user_id: 0,
+            instance: 1,
+            ip: Ipv4Addr::LOCALHOST,
+            device_type,
+            max_streams: 5,
+        }))
+        .await;
+        let mut replies = vec![p.recv().await.expect("a reply to Register")];
+        if matches!(replies[0], Message::RegisterAck { .. }) {
+            replies.push(p.recv().await.expect("CapabilitiesReq after RegisterAck"));
+        }
+        (p, replies)
+    }
+
+    async fn send(&mut self, m: &Message) {
+        self.stream.write_all(&m.encode()).await.unwrap();
+    }
+
+    /// The next message, or `None` if nothing comes within a second or the server hangs up.
+    async fn recv(&mut self) -> Option<Message> {
+        self.recv_within(Duration::from_secs(1)).await
+    }
+
+    async fn recv_within(&mut self, wait: Duration) -> Option<Message> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some((m, used)) =
+                Message::decode(&self.buf).expect("the server sends valid SCCP")
+            {
+                self.buf.drain(..used);
+                return Some(m);
+            }
+            let mut chunk = [0u8; 1024];
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => self.buf.extend_from_slice(&chunk[..n]),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Every Reset that arrives until the line goes quiet for 300 ms.
+    async fn resets(&mut self) -> Vec<ResetType> {
+        let mut out = Vec::new();
+        while let Some(m) = self.recv_within(Duration::from_millis(300)).await {
+            match m {
+                Message::Reset(t) => out.push(t),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        out
+    }
+
+    /// Whether the server closed the connection.
+    async fn closed(&mut self) -> bool {
+        let mut chunk = [0u8; 64];
+        matches!(
+            tokio::time::timeout(Duration::from_secs(2), self.stream.read(&mut chunk)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
+}
+
+fn registered(replies: &[Message]) -> bool {
+    matches!(
+        replies,
+        [Message::RegisterAck { .. }, Message::CapabilitiesReq]
+    )
+}
+
+const RESTART: &[ResetType] = &[ResetType::Restart];
+const RESTART_THEN_RESET: &[ResetType] = &[ResetType::Restart, ResetType::Reset];
+
+#[tokio::test]
+async fn rst_1_login_and_logout_restart_the_phone() {
+    let t = TestServer::start("", "").await;
+    let (mut phone, replies) = SccpPhone::register(t.server.sccp_addr, FLEET0, TYPE_7960).await;
+    assert!(registered(&replies), "{replies:?}");
+    assert!(t.login(FLEET0, "user00000").await.error_code().is_none());
+    assert_eq!(phone.resets().await, RESTART);
+    assert!(t.logout(FLEET0).await.error_code().is_none());
+    assert_eq!(phone.resets().await, RESTART);
+    // A refused login changes nothing on the phone.
+    assert!(t.login(FLEET0, "nobody").await.error_code().is_some());
+    assert_eq!(phone.resets().await, []);
+}
+
+#[tokio::test]
+async fn rst_2_locale_mismatch_restarts_then_resets() {
+    let t = TestServer::start("", "").await;
+    let (mut phone, replies) = SccpPhone::register(t.server.sccp_addr, D2, TYPE_7960).await;
+    assert!(registered(&replies));
+    // bob's German against the phone's English_United_Kingdom.
+    assert!(t.login(D2, "bob").await.error_code().is_none());
+    assert_eq!(phone.resets().await, RESTART_THEN_RESET);
+    assert_eq!(
+        t.config(D2).await.user_locale.name,
+        "German_Germany",
+        "RST-4"
+    );
+    // And back at logout.
+    assert!(t.logout(D2).await.error_code().is_none());
+    assert_eq!(phone.resets().await, RESTART_THEN_RESET);
+}
+
+#[tokio::test]
+async fn rst_3_module_mismatch_restarts_then_resets() {
+    let t = TestServer::start("", "").await;
+    let (mut phone, _) = SccpPhone::register(t.server.sccp_addr, FLEET2, TYPE_7960).await;
+    // mona's profile brings a 7914 the phone's logout profile does not have; same locale.
+    assert!(t.login(FLEET2, "mona").await.error_code().is_none());
+    assert_eq!(phone.resets().await, RESTART_THEN_RESET);
+    let c = t.config(FLEET2).await;
+    assert_eq!(c.add_on_modules.modules.len(), 1, "RST-4");
+    assert_eq!(c.user_locale.name, "English_United_States");
+}
+
+#[tokio::test]
+async fn log_1_log_2_phone_service_login_and_logout_restart_the_phone() {
+    let t = TestServer::start("", "").await;
+    let (mut phone, _) = SccpPhone::register(t.server.sccp_addr, FLEET0, TYPE_7960).await;
+    let q = format!("{EM_SERVICE_PATH}?device={FLEET0}&userid=user00000&seq=100000");
+    let (_, _, body) = phone_get(&t.url(), &q, &[]).await;
+    assert!(body.contains("Login Successful"), "{body}");
+    assert_eq!(phone.resets().await, RESTART);
+    let (_, _, body) = phone_get(
+        &t.url(),
+        &format!("{EM_SERVICE_PATH}?device={FLEET0}&doLogout=true"),
+        &[],
+    )
+    .await;
+    assert!(body.contains("Logout Successful"), "{body}");
+    assert_eq!(phone.resets().await, RESTART);
+    assert_eq!(t.config(FLEET0).await.em_profile, "ADP0E0000000000");
+}
+
+#[tokio::test]
+async fn multi_3_auto_logout_restarts_the_first_phone_too() {
+    let t = TestServer::start("", "multiple_login_behavior = \"auto-logout\"").await;
+    let (mut first, _) = SccpPhone::register(t.server.sccp_addr, FLEET0, TYPE_7960).await;
+    let (mut second, _) = SccpPhone::register(t.server.sccp_addr, FLEET1, TYPE_7960).await;
+    assert!(t.login(FLEET0, "user00000").await.error_code().is_none());
+    assert_eq!(first.resets().await, RESTART);
+    assert!(t.login(FLEET1, "user00000").await.error_code().is_none());
+    assert_eq!(
+        first.resets().await,
+        RESTART,
+        "logged out, back to its logout profile"
+    );
+    assert_eq!(second.resets().await, RESTART);
+}
+
+#[tokio::test]
+async fn automatic_logout_at_expiry_restarts_the_phone() {
+    let t = TestServer::start("", "").await;
+    let (mut phone, _) = SccpPhone::register(t.server.sccp_addr, FLEET0, TYPE_7960).await;
+    let timed = EmMessage::Request(Request::new(
+        app(),
+        Operation::Login(Login {
+            device_name: FLEET0.into(),
+            user_id: "user00000".into(),
+            exclusive_duration: Some(ExclusiveDuration {
+                kind: EmDuration::Minutes(10),
+            }),
+            ..Login::default()
+        }),
+    ));
+    assert!(answer(t.client.send(&timed).await).error_code().is_none());
+    assert_eq!(phone.resets().await, RESTART);
+    t.advance_clock(11 * 60).await;
+    assert_eq!(phone.resets().await, RESTART);
+}
+
+#[tokio::test]
+async fn register_is_refused_for_unknown_sip_or_mistyped_devices() {
+    let t = TestServer::start("", "").await;
+    for (device, device_type, text) in [
+        ("SEP0000DEADBEEF", TYPE_7960, "Device Unknown"),
+        (D8851, TYPE_7960, "Device is not SCCP"),
+        (D7905, TYPE_7960, "Device type mismatch"),
+    ] {
+        let (_, replies) = SccpPhone::register(t.server.sccp_addr, device, device_type).await;
+        assert_eq!(
+            replies,
+            vec![Message::RegisterReject { text: text.into() }],
+            "{device}"
+        );
+    }
+    let (_, replies) = SccpPhone::register(t.server.sccp_addr, D7905, 20000).await;
+    assert!(registered(&replies));
+}
+
+#[tokio::test]
+async fn keep_alive_and_unregister() {
+    let t = TestServer::start("", "").await;
+    let (mut phone, _) = SccpPhone::register(t.server.sccp_addr, FLEET0, TYPE_7960).await;
+    phone.send(&Message::KeepAlive).await;
+    assert_eq!(phone.recv().await, Some(Message::KeepAliveAck));
+    phone.send(&Message::Unregister).await;
+    assert_eq!(
+        phone.recv().await,
+        Some(Message::UnregisterAck { status: 0 })
+    );
+    assert!(phone.closed().await);
+    // Unregistered: a login no longer reaches it, and nothing breaks.
+    assert!(t.login(FLEET0, "user00000").await.error_code().is_none());
+}
+
+#[tokio::test]
+async fn malformed_frames_close_the_connection_and_change_nothing() {
+    let t = TestServer::start("", "").await;
+    let frames: [&[u8]; 3] = [
+        &[0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0], // length far too large
+        &[2, 0, 0, 0, 0, 0, 0, 0, 1, 0],       // length below 4
+        &[8, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x53, 0x45, 0x50, 0x30], // Register cut short
+    ];
+    for frame in frames {
+        let mut p = SccpPhone::connect(t.server.sccp_addr).await;
+        p.stream.write_all(frame).await.unwrap();
+        assert!(p.closed().await, "{frame:?}");
+    }
+    // A truncated frame followed by a hang-up is harmless too.
+    let mut p = SccpPhone::connect(t.server.sccp_addr).await;
+    p.stream
+        .write_all(&[40, 0, 0, 0, 0, 0, 0, 0, 1, 0])
+        .await
+        .unwrap();
+    drop(p);
+    assert_eq!(t.server.state.control.registered_count(), 0);
+    let (_, replies) = SccpPhone::register(t.server.sccp_addr, FLEET0, TYPE_7960).await;
+    assert!(registered(&replies));
+    assert_eq!(t.server.state.control.registered_count(), 1);
+}
