@@ -272,3 +272,100 @@ async fn malformed_frames_close_the_connection_and_change_nothing() {
     assert!(registered(&replies));
     assert_eq!(t.server.state.control.registered_count(), 1);
 }
+
+/// A real capture of a registration, a login and a logout decodes in
+/// tshark as Skinny: `tshark -d tcp.port==N,skinny` (README, "Seeing the
+/// control channel"). CI installs tshark (.ci/run); elsewhere the test
+/// needs it installed and says so when it is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rst_1_a_captured_login_decodes_as_skinny_in_tshark() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    if Command::new("tshark").arg("--version").output().is_err() {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI must install tshark (see .ci/run)"
+        );
+        eprintln!("skipped: tshark is not installed (apt-get install tshark)");
+        return;
+    }
+    let t = TestServer::start("", "").await;
+    let port = t.server.sccp_addr.port();
+    let file = scratch("tshark-capture").join("login.pcapng");
+    let mut capture = Command::new("tshark")
+        .args([
+            "-i",
+            "lo",
+            "-f",
+            &format!("tcp port {port}"),
+            "-w",
+            file.to_str().unwrap(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tshark starts");
+    let stderr = capture.stderr.take().unwrap();
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            // "Capturing on 'lo'" comes before dumpcap really captures; this comes after.
+            if line.contains("Capture started") {
+                let _ = ready_tx.send(());
+            }
+        }
+    });
+    ready
+        .recv_timeout(Duration::from_secs(20))
+        .expect("tshark is capturing on lo");
+
+    let (mut phone, replies) = SccpPhone::register(t.server.sccp_addr, FLEET0, TYPE_7960).await;
+    assert!(registered(&replies));
+    assert!(t.login(FLEET0, "user00000").await.error_code().is_none());
+    assert_eq!(phone.resets().await, RESTART);
+    assert!(t.logout(FLEET0).await.error_code().is_none());
+    assert_eq!(phone.resets().await, RESTART);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = Command::new("kill")
+        .args(["-INT", &capture.id().to_string()])
+        .status();
+    let _ = capture.wait();
+
+    let decoded = Command::new("tshark")
+        .args([
+            "-r",
+            file.to_str().unwrap(),
+            "-d",
+            &format!("tcp.port=={port},skinny"),
+            "-Y",
+            "skinny",
+        ])
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "skinny.messageId",
+            "-e",
+            "skinny.resetType",
+            "-e",
+            "skinny.DeviceName",
+        ])
+        .output()
+        .expect("tshark reads the capture");
+    let rows: Vec<Vec<String>> = String::from_utf8_lossy(&decoded.stdout)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect();
+    let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    // RegisterReq 0x0001, RegisterAck 0x0081, CapabilitiesReq 0x009B, then two Resets 0x009F.
+    assert_eq!(ids, ["1", "129", "155", "159", "159"], "{rows:?}");
+    assert_eq!(rows[0][2], FLEET0, "the device name decodes");
+    assert!(
+        rows[3..].iter().all(|r| r[1] == "0x00000002"),
+        "resetType 2 = restart: {rows:?}"
+    );
+}
