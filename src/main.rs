@@ -47,6 +47,9 @@ enum Command {
         /// Address of the SCCP control channel.
         #[arg(long, default_value = "127.0.0.1:2000")]
         sccp_listen: SocketAddr,
+        /// Address of the SIP control channel (UDP).
+        #[arg(long, default_value = "127.0.0.1:5060")]
+        sip_listen: SocketAddr,
         /// Serve `/lab/` (clock advance).
         #[arg(long)]
         lab_control: bool,
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
                 listen,
                 config_listen,
                 sccp_listen,
+                sip_listen,
                 lab_control,
             } => {
                 serve(
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
                         listen,
                         config_listen,
                         sccp_listen,
+                        sip_listen,
                         lab_control,
                     },
                 )
@@ -141,10 +146,11 @@ async fn serve(lab_path: &Path, options: ServerOptions) -> Result<ExitCode, Usag
     })?;
     let d = &server.state.directory;
     say(&format!(
-        "emlab serve: EM API and phone service on {}, configuration files on {}, SCCP on {} (lab {}, profile {}, {} devices, {} users){}\n",
+        "emlab serve: EM API and phone service on {}, configuration files on {}, SCCP on {}, SIP on udp/{} (lab {}, profile {}, {} devices, {} users){}\n",
         server.base_url(),
         server.config_url(),
         server.sccp_addr,
+        server.sip_addr,
         lab_path.display(),
         d.profile.as_str(),
         d.device_count(),

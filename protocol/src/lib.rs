@@ -11,6 +11,7 @@
 //! - [`buttons`]: where a profile's entries land on a phone's buttons;
 //! - [`config_file`]: the phone configuration file `SEP<MAC>.cnf.xml` (§4);
 //! - [`sccp`]: the Skinny control channel subset (§5);
+//! - [`sip`]: REGISTER and the service-control NOTIFY for 8800 phones (§5);
 //! - [`lab`]: the lab directory file and its deterministic `[fleet]` (§6);
 //! - [`config_error`]: one-line errors for lab and scenario files.
 
@@ -23,6 +24,7 @@ pub mod lab;
 pub mod phone_model;
 pub mod phone_xml;
 pub mod sccp;
+pub mod sip;
 
 pub use config_error::ConfigError;
 pub use error_code::{ErrorCode, ServerProfile};

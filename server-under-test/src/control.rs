@@ -76,6 +76,11 @@ impl ControlChannel {
         }
     }
 
+    /// Forgets `device` whatever registered it (SIP `Expires: 0`).
+    pub fn remove(&self, device: DeviceIdx) {
+        self.phones().remove(&device);
+    }
+
     pub fn is_registered(&self, device: DeviceIdx) -> bool {
         self.phones().contains_key(&device)
     }

@@ -17,6 +17,7 @@
 //! - [`config_files`]: `SEP<MAC>.cnf.xml` on the configuration port;
 //! - [`control`]: registered phones, and restart versus reset (RST-1..3);
 //! - [`sccp_server`]: the SCCP listener for 7960/7940/7905 phones;
+//! - [`sip_server`]: the SIP (UDP) listener for 8800 phones;
 //! - [`phone_service`]: the phone-facing EM service (users at phones);
 //! - [`metrics`]: Prometheus counters;
 //! - [`http`]: the routes of the EM API, `/metrics` and `/lab/`.
@@ -34,6 +35,7 @@ pub mod operations;
 pub mod phone_service;
 pub mod sccp_server;
 pub mod sessions;
+pub mod sip_server;
 pub mod state;
 
 use emlab_protocol::lab::Lab;
@@ -51,6 +53,8 @@ pub struct ServerOptions {
     pub config_listen: SocketAddr,
     /// The SCCP control channel (2000 by default on the CLI).
     pub sccp_listen: SocketAddr,
+    /// The SIP control channel, UDP (5060 by default on the CLI).
+    pub sip_listen: SocketAddr,
     /// Serve `/lab/` (PROTOCOL.md §6).
     pub lab_control: bool,
 }
@@ -62,6 +66,7 @@ impl Default for ServerOptions {
             listen: loopback,
             config_listen: loopback,
             sccp_listen: loopback,
+            sip_listen: loopback,
             lab_control: false,
         }
     }
@@ -72,11 +77,13 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     pub config_addr: SocketAddr,
     pub sccp_addr: SocketAddr,
+    pub sip_addr: SocketAddr,
     pub state: Arc<ServerState>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     config_task: JoinHandle<std::io::Result<()>>,
     sccp_task: JoinHandle<()>,
+    sip_task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
 }
 
@@ -97,6 +104,7 @@ impl RunningServer {
         // Configuration downloads are short; no need to drain them.
         self.config_task.abort();
         self.sccp_task.abort();
+        self.sip_task.abort();
         self.task.await.unwrap_or(Ok(()))
     }
 }
@@ -116,6 +124,9 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
     let sccp_listener = TcpListener::bind(options.sccp_listen).await?;
     let sccp_addr = sccp_listener.local_addr()?;
     let sccp_task = tokio::spawn(sccp_server::serve(sccp_listener, state.clone()));
+    let sip_socket = tokio::net::UdpSocket::bind(options.sip_listen).await?;
+    let sip_addr = sip_socket.local_addr()?;
+    let sip_task = tokio::spawn(sip_server::serve(sip_socket, state.clone()));
     let app = http::router(state.clone(), options.lab_control);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -139,11 +150,13 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
         addr,
         config_addr,
         sccp_addr,
+        sip_addr,
         state,
         shutdown: tx,
         task,
         config_task,
         sccp_task,
+        sip_task,
         sweeper,
     })
 }

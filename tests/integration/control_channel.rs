@@ -369,3 +369,181 @@ async fn rst_1_a_captured_login_decodes_as_skinny_in_tshark() {
         "resetType 2 = restart: {rows:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// SIP (8800 series)
+
+use emlab_protocol::sip::{SipMessage, parse_service_control};
+use tokio::net::UdpSocket;
+
+/// A minimal 8851 on UDP: it registers and reads service-control NOTIFYs.
+struct SipPhone {
+    socket: UdpSocket,
+    server: SocketAddr,
+    call_id: String,
+    contact_uri: String,
+}
+
+impl SipPhone {
+    async fn new(server: SocketAddr) -> SipPhone {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let me = socket.local_addr().unwrap();
+        let call_id = format!("00112233-{}@127.0.0.1", me.port());
+        SipPhone {
+            socket,
+            server,
+            call_id,
+            contact_uri: format!("sip:c0ffee@{me};transport=udp"),
+        }
+    }
+
+    fn register_text(&self, device: &str, expires: u32, with_contact: bool) -> String {
+        let me = self.socket.local_addr().unwrap();
+        let contact = if with_contact {
+            format!(
+                "Contact: <{}>;+u.sip!devicename.ccm.cisco.com=\"{device}\";+u.sip!model.ccm.cisco.com=\"684\"\r\n",
+                self.contact_uri
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "REGISTER sip:{server} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK{port}\r\nFrom: <sip:2001@{server}>;tag=p1\r\n\
+             To: <sip:2001@{server}>\r\nCall-ID: {call_id}\r\nCSeq: 1 REGISTER\r\n{contact}\
+             Supported: replaces,X-cisco-service-control\r\nExpires: {expires}\r\nContent-Length: 0\r\n\r\n",
+            server = self.server,
+            port = me.port(),
+            call_id = self.call_id,
+        )
+    }
+
+    /// Sends a datagram and returns the answer, if one comes within a second.
+    async fn exchange(&self, datagram: &str) -> Option<SipMessage> {
+        self.socket
+            .send_to(datagram.as_bytes(), self.server)
+            .await
+            .unwrap();
+        self.recv(Duration::from_secs(1)).await
+    }
+
+    async fn recv(&self, wait: Duration) -> Option<SipMessage> {
+        let mut buf = vec![0u8; 65_535];
+        let (n, _) = tokio::time::timeout(wait, self.socket.recv_from(&mut buf))
+            .await
+            .ok()?
+            .ok()?;
+        Some(SipMessage::parse(&buf[..n]).expect("the server sends SIP"))
+    }
+
+    async fn register(server: SocketAddr, device: &str) -> (SipPhone, SipMessage) {
+        let phone = SipPhone::new(server).await;
+        let reply = phone
+            .exchange(&phone.register_text(device, 3600, true))
+            .await
+            .expect("an answer to REGISTER");
+        (phone, reply)
+    }
+
+    /// The actions of every NOTIFY until the line is quiet for 300 ms; each
+    /// is checked as a phone would, and answered 200.
+    async fn actions(&self) -> Vec<String> {
+        let mut actions = Vec::new();
+        while let Some(n) = self.recv(Duration::from_millis(300)).await {
+            assert_eq!(n.method(), Some("NOTIFY"), "{n:?}");
+            assert_eq!(n.start_line, format!("NOTIFY {} SIP/2.0", self.contact_uri));
+            assert_eq!(n.header("event"), Some("service-control"));
+            assert_eq!(n.header("content-type"), Some("text/plain"));
+            let (action, register_call_id) = parse_service_control(&n.body);
+            assert_eq!(
+                register_call_id.as_deref(),
+                Some(self.call_id.as_str()),
+                "RegisterCallId is our REGISTER's"
+            );
+            let ok = emlab_protocol::sip::response(&n, 200, "OK", "ph1", &[]);
+            self.socket
+                .send_to(ok.to_wire().as_bytes(), self.server)
+                .await
+                .unwrap();
+            actions.push(action.expect("an action"));
+        }
+        actions
+    }
+}
+
+#[tokio::test]
+async fn rst_1_sip_phone_restarts_by_service_control_notify() {
+    let t = TestServer::start("", "").await;
+    let (phone, ok) = SipPhone::register(t.server.sip_addr, D8851).await;
+    assert_eq!(ok.status(), Some(200));
+    assert_eq!(ok.header("call-id"), Some(phone.call_id.as_str()));
+    assert_eq!(ok.header("cseq"), Some("1 REGISTER"));
+    assert!(ok.header("to").unwrap().contains(";tag="), "{ok:?}");
+    assert_eq!(
+        ok.header("contact"),
+        Some(format!("<{}>;expires=3600", phone.contact_uri).as_str())
+    );
+    // mona: same locale and (on an 8851) the same no modules: a restart only.
+    assert!(t.login(D8851, "mona").await.error_code().is_none());
+    assert_eq!(phone.actions().await, ["restart"]);
+    assert!(t.logout(D8851).await.error_code().is_none());
+    assert_eq!(phone.actions().await, ["restart"]);
+}
+
+#[tokio::test]
+async fn rst_2_sip_phone_locale_mismatch_restarts_then_resets() {
+    let t = TestServer::start("", "").await;
+    let (phone, _) = SipPhone::register(t.server.sip_addr, D8851).await;
+    assert!(t.login(D8851, "alice").await.error_code().is_none());
+    assert_eq!(phone.actions().await, ["restart", "reset"]);
+}
+
+#[tokio::test]
+async fn sip_register_errors_unregister_and_garbage() {
+    let t = TestServer::start("", "").await;
+    let phone = SipPhone::new(t.server.sip_addr).await;
+    let status = |m: Option<SipMessage>| m.and_then(|m| m.status());
+    assert_eq!(
+        status(
+            phone
+                .exchange(&phone.register_text("SEP0000DEADBEEF", 3600, true))
+                .await
+        ),
+        Some(404)
+    );
+    assert_eq!(
+        status(phone.exchange(&phone.register_text(D1, 3600, true)).await),
+        Some(403),
+        "an SCCP phone"
+    );
+    assert_eq!(
+        status(
+            phone
+                .exchange(&phone.register_text(D8851, 3600, false))
+                .await
+        ),
+        Some(400),
+        "no Contact"
+    );
+    // Not SIP at all: dropped without an answer, and the server carries on.
+    assert!(
+        phone
+            .exchange("\u{1}\u{2} definitely not SIP")
+            .await
+            .is_none()
+    );
+    assert_eq!(
+        status(
+            phone
+                .exchange(&phone.register_text(D8851, 3600, true))
+                .await
+        ),
+        Some(200)
+    );
+    // Expires: 0 unregisters: a login then sends nothing.
+    assert_eq!(
+        status(phone.exchange(&phone.register_text(D8851, 0, true)).await),
+        Some(200)
+    );
+    assert!(t.login(D8851, "mona").await.error_code().is_none());
+    assert_eq!(phone.actions().await, Vec::<String>::new());
+}
