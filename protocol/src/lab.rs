@@ -161,6 +161,9 @@ pub struct User {
     /// Self-service user ID for `loginType=SP` (emlab choice: defaults to
     /// the primary extension, as Unified CM fills it in).
     pub self_service_id: Option<String>,
+    /// The user's own maximum login time, `HHH:MM` (self-care; TIME-3):
+    /// when set it replaces the service parameter for this user.
+    pub max_login_time: Option<String>,
     /// User device profiles; the first is the default.
     #[serde(default)]
     pub profiles: Vec<String>,
@@ -506,6 +509,9 @@ fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
                 &u.id,
                 format!("user id `{}` is empty or repeated", u.id),
             ));
+        }
+        if let Some(t) = &u.max_login_time {
+            parse_login_time(t).map_err(|e| err("max_login_time", t, e))?;
         }
         for p in &u.profiles {
             if !profiles.contains(p.as_str()) {

@@ -11,7 +11,7 @@
 use crate::config_files::ProfileView;
 use crate::directory::DeviceIdx;
 use emlab_protocol::sccp::ResetType;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc::UnboundedSender;
@@ -31,8 +31,16 @@ struct Registration {
 }
 
 #[derive(Default)]
+struct Hooks {
+    off_hook: HashSet<DeviceIdx>,
+    /// Commands held back while the phone is off-hook (LOG-6).
+    deferred: HashMap<DeviceIdx, Vec<ResetType>>,
+}
+
+#[derive(Default)]
 pub struct ControlChannel {
     phones: Mutex<HashMap<DeviceIdx, Registration>>,
+    hooks: Mutex<Hooks>,
     next_connection: AtomicU64,
     pub restarts_sent: AtomicU64,
     pub resets_sent: AtomicU64,
@@ -90,8 +98,24 @@ impl ControlChannel {
     }
 
     /// Queues `commands` for a registered phone; an unregistered phone
-    /// picks up its configuration when it next registers.
+    /// picks up its configuration when it next registers. A phone that is
+    /// off-hook gets them when it goes on-hook (LOG-6), once, as the
+    /// strongest plan held back (a reset stays a reset).
     pub fn send(&self, device: DeviceIdx, commands: &[ResetType]) {
+        {
+            let mut hooks = self.hooks.lock().unwrap_or_else(|p| p.into_inner());
+            if hooks.off_hook.contains(&device) {
+                let held = hooks.deferred.entry(device).or_default();
+                if commands.len() > held.len() {
+                    *held = commands.to_vec();
+                }
+                return;
+            }
+        }
+        self.deliver(device, commands);
+    }
+
+    fn deliver(&self, device: DeviceIdx, commands: &[ResetType]) {
         if let Some(r) = self.phones().get(&device) {
             for &c in commands {
                 if r.commands.send(c).is_ok() {
@@ -103,6 +127,24 @@ impl ControlChannel {
                     counter.fetch_add(1, Ordering::Relaxed);
                 }
             }
+        }
+    }
+
+    /// The phone reported OffHook (`true`) or OnHook (`false`); on-hook
+    /// releases whatever was held back.
+    pub fn set_off_hook(&self, device: DeviceIdx, off_hook: bool) {
+        let held = {
+            let mut hooks = self.hooks.lock().unwrap_or_else(|p| p.into_inner());
+            if off_hook {
+                hooks.off_hook.insert(device);
+                None
+            } else {
+                hooks.off_hook.remove(&device);
+                hooks.deferred.remove(&device)
+            }
+        };
+        if let Some(commands) = held {
+            self.deliver(device, &commands);
         }
     }
 }

@@ -7,7 +7,9 @@
 
 use emlab_protocol::ErrorCode;
 use emlab_protocol::ServerProfile;
-use emlab_protocol::lab::{Lab, Line, LineType, MultipleLoginBehavior, SpeedDial};
+use emlab_protocol::lab::{
+    Lab, Line, LineType, MultipleLoginBehavior, SpeedDial, parse_login_time,
+};
 use emlab_protocol::phone_model::{self, PhoneModel};
 use std::collections::HashMap;
 
@@ -26,6 +28,8 @@ pub struct User {
     pub primary_extension: Option<String>,
     pub self_service_id: Option<String>,
     pub locale: Option<String>,
+    /// The user's own maximum login time in minutes (TIME-3); 0 = no limit.
+    pub max_login_minutes: Option<u32>,
     /// User device profiles; the first is the default.
     pub profiles: Vec<ProfileIdx>,
 }
@@ -153,6 +157,10 @@ impl Directory {
                     .clone()
                     .or_else(|| u.primary_extension.clone()),
                 locale: u.locale.clone(),
+                max_login_minutes: u
+                    .max_login_time
+                    .as_deref()
+                    .and_then(|t| parse_login_time(t).ok()),
                 profiles,
             });
         }
@@ -182,6 +190,7 @@ impl Directory {
                 primary_extension: Some(m.primary_extension.clone()),
                 self_service_id: Some(m.primary_extension),
                 locale: Some(m.locale.clone()),
+                max_login_minutes: None,
                 profiles: vec![p],
             });
             d.add_device(Device {

@@ -46,8 +46,13 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
     let user = dir.user_idx(order.user_id).ok_or(ErrorCode::UserNotFound)?;
     let parameters = state.parameters();
     let profile = dir.resolve_profile(user, device, order.profile)?;
-    // The earlier of the exclusive duration and the enforced maximum login time.
-    let minutes = match (order.exclusive_minutes, parameters.max_login_minutes()) {
+    // The user's own maximum login time replaces the service parameter
+    // (TIME-3; 0:00 is no limit); the earlier of it and exclusiveDuration wins.
+    let max_login = match dir.user(user).max_login_minutes {
+        Some(m) => (m > 0).then_some(m),
+        None => parameters.max_login_minutes(),
+    };
+    let minutes = match (order.exclusive_minutes, max_login) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };

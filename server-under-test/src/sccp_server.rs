@@ -80,6 +80,11 @@ async fn connection(mut stream: TcpStream, state: Arc<ServerState>) {
                             Err(text) => replies.push(Message::RegisterReject { text: text.into() }),
                         },
                         Message::KeepAlive => replies.push(Message::KeepAliveAck),
+                        Message::OffHook | Message::OnHook => {
+                            if let Some(device) = registered {
+                                state.control.set_off_hook(device, msg == Message::OffHook);
+                            }
+                        }
                         Message::Unregister => {
                             if let Some(device) = registered.take() {
                                 state.control.unregister(device, connection);
@@ -105,5 +110,6 @@ async fn connection(mut stream: TcpStream, state: Arc<ServerState>) {
     }
     if let Some(device) = registered {
         state.control.unregister(device, connection);
+        state.control.set_off_hook(device, false);
     }
 }

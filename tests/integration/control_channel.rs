@@ -547,3 +547,19 @@ async fn sip_register_errors_unregister_and_garbage() {
     assert!(t.login(D8851, "mona").await.error_code().is_none());
     assert_eq!(phone.actions().await, Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn log_6_login_while_off_hook_restarts_only_on_hook() {
+    let t = TestServer::start("", "").await;
+    let (mut phone, _) = SccpPhone::register(t.server.sccp_addr, FLEET0, TYPE_7960).await;
+    phone.send(&Message::OffHook).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        t.login(FLEET0, "user00000").await.error_code().is_none(),
+        "the login itself succeeds"
+    );
+    assert_eq!(phone.resets().await, [], "nothing while the handset is up");
+    phone.send(&Message::OnHook).await;
+    assert_eq!(phone.resets().await, RESTART);
+    assert_eq!(t.config(FLEET0).await.login_user_id, "user00000");
+}

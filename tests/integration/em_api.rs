@@ -405,3 +405,20 @@ async fn non_em_paths_and_methods_are_not_the_servlet() {
         Reply::Answer(_)
     ));
 }
+
+#[tokio::test]
+async fn time_3_a_users_own_max_login_time_overrides_the_parameter() {
+    // dave's self-care limit is 0:10; the service parameter is not enforced.
+    let t = TestServer::start(UCM, "").await;
+    assert!(t.login(D7905, "dave").await.error_code().is_none());
+    assert!(t.login(D1, "alice").await.error_code().is_none());
+    t.advance_clock(9 * 60).await;
+    assert_eq!(t.user_on(D7905).await, DeviceUser::User("dave".into()));
+    t.advance_clock(2 * 60).await;
+    assert_eq!(t.user_on(D7905).await, DeviceUser::Nobody);
+    assert_eq!(
+        t.user_on(D1).await,
+        DeviceUser::User("alice".into()),
+        "others have no limit"
+    );
+}

@@ -80,6 +80,7 @@ pin = "42424"
 [[user]]
 id = "dave"
 pin = "ab#12"
+max_login_time = "0:10"
 
 [[user]]
 id = "jürgen"
