@@ -5,6 +5,7 @@
 //! [`crate::operations`]. Every outcome is a `<response>`; nothing here
 //! panics on input.
 
+use crate::addresses::Source;
 use crate::operations::{self, LoginOrder};
 use crate::state::ServerState;
 use emlab_protocol::ErrorCode;
@@ -14,6 +15,7 @@ use emlab_protocol::em_api::{
     Query, QueryKind, Response, ResponseBody, UserDevicesEntry, UserDevicesResult,
     UserDevicesResults,
 };
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::Ordering;
 
 /// The application a request authenticated as.
@@ -23,9 +25,10 @@ struct Caller<'a> {
 }
 
 /// Answers one posted form body.
-pub async fn handle(state: &ServerState, form_body: &[u8]) -> Response {
+/// `peer` is the caller's address (IP-1 uses it when no `remoteIPAddr` is given).
+pub async fn handle(state: &ServerState, form_body: &[u8], peer: IpAddr) -> Response {
     let result = match decode(form_body) {
-        Ok(Message::Request(r)) => handle_request(state, &r.app_info, r.operation).await,
+        Ok(Message::Request(r)) => handle_request(state, &r.app_info, r.operation, peer).await,
         Ok(Message::Query(q)) => handle_query(state, &q),
         Err(code) => Err(code),
     };
@@ -76,19 +79,47 @@ async fn handle_request(
     state: &ServerState,
     app: &AppInfo,
     op: Operation,
+    peer: IpAddr,
 ) -> Result<Response, ErrorCode> {
     let caller = authenticate(state, app)?;
     match op {
-        Operation::Login(login) => self::login(state, &caller, &login).await,
-        Operation::Logout(logout) => self::logout(state, &caller, &logout).await,
-        Operation::LogoutAll(_) => logout_all(state, &caller).await,
+        Operation::Login(login) => self::login(state, &caller, &login, peer).await,
+        Operation::Logout(logout) => self::logout(state, &caller, &logout, peer).await,
+        Operation::LogoutAll(all) => {
+            logout_all(
+                state,
+                &caller,
+                source(peer, &all.remote_ip_addr, &all.is_via_header_set),
+            )
+            .await
+        }
     }
+}
+
+/// The phone's address as the application passes it on (`remoteIPAddr`,
+/// `isViaHeaderSet`), else the caller's own. An address that does not parse
+/// can never be validated (IP-1).
+fn source(peer: IpAddr, remote_ip: &Option<String>, via: &Option<String>) -> Source {
+    let ip = match remote_ip {
+        Some(r) => r
+            .trim()
+            .trim_matches(['[', ']'])
+            .parse()
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        None => peer,
+    };
+    Source::new(
+        ip,
+        via.as_deref()
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
+    )
 }
 
 async fn login(
     state: &ServerState,
     caller: &Caller<'_>,
     login: &Login,
+    peer: IpAddr,
 ) -> Result<Response, ErrorCode> {
     if !caller.proxy_rights && login.user_id != caller.id {
         return Err(ErrorCode::NoProxyRights);
@@ -103,6 +134,11 @@ async fn login(
         user_id: &login.user_id,
         profile: login.device_profile.as_deref(),
         exclusive_minutes,
+        source: Some(source(
+            peer,
+            &login.remote_ip_addr,
+            &login.is_via_header_set,
+        )),
     };
     operations::login(state, order).await?;
     Ok(Response::success())
@@ -112,19 +148,25 @@ async fn logout(
     state: &ServerState,
     caller: &Caller<'_>,
     logout: &Logout,
+    peer: IpAddr,
 ) -> Result<Response, ErrorCode> {
-    operations::logout(state, &logout.device_name, |user_id| {
+    let from = source(peer, &logout.remote_ip_addr, &logout.is_via_header_set);
+    operations::logout(state, &logout.device_name, Some(from), |user_id| {
         caller.proxy_rights || user_id == caller.id
     })
     .await?;
     Ok(Response::success())
 }
 
-async fn logout_all(state: &ServerState, caller: &Caller<'_>) -> Result<Response, ErrorCode> {
+async fn logout_all(
+    state: &ServerState,
+    caller: &Caller<'_>,
+    from: Source,
+) -> Result<Response, ErrorCode> {
     if !caller.proxy_rights {
         return Err(ErrorCode::NoProxyRights);
     }
-    operations::logout_all(state).await?;
+    operations::logout_all(state, Some(from)).await?;
     Ok(Response::success())
 }
 

@@ -6,12 +6,13 @@ use crate::phone_service;
 use crate::state::ServerState;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use emlab_protocol::em_api::{EM_API_PATH, MAX_BODY_BYTES};
 use emlab_protocol::phone_xml::EM_SERVICE_PATH;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// The `authenticationURL` phones ask before obeying a push to `/CGI/Execute`.
@@ -29,12 +30,16 @@ pub fn router(state: Arc<ServerState>, lab_control: bool) -> Router {
     router.with_state(state)
 }
 
-async fn em_servlet(State(state): State<Arc<ServerState>>, body: Body) -> axum::response::Response {
+async fn em_servlet(
+    State(state): State<Arc<ServerState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Body,
+) -> axum::response::Response {
     if !state.em_running() {
         return service_unavailable();
     }
     let response = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => em_api::handle(&state, &bytes).await,
+        Ok(bytes) => em_api::handle(&state, &bytes, peer.ip()).await,
         // Over 64 KiB, or the client went away mid-body: a parse error.
         Err(_) => em_api::unreadable_body(&state),
     };

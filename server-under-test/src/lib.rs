@@ -10,6 +10,7 @@
 //! - [`directory`]: users, devices, profiles, applications from the lab;
 //! - [`sessions`]: who is logged in where, and the multiple-login rule;
 //! - [`admission`]: Maximum Concurrent Requests (error 26);
+//! - [`addresses`]: Validate IP Address, trusted list, device cache (IP-1..4);
 //! - [`clock`]: the server clock that lab control can advance;
 //! - [`lab_control`]: `/lab/`: parameters, PINs, admin logout, EM stop/start;
 //! - [`operations`]: login and logout, shared by both ways in;
@@ -22,6 +23,7 @@
 //! - [`metrics`]: Prometheus counters;
 //! - [`http`]: the routes of the EM API, `/metrics` and `/lab/`.
 
+pub mod addresses;
 pub mod admission;
 pub mod clock;
 pub mod config_files;
@@ -130,11 +132,15 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
     let app = http::router(state.clone(), options.lab_control);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
+        // Peer addresses reach the handlers: Validate IP Address needs them (IP-1).
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = rx.await;
+        })
+        .await
     });
     // Timers are also applied lazily on every access; the sweeper makes an
     // automatic logout happen on time even when no request arrives.

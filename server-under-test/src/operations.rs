@@ -9,6 +9,7 @@
 //! 3. under the session lock: the multiple-login rule (25, 18) and the change,
 //!    so no interleaving of concurrent logins can break MULTI-5.
 
+use crate::addresses::Source;
 use crate::directory::DeviceIdx;
 use crate::sessions::{ActiveLogin, LoginRules};
 use crate::state::ServerState;
@@ -23,6 +24,8 @@ pub struct LoginOrder<'a> {
     pub profile: Option<&'a str>,
     /// exclusiveDuration in minutes, if any.
     pub exclusive_minutes: Option<u32>,
+    /// Where the request came from, for Validate IP Address (IP-1..4).
+    pub source: Option<Source>,
 }
 
 /// The emulated database time of one login/logout (LIM-1 demos).
@@ -43,6 +46,7 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
     if !dir.device(device).em_enabled {
         return Err(ErrorCode::DeviceLogonDisabled);
     }
+    state.check_source(Some(device), order.source)?;
     let user = dir.user_idx(order.user_id).ok_or(ErrorCode::UserNotFound)?;
     let parameters = state.parameters();
     let profile = dir.resolve_profile(user, device, order.profile)?;
@@ -102,6 +106,7 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
 pub async fn logout(
     state: &ServerState,
     device_name: &str,
+    source: Option<Source>,
     may_act_for: impl FnOnce(&str) -> bool,
 ) -> Result<(), ErrorCode> {
     let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
@@ -110,6 +115,7 @@ pub async fn logout(
     let device: DeviceIdx = dir
         .device_idx(device_name)
         .ok_or(ErrorCode::DeviceNotFound)?;
+    state.check_source(Some(device), source)?;
     let em_enabled = dir.device(device).em_enabled;
     let mut sessions = state.sessions();
     let Some(current) = sessions.on_device(device) else {
@@ -133,7 +139,8 @@ pub async fn logout(
 }
 
 /// Logs every device out; returns how many were logged in.
-pub async fn logout_all(state: &ServerState) -> Result<usize, ErrorCode> {
+pub async fn logout_all(state: &ServerState, source: Option<Source>) -> Result<usize, ErrorCode> {
+    state.check_source(None, source)?;
     let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
     database_work(state).await;
     let ended = state.sessions().logout_all();

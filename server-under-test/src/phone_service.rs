@@ -14,15 +14,17 @@
 //! The answer is encoded in the charset the phone prefers (`Accept-Charset`;
 //! 7940/7960/7905 prefer ISO-8859-1).
 
+use crate::addresses::Source;
 use crate::operations::{self, LoginOrder};
 use crate::state::ServerState;
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use emlab_protocol::phone_xml::{
     EM_SERVICE_PATH, InputItem, MenuItem, PhoneInput, PhoneMenu, PhoneObject, PhoneText, error_text,
 };
 use emlab_protocol::{ErrorCode, ServerProfile};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 const TITLE: &str = "Extension Mobility";
@@ -98,6 +100,7 @@ fn parse_query(raw: &str) -> Result<PhoneRequest, ()> {
 
 pub async fn em_service(
     State(state): State<Arc<ServerState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -109,7 +112,9 @@ pub async fn em_service(
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
     let base = format!("http://{host}{EM_SERVICE_PATH}");
-    let screen = screen(&state, &base, query.as_deref().unwrap_or("")).await;
+    // The phone's own address; a Via header means it came through a proxy (IP-1, IP-3).
+    let source = Source::new(peer.ip(), headers.contains_key("via"));
+    let screen = screen(&state, &base, query.as_deref().unwrap_or(""), source).await;
     let latin1 = prefers_latin1(
         headers
             .get(header::ACCEPT_CHARSET)
@@ -140,7 +145,7 @@ fn url(base: &str, params: &[(&str, &str)]) -> String {
     format!("{base}?{}", q.finish())
 }
 
-async fn screen(state: &ServerState, base: &str, query: &str) -> PhoneObject {
+async fn screen(state: &ServerState, base: &str, query: &str, source: Source) -> PhoneObject {
     let profile = state.directory.profile;
     let fail = |prompt: &str, code: ErrorCode| failure(profile, prompt, code);
     let Ok(req) = parse_query(query) else {
@@ -173,7 +178,7 @@ async fn screen(state: &ServerState, base: &str, query: &str) -> PhoneObject {
 
     if req.do_logout {
         // The user at the phone may log out whoever is there (LOG-7).
-        return match operations::logout(state, device, |_| true).await {
+        return match operations::logout(state, device, Some(source), |_| true).await {
             Ok(()) => text("Logout Successful"),
             Err(code) => fail(LOGOUT_UNSUCCESSFUL, code),
         };
@@ -218,6 +223,7 @@ async fn screen(state: &ServerState, base: &str, query: &str) -> PhoneObject {
         user_id: &user.id,
         profile: req.profile.as_deref(),
         exclusive_minutes: None,
+        source: Some(source),
     };
     match operations::login(state, order).await {
         Ok(()) => {

@@ -44,6 +44,8 @@ fn check_register(state: &ServerState, r: &Register) -> Result<u32, &'static str
 
 async fn connection(mut stream: TcpStream, state: Arc<ServerState>) {
     let connection = state.control.connection_id();
+    // The address the phone really talks from, not the one it claims in Register.
+    let Ok(peer) = stream.peer_addr() else { return };
     let (tx, mut commands) = mpsc::unbounded_channel();
     let mut registered = None;
     let mut buf = Vec::with_capacity(512);
@@ -68,6 +70,7 @@ async fn connection(mut stream: TcpStream, state: Arc<ServerState>) {
                         Message::Register(r) => match check_register(&state, &r) {
                             Ok(device) => {
                                 state.control.register(device, connection, tx.clone());
+                                state.device_registered(device, peer.ip());
                                 registered = Some(device);
                                 replies.push(Message::RegisterAck {
                                     keep_alive_s: KEEP_ALIVE_S,

@@ -82,6 +82,7 @@ fn register(
     let connection = state.control.connection_id();
     let (tx, commands) = mpsc::unbounded_channel();
     state.control.register(device, connection, tx);
+    state.device_registered(device, peer.ip());
     let notifier = Notifier {
         socket: socket.clone(),
         phone: peer,

@@ -2,6 +2,7 @@
 //! directory (fixed at start), and the state that changes: sessions,
 //! service parameters, PINs, whether the EM service runs.
 
+use crate::addresses::{AddressBook, Source, resolve_trusted};
 use crate::admission::Admission;
 use crate::clock::ServerClock;
 use crate::control::{self, ControlChannel};
@@ -9,7 +10,10 @@ use crate::directory::{DeviceIdx, Directory, UserIdx};
 use crate::metrics::Metrics;
 use crate::sessions::ActiveLogin;
 use crate::sessions::Sessions;
+use emlab_protocol::ErrorCode;
 use emlab_protocol::lab::{Lab, ServiceParameters};
+use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
@@ -26,6 +30,9 @@ pub struct ServerState {
     pub directory: Directory,
     sessions: Mutex<Sessions>,
     parameters: RwLock<Arc<ServiceParameters>>,
+    /// The Trusted List of IPs, resolved when the parameters are set (IP-2).
+    trusted: RwLock<Arc<HashSet<IpAddr>>>,
+    addresses: Mutex<AddressBook>,
     credentials: Mutex<Vec<Credential>>,
     /// False while lab control has the EM service stopped (LIM-4, TIME-6).
     em_running: AtomicBool,
@@ -56,7 +63,9 @@ impl ServerState {
         ServerState {
             directory,
             sessions: Mutex::new(sessions),
+            trusted: RwLock::new(Arc::new(resolve_trusted(&parameters.trusted_ips))),
             parameters: RwLock::new(Arc::new(parameters)),
+            addresses: Mutex::new(AddressBook::default()),
             credentials: Mutex::new(credentials),
             em_running: AtomicBool::new(true),
             admission,
@@ -124,7 +133,35 @@ impl ServerState {
     /// Replaces the service parameters (already checked).
     pub fn set_parameters(&self, parameters: ServiceParameters) {
         self.admission.set_limit(parameters.max_concurrent_requests);
+        *self.trusted.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(resolve_trusted(&parameters.trusted_ips));
         *self.parameters.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(parameters);
+    }
+
+    /// A phone registered on the control channel from `ip` (IP-1, LIM-5).
+    pub fn device_registered(&self, device: DeviceIdx, ip: IpAddr) {
+        let cache_size = self.parameters().cache_size as usize;
+        lock(&self.addresses).registered(device, ip, cache_size);
+    }
+
+    /// Validate IP Address and Allow Proxy for a login or logout (IP-1, IP-3).
+    pub fn check_source(
+        &self,
+        device: Option<DeviceIdx>,
+        source: Option<Source>,
+    ) -> Result<(), ErrorCode> {
+        let parameters = self.parameters();
+        if !parameters.validate_ip_address {
+            return Ok(());
+        }
+        // No source known (an in-process caller): nothing to validate against.
+        let Some(source) = source else { return Ok(()) };
+        let trusted = self
+            .trusted
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        lock(&self.addresses).check(&parameters, &trusted, device, source)
     }
 
     /// Whether `pin` is the user's PIN, or the one cached at a login in the

@@ -16,9 +16,9 @@ use tokio::net::TcpStream;
 const FLEET0: &str = "SEP0E0000000000";
 const FLEET1: &str = "SEP0E0000000001";
 const FLEET2: &str = "SEP0E0000000002";
-const TYPE_7960: u32 = 7;
+pub(crate) const TYPE_7960: u32 = 7;
 
-struct SccpPhone {
+pub(crate) struct SccpPhone {
     stream: TcpStream,
     buf: Vec<u8>,
 }
@@ -31,13 +31,35 @@ impl SccpPhone {
         }
     }
 
+    /// Connects from a chosen loopback address (each phone its own, 127.0.0.0/8).
+    pub(crate) async fn connect_from(local: std::net::IpAddr, addr: SocketAddr) -> SccpPhone {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(local, 0)).unwrap();
+        SccpPhone {
+            stream: socket.connect(addr).await.unwrap(),
+            buf: Vec::new(),
+        }
+    }
+
     /// Connects and registers; returns the phone and the server's replies.
     async fn register(
         addr: SocketAddr,
         device: &str,
         device_type: u32,
     ) -> (SccpPhone, Vec<Message>) {
-        let mut p = SccpPhone::connect(addr).await;
+        SccpPhone::connect(addr)
+            .await
+            .register_as(device, device_type)
+            .await
+    }
+
+    /// Registers this connection as `device`; returns the server's replies.
+    pub(crate) async fn register_as(
+        self,
+        device: &str,
+        device_type: u32,
+    ) -> (SccpPhone, Vec<Message>) {
+        let mut p = self;
         p.send(&Message::Register(Register {
             device_name: device.into(),
             user_id: 0,
@@ -102,7 +124,7 @@ impl SccpPhone {
     }
 }
 
-fn registered(replies: &[Message]) -> bool {
+pub(crate) fn registered(replies: &[Message]) -> bool {
     matches!(
         replies,
         [Message::RegisterAck { .. }, Message::CapabilitiesReq]

@@ -1,6 +1,7 @@
 //! emlab's own proof: one test binary (to keep link time down on 2 cores),
 //! one module per subject. Everything here talks over real loopback sockets.
 
+mod addresses;
 mod cli;
 mod config_files;
 mod control_channel;

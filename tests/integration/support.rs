@@ -353,7 +353,19 @@ pub async fn phone_get(
     path_and_query: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String, String) {
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    phone_get_from(None, base, path_and_query, headers).await
+}
+
+/// As [`phone_get`], from a chosen local address (each phone its own, 127.0.0.0/8).
+pub async fn phone_get_from(
+    local: Option<std::net::IpAddr>,
+    base: &str,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, String) {
+    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    connector.set_local_address(local);
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(connector);
     let mut req = hyper::Request::builder()
         .method("GET")
         .uri(format!("{base}{path_and_query}"));

@@ -1,0 +1,168 @@
+//! Validate IP Address (IP-1..4, LIM-5): which source addresses may log a
+//! device in or out when the service parameter is on.
+//!
+//! A request passes when its source is in the Trusted List of IPs (exact
+//! addresses, or host names resolved when the list is set; no ranges or
+//! patterns, IP-2), or is the address the device registered from, or is in
+//! the device cache: the addresses of the last `cache_size` registrations
+//! (LIM-5). Through a proxy it passes only with Allow Proxy (IP-3). IPv4
+//! and IPv6 are compared as addresses, so `::1` and `127.0.0.1` differ and
+//! an IPv4-mapped IPv6 source counts as its IPv4 address (IP-4).
+
+use crate::directory::DeviceIdx;
+use emlab_protocol::ErrorCode;
+use emlab_protocol::lab::ServiceParameters;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, ToSocketAddrs};
+
+/// Where a login or logout came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Source {
+    pub ip: IpAddr,
+    /// The request came through a web proxy (`Via`, or `isViaHeaderSet`).
+    pub via_proxy: bool,
+}
+
+impl Source {
+    pub fn new(ip: IpAddr, via_proxy: bool) -> Self {
+        Source {
+            ip: canonical(ip),
+            via_proxy,
+        }
+    }
+}
+
+/// `::ffff:127.0.0.1` is `127.0.0.1`.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// The addresses of the Trusted List of IPs: `a;b;host`.
+pub fn resolve_trusted(list: &str) -> HashSet<IpAddr> {
+    let mut out = HashSet::new();
+    for entry in list.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        match entry.parse::<IpAddr>() {
+            Ok(ip) => {
+                out.insert(canonical(ip));
+            }
+            // A host name: what it resolves to now. A range or pattern
+            // (`10.0.0.0/8`, `10.0.0.*`) resolves to nothing, as on CUCM.
+            Err(_) => {
+                if let Ok(addrs) = (entry, 0).to_socket_addrs() {
+                    out.extend(addrs.map(|a| canonical(a.ip())));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Registered devices' addresses and the bounded device cache.
+#[derive(Default)]
+pub struct AddressBook {
+    registered: HashMap<DeviceIdx, IpAddr>,
+    cache: VecDeque<IpAddr>,
+    cached: HashMap<IpAddr, usize>,
+}
+
+impl AddressBook {
+    /// A device registered from `ip`; the cache keeps the last `cache_size`.
+    pub fn registered(&mut self, device: DeviceIdx, ip: IpAddr, cache_size: usize) {
+        let ip = canonical(ip);
+        self.registered.insert(device, ip);
+        self.cache.push_back(ip);
+        *self.cached.entry(ip).or_insert(0) += 1;
+        while self.cache.len() > cache_size {
+            if let Some(old) = self.cache.pop_front()
+                && let Some(n) = self.cached.get_mut(&old)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    self.cached.remove(&old);
+                }
+            }
+        }
+    }
+
+    /// IP-1/IP-3: may `source` log `device` in or out?
+    pub fn check(
+        &self,
+        parameters: &ServiceParameters,
+        trusted: &HashSet<IpAddr>,
+        device: Option<DeviceIdx>,
+        source: Source,
+    ) -> Result<(), ErrorCode> {
+        if !parameters.validate_ip_address {
+            return Ok(());
+        }
+        if source.via_proxy && !parameters.allow_proxy {
+            return Err(ErrorCode::ProxyNotAllowed);
+        }
+        let own = device.and_then(|d| self.registered.get(&d)) == Some(&source.ip);
+        if trusted.contains(&source.ip) || own || self.cached.contains_key(&source.ip) {
+            Ok(())
+        } else {
+            Err(ErrorCode::UntrustedIp)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn lim_5_the_device_cache_keeps_the_last_cache_size_addresses() {
+        let mut book = AddressBook::default();
+        let on = ServiceParameters {
+            validate_ip_address: true,
+            ..Default::default()
+        };
+        let none = HashSet::new();
+        book.registered(0, ip("127.0.0.10"), 2);
+        book.registered(1, ip("127.0.0.11"), 2);
+        assert!(
+            book.check(&on, &none, Some(5), Source::new(ip("127.0.0.10"), false))
+                .is_ok()
+        );
+        book.registered(2, ip("127.0.0.12"), 2);
+        // 127.0.0.10 fell out of the cache but is still device 0's own address.
+        assert_eq!(
+            book.check(&on, &none, Some(5), Source::new(ip("127.0.0.10"), false)),
+            Err(ErrorCode::UntrustedIp)
+        );
+        assert!(
+            book.check(&on, &none, Some(0), Source::new(ip("127.0.0.10"), false))
+                .is_ok()
+        );
+        // Off: no check at all (LIM-5 "effective only when Validate IP Address is True").
+        assert!(
+            book.check(
+                &ServiceParameters::default(),
+                &none,
+                None,
+                Source::new(ip("10.9.9.9"), true)
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn ip_2_trusted_list_takes_addresses_and_host_names_not_patterns() {
+        let t = resolve_trusted("127.0.0.3; ::1 ;localhost;10.0.0.0/8;10.0.0.*");
+        assert!(t.contains(&ip("127.0.0.3")) && t.contains(&ip("::1")));
+        assert!(t.contains(&ip("127.0.0.1")), "localhost resolves");
+        assert!(!t.contains(&ip("10.0.0.1")), "no ranges or patterns");
+        assert_eq!(
+            Source::new(ip("::ffff:127.0.0.3"), false).ip,
+            ip("127.0.0.3")
+        );
+    }
+}
