@@ -33,7 +33,7 @@ pub struct LabFile {
     pub fleet: Option<Fleet>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     #[serde(default)]
@@ -42,6 +42,27 @@ pub struct ServerSection {
     /// Requests (LIM-1) can be seen on a fast machine.
     #[serde(default)]
     pub operation_time_ms: u64,
+    /// The port of each phone's own web server, where pushes go (`/CGI/Execute`).
+    #[serde(default = "default_phone_web_port")]
+    pub phone_web_port: u16,
+    /// `cme` only: `em keep-history`, keep call history at logout (LOGS-2).
+    #[serde(default)]
+    pub keep_history: bool,
+}
+
+fn default_phone_web_port() -> u16 {
+    80
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        ServerSection {
+            profile: ServerProfile::default(),
+            operation_time_ms: 0,
+            phone_web_port: default_phone_web_port(),
+            keep_history: false,
+        }
+    }
 }
 
 /// Cisco's service parameters, in snake_case, with the seeds' defaults.

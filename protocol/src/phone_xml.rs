@@ -316,3 +316,137 @@ mod tests {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Pushes to the phone's own web server (`POST /CGI/Execute`, form field
+// `XML`, HTTP Basic): the server sends `CiscoIPPhoneExecute`; the phone
+// checks the credentials against its `authenticationURL` and answers
+// `CiscoIPPhoneResponse`, or `CiscoIPPhoneError Number="4"` when refused.
+
+/// The phone's push endpoint.
+pub const EXECUTE_PATH: &str = "/CGI/Execute";
+
+/// The execute URL that clears the call history (LOGS-1/2).
+pub const CLEAR_CALL_HISTORY: &str = "Init:CallHistory";
+
+/// `<CiscoIPPhoneExecute>`: up to three URLs for the phone to run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "CiscoIPPhoneExecute")]
+pub struct PhoneExecute {
+    #[serde(rename = "ExecuteItem", default)]
+    pub items: Vec<ExecuteItem>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecuteItem {
+    #[serde(rename = "@Priority", default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
+    #[serde(rename = "@URL")]
+    pub url: String,
+}
+
+/// `<CiscoIPPhoneResponse>`: what each execute item did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "CiscoIPPhoneResponse")]
+pub struct PhoneResponse {
+    #[serde(rename = "ResponseItem", default)]
+    pub items: Vec<ResponseItem>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseItem {
+    #[serde(rename = "@Status")]
+    pub status: i32,
+    #[serde(rename = "@Data", default)]
+    pub data: String,
+    #[serde(rename = "@URL", default)]
+    pub url: String,
+}
+
+/// `<CiscoIPPhoneError Number="N"/>`: 1 parse, 2 framing, 4 authentication.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename = "CiscoIPPhoneError")]
+pub struct PhoneError {
+    #[serde(rename = "@Number")]
+    pub number: u8,
+}
+
+/// What a phone may answer to a push.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PushAnswer {
+    Response(PhoneResponse),
+    Error(PhoneError),
+}
+
+impl PhoneExecute {
+    /// One execute item per URL (at most three, as phones take).
+    pub fn new(urls: &[&str]) -> Self {
+        PhoneExecute {
+            items: urls
+                .iter()
+                .take(3)
+                .map(|u| ExecuteItem {
+                    priority: Some(0),
+                    url: u.to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    pub fn to_xml(&self) -> String {
+        quick_xml::se::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_xml(xml: &str) -> Result<Self, String> {
+        quick_xml::de::from_str(xml.trim()).map_err(|e| e.to_string())
+    }
+}
+
+impl PushAnswer {
+    pub fn to_xml(&self) -> String {
+        match self {
+            PushAnswer::Response(r) => quick_xml::se::to_string(r),
+            PushAnswer::Error(e) => quick_xml::se::to_string(e),
+        }
+        .unwrap_or_default()
+    }
+
+    pub fn from_xml(xml: &str) -> Result<Self, String> {
+        let body = xml.trim_start();
+        if body.starts_with("<CiscoIPPhoneError") {
+            quick_xml::de::from_str(body)
+                .map(PushAnswer::Error)
+                .map_err(|e| e.to_string())
+        } else {
+            quick_xml::de::from_str(body)
+                .map(PushAnswer::Response)
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+#[cfg(test)]
+mod push_tests {
+    use super::*;
+
+    #[test]
+    fn push_objects_round_trip() {
+        let x = PhoneExecute::new(&[CLEAR_CALL_HISTORY]);
+        assert_eq!(
+            x.to_xml(),
+            r#"<CiscoIPPhoneExecute><ExecuteItem Priority="0" URL="Init:CallHistory"/></CiscoIPPhoneExecute>"#
+        );
+        assert_eq!(PhoneExecute::from_xml(&x.to_xml()), Ok(x));
+        let ok = PushAnswer::Response(PhoneResponse {
+            items: vec![ResponseItem {
+                status: 0,
+                data: "Success".into(),
+                url: CLEAR_CALL_HISTORY.into(),
+            }],
+        });
+        assert_eq!(PushAnswer::from_xml(&ok.to_xml()), Ok(ok));
+        let refused = PushAnswer::Error(PhoneError { number: 4 });
+        assert_eq!(refused.to_xml(), r#"<CiscoIPPhoneError Number="4"/>"#);
+        assert_eq!(PushAnswer::from_xml(&refused.to_xml()), Ok(refused));
+    }
+}

@@ -87,6 +87,11 @@ impl AddressBook {
         }
     }
 
+    /// The address `device` registered from, if it did.
+    pub fn address_of(&self, device: DeviceIdx) -> Option<IpAddr> {
+        self.registered.get(&device).copied()
+    }
+
     /// IP-1/IP-3: may `source` log `device` in or out?
     pub fn check(
         &self,

@@ -65,7 +65,7 @@ async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(&state.admission),
+        state.metrics.render(&state.admission, &state.call_logs),
     )
 }
 

@@ -11,6 +11,7 @@
 //! - [`sessions`]: who is logged in where, and the multiple-login rule;
 //! - [`admission`]: Maximum Concurrent Requests (error 26);
 //! - [`addresses`]: Validate IP Address, trusted list, device cache (IP-1..4);
+//! - [`call_logs`]: the `Init:CallHistory` push at login and logout (LOGS-1/2);
 //! - [`clock`]: the server clock that lab control can advance;
 //! - [`lab_control`]: `/lab/`: parameters, PINs, admin logout, EM stop/start;
 //! - [`operations`]: login and logout, shared by both ways in;
@@ -25,6 +26,7 @@
 
 pub mod addresses;
 pub mod admission;
+pub mod call_logs;
 pub mod clock;
 pub mod config_files;
 pub mod control;

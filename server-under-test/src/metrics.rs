@@ -2,6 +2,7 @@
 //! §6), named after the Extension Mobility perfmon object.
 
 use crate::admission::Admission;
+use crate::call_logs::CallLogs;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,7 +32,7 @@ impl Metrics {
             .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
-    pub fn render(&self, admission: &Admission) -> String {
+    pub fn render(&self, admission: &Admission, call_logs: &CallLogs) -> String {
         let mut out = String::with_capacity(2048);
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
             let _ = writeln!(
@@ -75,6 +76,22 @@ impl Metrics {
             "Logouts made by the server (timers, auto-logout, next user).",
             self.automatic_logouts.load(Ordering::Relaxed),
         );
+        let _ = writeln!(
+            out,
+            "# HELP em_call_log_clears_total Init:CallHistory pushes by result.\n# TYPE em_call_log_clears_total counter"
+        );
+        let results = [
+            ("cleared", &call_logs.cleared),
+            ("refused", &call_logs.refused),
+            ("unreachable", &call_logs.unreachable),
+        ];
+        for (result, c) in results {
+            let _ = writeln!(
+                out,
+                "em_call_log_clears_total{{result=\"{result}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP em_errors_total EM API failures by error code.\n# TYPE em_errors_total counter"

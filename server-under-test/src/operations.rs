@@ -10,6 +10,7 @@
 //!    so no interleaving of concurrent logins can break MULTI-5.
 
 use crate::addresses::Source;
+use crate::call_logs::Moment;
 use crate::directory::DeviceIdx;
 use crate::sessions::{ActiveLogin, LoginRules};
 use crate::state::ServerState;
@@ -97,6 +98,7 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
             .fetch_add(1, Ordering::Relaxed);
     }
     state.profile_changed(device, effect.replaced, Some(active));
+    state.clear_call_logs(device, Moment::ManualLogin);
     state.metrics.logins.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
@@ -135,6 +137,7 @@ pub async fn logout(
     drop(sessions);
     state.metrics.logouts.fetch_add(1, Ordering::Relaxed);
     state.profile_changed(device, Some(current), None);
+    state.clear_call_logs(device, Moment::ManualLogout);
     Ok(())
 }
 

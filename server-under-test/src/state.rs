@@ -4,6 +4,7 @@
 
 use crate::addresses::{AddressBook, Source, resolve_trusted};
 use crate::admission::Admission;
+use crate::call_logs::{CallLogs, Moment};
 use crate::clock::ServerClock;
 use crate::control::{self, ControlChannel};
 use crate::directory::{DeviceIdx, Directory, UserIdx};
@@ -40,6 +41,7 @@ pub struct ServerState {
     pub metrics: Metrics,
     pub clock: ServerClock,
     pub control: ControlChannel,
+    pub call_logs: Arc<CallLogs>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -72,6 +74,7 @@ impl ServerState {
             metrics: Metrics::default(),
             clock: ServerClock::new(),
             control: ControlChannel::default(),
+            call_logs: CallLogs::new(lab),
         }
     }
 
@@ -102,6 +105,7 @@ impl ServerState {
         }
         for &(device, login) in ended {
             self.profile_changed(device, Some(login), None);
+            self.clear_call_logs(device, Moment::OtherLogout);
         }
     }
 
@@ -136,6 +140,20 @@ impl ServerState {
         *self.trusted.write().unwrap_or_else(|p| p.into_inner()) =
             Arc::new(resolve_trusted(&parameters.trusted_ips));
         *self.parameters.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(parameters);
+    }
+
+    /// Clears the phone's call logs if `moment` calls for it (LOGS-1/2).
+    pub fn clear_call_logs(&self, device: DeviceIdx, moment: Moment) {
+        if !self
+            .call_logs
+            .clears(moment, self.parameters().clear_call_logs)
+        {
+            return;
+        }
+        // A phone that never registered has no known address to push to.
+        if let Some(ip) = lock(&self.addresses).address_of(device) {
+            self.call_logs.push(ip);
+        }
     }
 
     /// A phone registered on the control channel from `ip` (IP-1, LIM-5).

@@ -2,6 +2,7 @@
 //! one module per subject. Everything here talks over real loopback sockets.
 
 mod addresses;
+mod call_logs;
 mod cli;
 mod config_files;
 mod control_channel;
