@@ -14,7 +14,7 @@ use crate::call_logs::Moment;
 use crate::directory::DeviceIdx;
 use crate::sessions::{ActiveLogin, LoginRules};
 use crate::state::ServerState;
-use emlab_protocol::ErrorCode;
+use emlab_protocol::{ErrorCode, ServerProfile};
 use std::sync::atomic::Ordering;
 
 /// What to log in where.
@@ -48,6 +48,14 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
         return Err(ErrorCode::DeviceLogonDisabled);
     }
     state.check_source(Some(device), order.source)?;
+    // BTN-6: CallManager 4.x logs a 7940 in only on its 1- or 2-line template.
+    let d = dir.device(device);
+    if dir.profile == ServerProfile::Ucm4
+        && d.model.name == "7940"
+        && !matches!(d.template.as_str(), "7940 1-Line" | "7940 2-Line")
+    {
+        return Err(ErrorCode::ProfileNotFound);
+    }
     let user = dir.user_idx(order.user_id).ok_or(ErrorCode::UserNotFound)?;
     let parameters = state.parameters();
     let profile = dir.resolve_profile(user, device, order.profile)?;

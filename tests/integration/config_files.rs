@@ -235,3 +235,32 @@ async fn authentication_url_answers_exactly_as_phones_expect() {
         (200, "ERROR".into())
     );
 }
+
+#[tokio::test]
+async fn log_9_ring_type_contrast_and_volume_stay_with_the_phone() {
+    // Not part of a profile: a lab profile that names them is refused...
+    for key in ["ring_type = \"Chirp1\"", "contrast = 5", "volume = 7"] {
+        let text = format!("[[profile]]\nname = \"p\"\nmodel = \"7960\"\n{key}\n");
+        let e =
+            emlab_protocol::lab::Lab::parse(std::path::Path::new("lab.toml"), &text).unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+    }
+    // ...and no configuration file carries them, logged in or not.
+    let t = TestServer::start("", "").await;
+    assert!(t.login(D1, "alice").await.error_code().is_none());
+    for device in [D1, D2] {
+        let (_, xml) = http(
+            &t.server.config_url(),
+            "GET",
+            &format!("/{device}.cnf.xml"),
+            String::new(),
+        )
+        .await;
+        for word in ["ringtype", "ring_type", "contrast", "volume"] {
+            assert!(
+                !xml.to_lowercase().contains(word),
+                "{device}: {word} in {xml}"
+            );
+        }
+    }
+}

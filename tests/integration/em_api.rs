@@ -422,3 +422,33 @@ async fn time_3_a_users_own_max_login_time_overrides_the_parameter() {
         "others have no limit"
     );
 }
+
+#[tokio::test]
+async fn btn_6_ucm4_logs_a_7940_in_only_on_a_1_or_2_line_template() {
+    let t = TestServer::start(UCM4, "").await;
+    assert_eq!(
+        failure(&t.login("SEP000000000007", "alice").await).0,
+        12,
+        "template \"Custom 7940\""
+    );
+    assert!(
+        t.login("SEP000000000008", "bob")
+            .await
+            .error_code()
+            .is_none(),
+        "\"7940 1-Line\""
+    );
+    assert_eq!(
+        t.login("SEP000000000009", "mona").await.error_code(),
+        None,
+        "the default template"
+    );
+    // Recent Unified CM has no such rule.
+    let t = TestServer::start(UCM, "").await;
+    assert!(
+        t.login("SEP000000000007", "alice")
+            .await
+            .error_code()
+            .is_none()
+    );
+}

@@ -173,6 +173,20 @@ em_enabled = false
 name = "SEP000000000005"
 model = "8851"
 
+[[device]]
+name = "SEP000000000007"
+model = "7940"
+template = "Custom 7940"
+
+[[device]]
+name = "SEP000000000008"
+model = "7940"
+template = "7940 1-Line"
+
+[[device]]
+name = "SEP000000000009"
+model = "7940"
+
 [fleet]
 count = 300
 models = {{ "7960" = 100 }}
