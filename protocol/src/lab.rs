@@ -48,6 +48,13 @@ pub struct ServerSection {
     /// `cme` only: `em keep-history`, keep call history at logout (LOGS-2).
     #[serde(default)]
     pub keep_history: bool,
+    /// `cme` only: up to three times of day (`HH:MM`, 00:00–24:00) at which
+    /// every EM user is logged out (TIME-4).
+    #[serde(default)]
+    pub logout_times: Vec<String>,
+    /// The time of day (`HH:MM`, UTC) when the server clock starts; default:
+    /// the real time. Tests set it so that time-of-day timers are exact.
+    pub clock_start: Option<String>,
 }
 
 fn default_phone_web_port() -> u16 {
@@ -61,6 +68,8 @@ impl Default for ServerSection {
             operation_time_ms: 0,
             phone_web_port: default_phone_web_port(),
             keep_history: false,
+            logout_times: Vec::new(),
+            clock_start: None,
         }
     }
 }
@@ -148,6 +157,21 @@ pub fn parse_login_time(s: &str) -> Result<u32, String> {
     }
 }
 
+/// Parses a time of day `HH:MM` (00:00 to 24:00) into minutes after midnight.
+pub fn parse_time_of_day(s: &str) -> Result<u32, String> {
+    let bad = || format!("`{s}` is not a time of day HH:MM between 00:00 and 24:00");
+    let (h, m) = s.split_once(':').ok_or_else(bad)?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+        return Err(bad());
+    }
+    let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if m >= 60 || h * 60 + m > 24 * 60 {
+        Err(bad())
+    } else {
+        Ok(h * 60 + m)
+    }
+}
+
 /// Multiple Login Behavior (MULTI-1..3).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -208,6 +232,8 @@ pub struct Profile {
     /// Phone services, by name.
     #[serde(default)]
     pub services: Vec<String>,
+    /// `cme` `max-idle-time`, minutes (1–9999): an idle phone is logged out (TIME-5).
+    pub max_idle_time: Option<u32>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -425,6 +451,26 @@ fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
         };
         return Err(err(key, &value, message));
     }
+    if lab.server.logout_times.len() > 3 {
+        return Err(err(
+            "logout_times",
+            "",
+            "at most three times of day (TIME-4)".into(),
+        ));
+    }
+    if !lab.server.logout_times.is_empty() && lab.server.profile != ServerProfile::Cme {
+        return Err(err(
+            "logout_times",
+            "",
+            "time-of-day logouts are a CME feature: set profile = \"cme\"".into(),
+        ));
+    }
+    for t in &lab.server.logout_times {
+        parse_time_of_day(t).map_err(|e| err("logout_times", t, e))?;
+    }
+    if let Some(t) = &lab.server.clock_start {
+        parse_time_of_day(t).map_err(|e| err("clock_start", t, e))?;
+    }
     if lab.server.operation_time_ms > 60_000 {
         let v = lab.server.operation_time_ms.to_string();
         return Err(err("operation_time_ms", &v, "must be at most 60000".into()));
@@ -488,6 +534,15 @@ fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
         }
         let model = check_model(&p.model)?;
         check_modules(model, &p.modules)?;
+        if let Some(idle) = p.max_idle_time
+            && !(1..=9999).contains(&idle)
+        {
+            return Err(err(
+                "max_idle_time",
+                &idle.to_string(),
+                format!("{idle} is outside 1 to 9999 minutes (TIME-5)"),
+            ));
+        }
         for sd in &p.speed_dials {
             if !(1..=36).contains(&sd.tag) {
                 let v = sd.tag.to_string();

@@ -130,6 +130,15 @@ impl ControlChannel {
         }
     }
 
+    /// The phones that are off-hook now (in a call, for TIME-4).
+    pub fn off_hook_devices(&self) -> HashSet<DeviceIdx> {
+        self.hooks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .off_hook
+            .clone()
+    }
+
     /// The phone reported OffHook (`true`) or OnHook (`false`); on-hook
     /// releases whatever was held back.
     pub fn set_off_hook(&self, device: DeviceIdx, off_hook: bool) {

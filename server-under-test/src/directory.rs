@@ -8,7 +8,7 @@
 use emlab_protocol::ErrorCode;
 use emlab_protocol::ServerProfile;
 use emlab_protocol::lab::{
-    Lab, Line, LineType, MultipleLoginBehavior, SpeedDial, parse_login_time,
+    Lab, Line, LineType, MultipleLoginBehavior, SpeedDial, parse_login_time, parse_time_of_day,
 };
 use emlab_protocol::phone_model::{self, PhoneModel};
 use std::collections::HashMap;
@@ -57,6 +57,8 @@ pub struct DeviceProfile {
     pub speed_dials: Vec<SpeedDial>,
     pub features: Vec<String>,
     pub services: Vec<String>,
+    /// `cme` max-idle-time in minutes (TIME-5).
+    pub max_idle_minutes: Option<u32>,
 }
 
 impl DeviceProfile {
@@ -70,12 +72,17 @@ impl DeviceProfile {
             speed_dials: Vec::new(),
             features: Vec::new(),
             services: Vec::new(),
+            max_idle_minutes: None,
         }
     }
 }
 
 pub struct Directory {
     pub profile: ServerProfile,
+    /// Time-of-day logouts, minutes after midnight (TIME-4, `cme`).
+    pub logout_times: Vec<u32>,
+    /// The time of day, in ms after midnight UTC, at which the server clock starts.
+    pub clock_start_ms: u64,
     pub operation_time_ms: u64,
     applications: HashMap<String, Application>,
     users: Vec<User>,
@@ -105,8 +112,19 @@ impl Directory {
     pub fn from_lab(lab: &Lab) -> Directory {
         let f = &lab.file;
         let fleet_size = lab.fleet_size() as usize;
+        // Validation checked every time of day, so parsing succeeds here.
+        let tod = |t: &str| parse_time_of_day(t).unwrap_or(0);
+        let now_utc_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64 % 86_400_000);
         let mut d = Directory {
             profile: f.server.profile,
+            logout_times: f.server.logout_times.iter().map(|t| tod(t)).collect(),
+            clock_start_ms: f
+                .server
+                .clock_start
+                .as_deref()
+                .map_or(now_utc_ms, |t| tod(t) as u64 * 60_000),
             operation_time_ms: f.server.operation_time_ms,
             applications: f
                 .application
@@ -141,6 +159,7 @@ impl Directory {
                 speed_dials: p.speed_dials.clone(),
                 features: p.features.clone(),
                 services: p.services.clone(),
+                max_idle_minutes: p.max_idle_time,
             });
         }
         for dp in &f.default_profile {

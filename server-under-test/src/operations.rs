@@ -80,6 +80,7 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
         profile,
         since_ms: now,
         expires_ms: minutes.map(|m| now + m as u64 * 60_000),
+        idle_minutes: dir.profile(profile).max_idle_minutes,
     };
     let effect = sessions.login(device, active, &rules)?;
     drop(sessions);

@@ -85,7 +85,7 @@ async fn connection(mut stream: TcpStream, state: Arc<ServerState>) {
                         Message::KeepAlive => replies.push(Message::KeepAliveAck),
                         Message::OffHook | Message::OnHook => {
                             if let Some(device) = registered {
-                                state.control.set_off_hook(device, msg == Message::OffHook);
+                                state.hook_changed(device, msg == Message::OffHook);
                             }
                         }
                         Message::Unregister => {
@@ -113,6 +113,6 @@ async fn connection(mut stream: TcpStream, state: Arc<ServerState>) {
     }
     if let Some(device) = registered {
         state.control.unregister(device, connection);
-        state.control.set_off_hook(device, false);
+        state.hook_changed(device, false);
     }
 }

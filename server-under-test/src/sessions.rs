@@ -9,7 +9,7 @@ use crate::directory::{DeviceIdx, ProfileIdx, UserIdx};
 use emlab_protocol::ErrorCode;
 use emlab_protocol::ServerProfile;
 use emlab_protocol::lab::MultipleLoginBehavior;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ActiveLogin {
@@ -18,6 +18,8 @@ pub struct ActiveLogin {
     pub since_ms: u64,
     /// Server-clock time of the automatic logout, if any.
     pub expires_ms: Option<u64>,
+    /// The profile's max-idle-time in minutes (TIME-5), if any.
+    pub idle_minutes: Option<u32>,
 }
 
 /// What a successful login did besides logging in.
@@ -37,6 +39,13 @@ pub struct Sessions {
     expiries: BTreeSet<(u64, DeviceIdx)>,
     /// The last user who logged in on each device (Remember Last User, AUTH-7).
     last_user: Vec<Option<UserIdx>>,
+    /// Idle deadlines (TIME-5), and each device's current one.
+    idle: BTreeSet<(u64, DeviceIdx)>,
+    idle_deadline: Vec<Option<u64>>,
+    /// Devices to log out when they go on-hook (a time-of-day logout met a call, TIME-4).
+    pub logout_on_hook: HashSet<DeviceIdx>,
+    /// When time-of-day logouts were last checked.
+    pub time_of_day_checked_ms: u64,
 }
 
 /// The rules a login is checked against.
@@ -52,6 +61,10 @@ impl Sessions {
             by_user: vec![Vec::new(); users],
             expiries: BTreeSet::new(),
             last_user: vec![None; devices],
+            idle: BTreeSet::new(),
+            idle_deadline: vec![None; devices],
+            logout_on_hook: HashSet::new(),
+            time_of_day_checked_ms: 0,
         }
     }
 
@@ -105,6 +118,9 @@ impl Sessions {
         }
         self.by_device[device as usize] = Some(login);
         self.last_user[device as usize] = Some(login.user);
+        if let Some(idle) = login.idle_minutes {
+            self.set_idle_deadline(device, login.since_ms + idle as u64 * 60_000);
+        }
         self.by_user[login.user as usize].push(device);
         if let Some(at) = login.expires_ms {
             self.expiries.insert((at, device));
@@ -112,8 +128,37 @@ impl Sessions {
         Ok(effect)
     }
 
+    fn set_idle_deadline(&mut self, device: DeviceIdx, at: u64) {
+        if let Some(old) = self.idle_deadline[device as usize].replace(at) {
+            self.idle.remove(&(old, device));
+        }
+        self.idle.insert((at, device));
+    }
+
+    /// The phone went off-hook: its idle timer starts again (TIME-5).
+    pub fn touch(&mut self, device: DeviceIdx, now_ms: u64) {
+        if let Some(idle) = self.by_device[device as usize].and_then(|l| l.idle_minutes) {
+            self.set_idle_deadline(device, now_ms + idle as u64 * 60_000);
+        }
+    }
+
+    /// Logs out every device but those in `spared`; returns the logins it ended.
+    pub fn logout_all_except(
+        &mut self,
+        spared: &HashSet<DeviceIdx>,
+    ) -> Vec<(DeviceIdx, ActiveLogin)> {
+        (0..self.by_device.len() as DeviceIdx)
+            .filter(|d| !spared.contains(d))
+            .filter_map(|d| self.logout(d).map(|l| (d, l)))
+            .collect()
+    }
+
     /// Logs the device out; returns who was logged in.
     pub fn logout(&mut self, device: DeviceIdx) -> Option<ActiveLogin> {
+        self.logout_on_hook.remove(&device);
+        if let Some(at) = self.idle_deadline[device as usize].take() {
+            self.idle.remove(&(at, device));
+        }
         let login = self.by_device[device as usize].take()?;
         self.by_user[login.user as usize].retain(|&d| d != device);
         if let Some(at) = login.expires_ms {
@@ -147,6 +192,17 @@ impl Sessions {
     /// Logs out every login whose timer is due at `now_ms`; returns the logins it ended.
     pub fn expire_due(&mut self, now_ms: u64) -> Vec<(DeviceIdx, ActiveLogin)> {
         let mut due = Vec::new();
+        while let Some(&(at, device)) = self.idle.first() {
+            if at > now_ms {
+                break;
+            }
+            match self.logout(device) {
+                Some(l) => due.push((device, l)),
+                None => {
+                    self.idle.pop_first();
+                }
+            }
+        }
         while let Some(&(at, device)) = self.expiries.first() {
             if at > now_ms {
                 break;
@@ -172,6 +228,7 @@ mod tests {
             profile: 0,
             since_ms: 0,
             expires_ms,
+            idle_minutes: None,
         }
     }
 

@@ -84,10 +84,57 @@ impl ServerState {
     pub fn sessions(&self) -> MutexGuard<'_, Sessions> {
         let mut s = lock(&self.sessions);
         if self.em_running() {
-            let due = s.expire_due(self.clock.now_ms());
-            self.logins_ended(&due, true);
+            let now = self.clock.now_ms();
+            let mut ended = s.expire_due(now);
+            ended.extend(self.time_of_day_logouts(&mut s, now));
+            self.logins_ended(&ended, true);
         }
         s
+    }
+
+    /// TIME-4 (`cme`): when the clock passes a logout time of day, every EM
+    /// user is logged out; a phone in a call (off-hook) is logged out when it
+    /// hangs up.
+    fn time_of_day_logouts(&self, s: &mut Sessions, now: u64) -> Vec<(DeviceIdx, ActiveLogin)> {
+        let dir = &self.directory;
+        let last = std::mem::replace(&mut s.time_of_day_checked_ms, now);
+        if dir.logout_times.is_empty() || now <= last {
+            return Vec::new();
+        }
+        const DAY: u64 = 86_400_000;
+        // How many times the wall clock has shown `minute` by server time `ms`.
+        let passes = |ms: u64, minute: u32| {
+            (dir.clock_start_ms + ms + DAY - (minute as u64 * 60_000) % DAY) / DAY
+        };
+        if !dir
+            .logout_times
+            .iter()
+            .any(|&m| passes(now, m) > passes(last, m))
+        {
+            return Vec::new();
+        }
+        let in_call = self.control.off_hook_devices();
+        for &d in &in_call {
+            if s.on_device(d).is_some() {
+                s.logout_on_hook.insert(d);
+            }
+        }
+        s.logout_all_except(&in_call)
+    }
+
+    /// The phone went off-hook or on-hook (SCCP OffHook/OnHook): held
+    /// restarts go out on-hook (LOG-6), off-hook restarts the idle timer
+    /// (TIME-5), and a time-of-day logout that met a call happens now (TIME-4).
+    pub fn hook_changed(&self, device: DeviceIdx, off_hook: bool) {
+        self.control.set_off_hook(device, off_hook);
+        let mut s = self.sessions();
+        if off_hook {
+            s.touch(device, self.clock.now_ms());
+        } else if s.logout_on_hook.remove(&device) {
+            let ended: Vec<_> = s.logout(device).map(|l| (device, l)).into_iter().collect();
+            drop(s);
+            self.logins_ended(&ended, true);
+        }
     }
 
     /// Counts logouts the server made or an administrator made, and

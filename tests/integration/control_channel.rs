@@ -4,7 +4,8 @@
 
 use crate::support::*;
 use emlab_protocol::em_api::{
-    Duration as EmDuration, ExclusiveDuration, Login, Message as EmMessage, Operation, Request,
+    DeviceUser, Duration as EmDuration, ExclusiveDuration, Login, Message as EmMessage, Operation,
+    Request,
 };
 use emlab_protocol::phone_xml::EM_SERVICE_PATH;
 use emlab_protocol::sccp::{Message, Register, ResetType};
@@ -584,4 +585,74 @@ async fn log_6_login_while_off_hook_restarts_only_on_hook() {
     phone.send(&Message::OnHook).await;
     assert_eq!(phone.resets().await, RESTART);
     assert_eq!(t.config(FLEET0).await.login_user_id, "user00000");
+}
+
+#[tokio::test]
+async fn time_4_time_of_day_logout_spares_a_call_until_it_ends() {
+    let cme = "profile = \"cme\"\nclock_start = \"17:00\"\nlogout_times = [\"18:00\"]";
+    let t = TestServer::start(cme, "").await;
+    let (mut phone, _) = SccpPhone::register(t.server.sccp_addr, FLEET0, TYPE_7960).await;
+    assert!(t.login(FLEET0, "user00000").await.error_code().is_none());
+    assert_eq!(phone.resets().await, RESTART);
+    assert!(t.login(D1, "alice").await.error_code().is_none());
+    phone.send(&Message::OffHook).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    t.advance_clock(59 * 60).await;
+    assert_eq!(
+        t.user_on(D1).await,
+        DeviceUser::User("alice".into()),
+        "17:59"
+    );
+    t.advance_clock(2 * 60).await;
+    assert_eq!(
+        t.user_on(D1).await,
+        DeviceUser::Nobody,
+        "18:01: everyone out"
+    );
+    assert_eq!(
+        t.user_on(FLEET0).await,
+        DeviceUser::User("user00000".into()),
+        "but not during the call"
+    );
+    assert_eq!(phone.resets().await, []);
+    phone.send(&Message::OnHook).await;
+    assert_eq!(phone.resets().await, RESTART, "logged out as the call ends");
+    assert_eq!(t.user_on(FLEET0).await, DeviceUser::Nobody);
+    // And again the next day.
+    assert!(t.login(D2, "bob").await.error_code().is_none());
+    t.advance_clock(24 * 3600).await;
+    assert_eq!(t.user_on(D2).await, DeviceUser::Nobody);
+}
+
+#[tokio::test]
+async fn time_5_an_idle_phone_is_logged_out_and_going_off_hook_resets_the_timer() {
+    let t = TestServer::start("profile = \"cme\"", "").await;
+    let (mut phone, _) = SccpPhone::register(t.server.sccp_addr, FLEET2, TYPE_7960).await;
+    // mona's profile has max-idle-time 10.
+    assert!(t.login(FLEET2, "mona").await.error_code().is_none());
+    assert_eq!(phone.resets().await, RESTART_THEN_RESET);
+    t.advance_clock(8 * 60).await;
+    phone.send(&Message::OffHook).await;
+    phone.send(&Message::OnHook).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    t.advance_clock(8 * 60).await;
+    assert_eq!(
+        t.user_on(FLEET2).await,
+        DeviceUser::User("mona".into()),
+        "16 minutes, but active 8 ago"
+    );
+    t.advance_clock(3 * 60).await;
+    assert_eq!(
+        t.user_on(FLEET2).await,
+        DeviceUser::Nobody,
+        "11 minutes idle"
+    );
+    assert_eq!(phone.resets().await, RESTART_THEN_RESET);
+    // A profile without max-idle-time has no idle timer.
+    assert!(t.login(FLEET2, "user00002").await.error_code().is_none());
+    t.advance_clock(24 * 3600).await;
+    assert_eq!(
+        t.user_on(FLEET2).await,
+        DeviceUser::User("user00002".into())
+    );
 }

@@ -125,6 +125,7 @@ services = ["Directory"]
 name = "mona-7960"
 model = "7960"
 modules = ["7914"]
+max_idle_time = 10
 lines = [{{ number = "6000" }}]
 
 [[profile]]
