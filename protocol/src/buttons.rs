@@ -185,7 +185,7 @@ mod tests {
     }
 
     #[test]
-    fn btn_1_and_3_cme_order_and_no_monitored_first_line() {
+    fn btn_3_no_monitored_first_line_under_any_order() {
         let lines = [
             line("1", LineType::MonitorRing),
             line("2", LineType::Overlay),

@@ -264,3 +264,36 @@ async fn log_9_ring_type_contrast_and_volume_stay_with_the_phone() {
         }
     }
 }
+
+#[tokio::test]
+async fn btn_5_a_7914_gives_a_7960_room_beyond_its_six_buttons() {
+    let t = TestServer::start("", "").await;
+    // alice-7960 has seven entries (after the monitored line is dropped) and one 7914:
+    // all fit; bob-7960 has nine and no module: six lines only (BTN-2).
+    assert!(t.login(D1, "alice").await.error_code().is_none());
+    let c = t.config(D1).await;
+    assert_eq!(
+        (c.add_on_modules.modules.len(), c.buttons.buttons.len()),
+        (1, 7)
+    );
+    assert!(t.login(D2, "bob").await.error_code().is_none());
+    assert_eq!(t.config(D2).await.buttons.buttons.len(), 6);
+}
+
+#[tokio::test]
+async fn url_1_the_service_url_is_exact_and_case_sensitive() {
+    let t = TestServer::start("", "").await;
+    let c = t.config(D1).await;
+    assert_eq!(
+        c.services_url,
+        format!("{}/emapp/EMAppServlet?device=#DEVICENAME#", t.url())
+    );
+    let (status, _, _) =
+        phone_get(&t.url(), &format!("/emapp/emappservlet?device={D1}"), &[]).await;
+    assert_eq!(status, 404, "the path is case-sensitive");
+    let (_, _, body) = phone_get(&t.url(), &format!("/emapp/EMAppServlet?DEVICE={D1}"), &[]).await;
+    assert!(
+        body.contains("[207]-Device Name Empty"),
+        "so are the parameters: {body}"
+    );
+}

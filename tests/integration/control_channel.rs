@@ -180,7 +180,7 @@ async fn rst_3_module_mismatch_restarts_then_resets() {
 }
 
 #[tokio::test]
-async fn log_1_log_2_phone_service_login_and_logout_restart_the_phone() {
+async fn log_2_phone_service_logout_restarts_the_phone_into_its_logout_profile() {
     let t = TestServer::start("", "").await;
     let (mut phone, _) = SccpPhone::register(t.server.sccp_addr, FLEET0, TYPE_7960).await;
     let q = format!("{EM_SERVICE_PATH}?device={FLEET0}&userid=user00000&seq=100000");
@@ -654,5 +654,29 @@ async fn time_5_an_idle_phone_is_logged_out_and_going_off_hook_resets_the_timer(
     assert_eq!(
         t.user_on(FLEET2).await,
         DeviceUser::User("user00002".into())
+    );
+}
+
+#[tokio::test]
+async fn rst_4_after_the_restart_the_phone_loads_the_profiles_locale_and_modules() {
+    let t = TestServer::start("", "").await;
+    let (mut phone, _) = SccpPhone::register(t.server.sccp_addr, FLEET2, TYPE_7960).await;
+    let before = t.config(FLEET2).await;
+    assert!(t.login(FLEET2, "mona").await.error_code().is_none());
+    assert_eq!(phone.resets().await, RESTART_THEN_RESET);
+    // What the phone re-reads after the restart and reset.
+    let after = t.config(FLEET2).await;
+    assert_eq!(
+        (
+            before.add_on_modules.modules.len(),
+            after.add_on_modules.modules.len()
+        ),
+        (0, 1)
+    );
+    assert_eq!(after.add_on_modules.modules[0].model, "7914");
+    assert_eq!(after.user_locale.name, "English_United_States");
+    assert_eq!(
+        (after.em_profile.as_str(), after.login_user_id.as_str()),
+        ("mona-7960", "mona")
     );
 }
