@@ -52,6 +52,9 @@ pub struct ServerSection {
     /// every EM user is logged out (TIME-4).
     #[serde(default)]
     pub logout_times: Vec<String>,
+    /// Emulated database overload (LIM-2): with more login/logout operations
+    /// in progress than this, the operation fails with error 6.
+    pub database_capacity: Option<u32>,
     /// The time of day (`HH:MM`, UTC) when the server clock starts; default:
     /// the real time. Tests set it so that time-of-day timers are exact.
     pub clock_start: Option<String>,
@@ -70,6 +73,7 @@ impl Default for ServerSection {
             keep_history: false,
             logout_times: Vec::new(),
             clock_start: None,
+            database_capacity: None,
         }
     }
 }

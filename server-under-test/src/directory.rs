@@ -79,6 +79,8 @@ impl DeviceProfile {
 
 pub struct Directory {
     pub profile: ServerProfile,
+    /// Operations in progress beyond which the emulated database fails (LIM-2).
+    pub database_capacity: Option<u32>,
     /// Time-of-day logouts, minutes after midnight (TIME-4, `cme`).
     pub logout_times: Vec<u32>,
     /// The time of day, in ms after midnight UTC, at which the server clock starts.
@@ -119,6 +121,7 @@ impl Directory {
             .map_or(0, |d| d.as_millis() as u64 % 86_400_000);
         let mut d = Directory {
             profile: f.server.profile,
+            database_capacity: f.server.database_capacity,
             logout_times: f.server.logout_times.iter().map(|t| tod(t)).collect(),
             clock_start_ms: f
                 .server

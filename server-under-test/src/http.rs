@@ -35,7 +35,7 @@ async fn em_servlet(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Body,
 ) -> axum::response::Response {
-    if !state.em_running() {
+    if !state.em_running() || !state.em_api_running() {
         return service_unavailable();
     }
     let response = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {

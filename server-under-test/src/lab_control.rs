@@ -11,6 +11,7 @@
 //! | `POST /lab/users/{id}/pin {"pin": "54321"}` | changes a PIN (AUTH-5) |
 //! | `POST /lab/devices/{name}/logout` | an administrator logs the device out (LOG-7) |
 //! | `POST /lab/em-service {"running": false}` | stops or starts the EM service (LIM-4, TIME-6) |
+//! | `POST /lab/em-api {"running": false}` | stops only the EM API, as if the phone service could not reach it (URL-3) |
 
 use crate::state::ServerState;
 use axum::Router;
@@ -34,6 +35,7 @@ pub fn routes() -> Router<Arc<ServerState>> {
         .route("/lab/users/{id}/pin", post(set_pin))
         .route("/lab/devices/{name}/logout", post(admin_logout))
         .route("/lab/em-service", post(em_service))
+        .route("/lab/em-api", post(em_api))
 }
 
 fn reply(status: StatusCode, body: Value) -> Response {
@@ -165,4 +167,13 @@ async fn em_service(State(state): State<Arc<ServerState>>, body: Body) -> Respon
     };
     state.set_em_running(running);
     reply(StatusCode::OK, json!({ "running": state.em_running() }))
+}
+
+async fn em_api(State(state): State<Arc<ServerState>>, body: Body) -> Response {
+    let Running { running } = match json_body(body).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    state.set_em_api_running(running);
+    reply(StatusCode::OK, json!({ "running": state.em_api_running() }))
 }

@@ -29,17 +29,22 @@ pub struct LoginOrder<'a> {
     pub source: Option<Source>,
 }
 
-/// The emulated database time of one login/logout (LIM-1 demos).
-async fn database_work(state: &ServerState) {
+/// The emulated database time of one login/logout (LIM-1 demos); an
+/// emulated database past its capacity fails with 6 (LIM-2).
+async fn database_work(state: &ServerState) -> Result<(), ErrorCode> {
     let ms = state.directory.operation_time_ms;
     if ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
+    match state.directory.database_capacity {
+        Some(capacity) if state.admission.in_progress() > capacity => Err(ErrorCode::DatabaseError),
+        _ => Ok(()),
     }
 }
 
 pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), ErrorCode> {
     let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
-    database_work(state).await;
+    database_work(state).await?;
     let dir = &state.directory;
     let device = dir
         .device_idx(order.device_name)
@@ -121,7 +126,7 @@ pub async fn logout(
     may_act_for: impl FnOnce(&str) -> bool,
 ) -> Result<(), ErrorCode> {
     let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
-    database_work(state).await;
+    database_work(state).await?;
     let dir = &state.directory;
     let device: DeviceIdx = dir
         .device_idx(device_name)
@@ -154,7 +159,7 @@ pub async fn logout(
 pub async fn logout_all(state: &ServerState, source: Option<Source>) -> Result<usize, ErrorCode> {
     state.check_source(None, source)?;
     let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
-    database_work(state).await;
+    database_work(state).await?;
     let ended = state.sessions().logout_all();
     state.logins_ended(&ended, false);
     Ok(ended.len())

@@ -171,6 +171,10 @@ async fn screen(state: &ServerState, base: &str, query: &str, source: Source) ->
         Some("SP") => LoginType::Sp,
         Some(_) => return fail(LOGIN_UNSUCCESSFUL, ErrorCode::LoginTypeInvalid),
     };
+    if !state.em_api_running() {
+        // URL-3: the phone service is up but cannot reach the EM service.
+        return fail(LOGIN_UNSUCCESSFUL, ErrorCode::EmServiceConnectionError);
+    }
     let dir = &state.directory;
     let Some(device_idx) = dir.device_idx(device) else {
         return fail(LOGIN_UNSUCCESSFUL, ErrorCode::DeviceNotFound);

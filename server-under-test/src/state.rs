@@ -37,6 +37,9 @@ pub struct ServerState {
     credentials: Mutex<Vec<Credential>>,
     /// False while lab control has the EM service stopped (LIM-4, TIME-6).
     em_running: AtomicBool,
+    /// False while lab control has only the EM API (EMService) stopped, so
+    /// the phone service cannot reach it (URL-3).
+    em_api_running: AtomicBool,
     pub admission: Admission,
     pub metrics: Metrics,
     pub clock: ServerClock,
@@ -70,6 +73,7 @@ impl ServerState {
             addresses: Mutex::new(AddressBook::default()),
             credentials: Mutex::new(credentials),
             em_running: AtomicBool::new(true),
+            em_api_running: AtomicBool::new(true),
             admission,
             metrics: Metrics::default(),
             clock: ServerClock::new(),
@@ -249,6 +253,14 @@ impl ServerState {
 
     pub fn set_pin(&self, user: UserIdx, pin: String) {
         lock(&self.credentials)[user as usize].pin = pin;
+    }
+
+    pub fn em_api_running(&self) -> bool {
+        self.em_api_running.load(Ordering::Relaxed)
+    }
+
+    pub fn set_em_api_running(&self, running: bool) {
+        self.em_api_running.store(running, Ordering::Relaxed);
     }
 
     pub fn em_running(&self) -> bool {

@@ -177,3 +177,68 @@ async fn lab_control_is_off_unless_asked_for() {
     .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn lim_2_an_overloaded_database_answers_6_with_many_requests_in_progress() {
+    // The emulated database takes 800 ms and fails with more than two operations in progress;
+    // Maximum Concurrent Requests (1000) never throttles here.
+    let t = TestServer::start("operation_time_ms = 800\ndatabase_capacity = 2", "").await;
+    let mut tasks = Vec::new();
+    for i in 0..6u64 {
+        let c = t.client.clone();
+        let msg = login(
+            &app(),
+            &format!("SEP{:012X}", 0x0E00_0000_0000u64 + i),
+            &format!("user{i:05}"),
+        );
+        tasks.push(tokio::spawn(async move {
+            answer(c.send(&msg).await).error_code()
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert!(
+        t.metrics().await.contains("em_requests_in_progress 6"),
+        "a high Requests In Progress counter"
+    );
+    let mut codes = Vec::new();
+    for task in tasks {
+        codes.push(task.await.unwrap());
+    }
+    // While more than two were in progress they failed with 6; as they
+    // finish, the last may fit again. Never 26: the limit is the database's.
+    let database_errors = codes.iter().filter(|c| **c == Some(6)).count();
+    assert!(
+        codes.iter().all(|c| matches!(c, None | Some(6))),
+        "{codes:?}"
+    );
+    assert!(database_errors >= 4, "{codes:?}");
+    let m = t.metrics().await;
+    assert!(
+        m.contains(&format!("em_errors_total{{code=\"6\"}} {database_errors}")),
+        "{m}"
+    );
+    // Under capacity, the same logins succeed.
+    assert!(
+        t.login("SEP0E0000000000", "user00000")
+            .await
+            .error_code()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn url_3_phone_service_cannot_reach_the_em_service_208() {
+    let t = TestServer::start("", "").await;
+    assert_eq!(t.lab("/lab/em-api", r#"{"running": false}"#).await.0, 200);
+    let (status, _, body) =
+        phone_get(&t.url(), &format!("{EM_SERVICE_PATH}?device={D1}"), &[]).await;
+    assert_eq!(status, 200, "the phone service itself answers");
+    assert!(body.contains("[208]-EMService Conn. error"), "{body}");
+    assert_eq!(phone_login(&t, D1, "bob", "23456").await, 208);
+    assert_eq!(
+        t.client.send(&login(&app(), D1, "bob")).await,
+        Reply::Http(503)
+    );
+    t.lab("/lab/em-api", r#"{"running": true}"#).await;
+    assert_eq!(phone_login(&t, D1, "bob", "23456").await, 0);
+}
