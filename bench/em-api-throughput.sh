@@ -2,14 +2,15 @@
 # EM API logins + logouts per second against `emlab serve` with Cisco's
 # limits lifted (scenarios/storm-lab.toml: max_concurrent_requests 100000,
 # operation_time_ms 0), driven by wrk with bench/login-logout.lua. Server
-# and wrk share this machine's cores. Needs `cargo build --release` and wrk.
+# and wrk share this machine's cores. Needs `cargo build --release` and wrk;
+# EMLAB=path/to/emlab compares another build side by side.
 #   bench/em-api-throughput.sh [CONNECTIONS] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 conns=${1:-8}
 secs=${2:-10}
 port=${PORT:-18080}
-target/release/emlab serve --lab scenarios/storm-lab.toml --listen "127.0.0.1:$port" \
+"${EMLAB:-target/release/emlab}" serve --lab scenarios/storm-lab.toml --listen "127.0.0.1:$port" \
   --config-listen 127.0.0.1:0 --sccp-listen 127.0.0.1:0 --sip-listen 127.0.0.1:0 >/dev/null &
 server=$!
 trap 'kill -INT $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT

@@ -253,8 +253,25 @@ impl Message {
     /// Parses the XML of the `xml` form field. The error is the code the
     /// server answers with: 8 for a query of unknown type, else 1.
     pub fn from_xml(xml: &str) -> Result<Message, ErrorCode> {
+        // The common case in one pass; the outline scan only explains failures.
+        let body = xml.trim_start();
+        let body = match body.strip_prefix("<?xml") {
+            Some(rest) => rest.split_once("?>").map_or("", |(_, b)| b.trim_start()),
+            None => body,
+        };
+        if body.starts_with("<request")
+            && let Ok(r) = quick_xml::de::from_str(xml)
+        {
+            return Ok(Message::Request(r));
+        }
+        if body.starts_with("<query")
+            && let Ok(q) = quick_xml::de::from_str(xml)
+        {
+            return Ok(Message::Query(q));
+        }
         let (root, first_op) = element_outline(xml).ok_or(ErrorCode::ParseError)?;
         match root.as_str() {
+            // Well formed but not a request: a DTD violation.
             "request" => quick_xml::de::from_str(xml)
                 .map(Message::Request)
                 .map_err(|_| ErrorCode::ParseError),

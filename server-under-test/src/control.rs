@@ -11,9 +11,12 @@
 use crate::config_files::ProfileView;
 use crate::directory::DeviceIdx;
 use emlab_protocol::sccp::ResetType;
+use emlab_protocol::sip::{self, NotifyAddress, ServiceAction};
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::net::UdpSocket;
 use tokio::sync::mpsc::UnboundedSender;
 
 /// The commands for one profile change, in order.
@@ -25,9 +28,25 @@ pub fn plan(before: &ProfileView, after: &ProfileView) -> &'static [ResetType] {
     }
 }
 
+/// How to reach a registered phone.
+pub enum Reach {
+    /// The SCCP connection's task turns commands into Reset messages.
+    Sccp(UnboundedSender<ResetType>),
+    /// A SIP phone: commands leave as NOTIFYs from the SIP socket. Plain
+    /// data, no task per phone, so 100,000 registrations stay small.
+    Sip(SipBinding),
+}
+
+/// What a SIP phone's REGISTER told us.
+pub struct SipBinding {
+    pub peer: SocketAddr,
+    pub contact_uri: Box<str>,
+    pub register_call_id: Box<str>,
+}
+
 struct Registration {
     connection: u64,
-    commands: UnboundedSender<ResetType>,
+    reach: Reach,
 }
 
 #[derive(Default)]
@@ -42,6 +61,8 @@ pub struct ControlChannel {
     phones: Mutex<HashMap<DeviceIdx, Registration>>,
     hooks: Mutex<Hooks>,
     next_connection: AtomicU64,
+    /// The SIP listener's socket and address, once it runs.
+    sip: OnceLock<(Arc<UdpSocket>, String)>,
     pub restarts_sent: AtomicU64,
     pub resets_sent: AtomicU64,
 }
@@ -58,19 +79,14 @@ impl ControlChannel {
 
     /// Records `device` as registered on `connection`; a newer registration
     /// of the same device replaces an older one.
-    pub fn register(
-        &self,
-        device: DeviceIdx,
-        connection: u64,
-        commands: UnboundedSender<ResetType>,
-    ) {
-        self.phones().insert(
-            device,
-            Registration {
-                connection,
-                commands,
-            },
-        );
+    pub fn register(&self, device: DeviceIdx, connection: u64, reach: Reach) {
+        self.phones()
+            .insert(device, Registration { connection, reach });
+    }
+
+    /// Where NOTIFYs leave from (the SIP listener calls this once).
+    pub fn set_sip_socket(&self, socket: Arc<UdpSocket>, local: String) {
+        let _ = self.sip.set((socket, local));
     }
 
     /// Forgets `device` if it is still registered on `connection`.
@@ -116,18 +132,47 @@ impl ControlChannel {
     }
 
     fn deliver(&self, device: DeviceIdx, commands: &[ResetType]) {
-        if let Some(r) = self.phones().get(&device) {
-            for &c in commands {
-                if r.commands.send(c).is_ok() {
-                    let counter = if c == ResetType::Reset {
-                        &self.resets_sent
-                    } else {
-                        &self.restarts_sent
-                    };
-                    counter.fetch_add(1, Ordering::Relaxed);
-                }
+        let phones = self.phones();
+        let Some(r) = phones.get(&device) else { return };
+        for &c in commands {
+            let sent = match &r.reach {
+                Reach::Sccp(tx) => tx.send(c).is_ok(),
+                Reach::Sip(binding) => self.notify(binding, c),
+            };
+            if sent {
+                let counter = if c == ResetType::Reset {
+                    &self.resets_sent
+                } else {
+                    &self.restarts_sent
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Sends one service-control NOTIFY (PROTOCOL.md §5). UDP on loopback:
+    /// not retransmitted.
+    fn notify(&self, binding: &SipBinding, command: ResetType) -> bool {
+        let Some((socket, local)) = self.sip.get() else {
+            return false;
+        };
+        let action = match command {
+            ResetType::Restart => ServiceAction::Restart,
+            ResetType::Reset => ServiceAction::Reset,
+            ResetType::ApplyConfig => ServiceAction::ApplyConfig,
+        };
+        let id = format!("n{}", self.connection_id());
+        let address = NotifyAddress {
+            request_uri: &binding.contact_uri,
+            server: local,
+            call_id: &format!("emlab-{id}@{local}"),
+            branch: &id,
+            tag: &id,
+        };
+        let notify = sip::service_control_notify(&address, action, &binding.register_call_id);
+        socket
+            .try_send_to(notify.to_wire().as_bytes(), binding.peer)
+            .is_ok()
     }
 
     /// The phones that are off-hook now (in a call, for TIME-4).

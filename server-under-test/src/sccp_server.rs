@@ -7,6 +7,7 @@
 //! connection and changes nothing; unknown messages are ignored, as
 //! CallManager ignores what it does not need.
 
+use crate::control::Reach;
 use crate::state::ServerState;
 use emlab_protocol::phone_model::ControlProtocol;
 use emlab_protocol::sccp::{Message, Register};
@@ -69,7 +70,7 @@ async fn connection(mut stream: TcpStream, state: Arc<ServerState>) {
                     match msg {
                         Message::Register(r) => match check_register(&state, &r) {
                             Ok(device) => {
-                                state.control.register(device, connection, tx.clone());
+                                state.control.register(device, connection, Reach::Sccp(tx.clone()));
                                 state.device_registered(device, peer.ip());
                                 registered = Some(device);
                                 replies.push(Message::RegisterAck {
