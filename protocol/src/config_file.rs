@@ -42,6 +42,18 @@ pub struct DeviceConfig {
     pub login_user_id: String,
     #[serde(default)]
     pub buttons: Buttons,
+    /// emlab choice: Do Not Disturb in force (the user's while logged in, LOG-10).
+    #[serde(rename = "dnd", default, skip_serializing_if = "Option::is_none")]
+    pub dnd: Option<DndSetting>,
+}
+
+/// `<dnd status="true" alert="beep-only"/>`
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DndSetting {
+    #[serde(rename = "@status")]
+    pub status: bool,
+    #[serde(rename = "@alert")]
+    pub alert: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -210,6 +210,9 @@ pub struct User {
     /// Self-service user ID for `loginType=SP` (emlab choice: defaults to
     /// the primary extension, as Unified CM fills it in).
     pub self_service_id: Option<String>,
+    /// The PIN must be changed before the next login: the phone shows 27.
+    #[serde(default)]
+    pub pin_must_change: bool,
     /// The user's own maximum login time, `HHH:MM` (self-care; TIME-3):
     /// when set it replaces the service parameter for this user.
     pub max_login_time: Option<String>,

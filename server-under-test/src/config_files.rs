@@ -27,8 +27,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use emlab_protocol::buttons::{self, ButtonEntries};
 use emlab_protocol::config_file::{
-    AddOnModuleEntry, AddOnModules, ButtonEntry, Buttons, DeviceConfig, UserLocale, device_of_file,
-    lang_code,
+    AddOnModuleEntry, AddOnModules, ButtonEntry, Buttons, DeviceConfig, DndSetting, UserLocale,
+    device_of_file, lang_code,
 };
 use emlab_protocol::lab::DEFAULT_LOCALE;
 use emlab_protocol::phone_model::{ControlProtocol, PhoneModel};
@@ -191,6 +191,7 @@ pub fn device_config(state: &ServerState, device_idx: DeviceIdx, em_base: &str) 
     let dir = &state.directory;
     let model = dir.device(device_idx).model;
     let login = state.sessions().on_device(device_idx);
+    let dnd = state.features().dnd(device_idx, login.map(|l| l.user));
     let ProfileView {
         em_profile,
         user_id,
@@ -240,5 +241,9 @@ pub fn device_config(state: &ServerState, device_idx: DeviceIdx, em_base: &str) 
                 })
                 .collect(),
         },
+        dnd: dnd.map(|d| DndSetting {
+            status: d.status,
+            alert: d.alert.as_str().into(),
+        }),
     }
 }

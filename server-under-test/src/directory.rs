@@ -25,6 +25,7 @@ pub struct Application {
 pub struct User {
     pub id: String,
     pub pin: String,
+    pub pin_must_change: bool,
     pub primary_extension: Option<String>,
     pub self_service_id: Option<String>,
     pub locale: Option<String>,
@@ -184,6 +185,7 @@ impl Directory {
             d.add_user(User {
                 id: u.id.clone(),
                 pin: u.pin.clone(),
+                pin_must_change: u.pin_must_change,
                 primary_extension: u.primary_extension.clone(),
                 self_service_id: u
                     .self_service_id
@@ -224,6 +226,7 @@ impl Directory {
             d.add_user(User {
                 id: m.user_id,
                 pin: m.pin,
+                pin_must_change: false,
                 primary_extension: Some(m.primary_extension.clone()),
                 self_service_id: Some(m.primary_extension),
                 locale: Some(m.locale.clone()),

@@ -12,6 +12,9 @@
 //! | `POST /lab/devices/{name}/logout` | an administrator logs the device out (LOG-7) |
 //! | `POST /lab/em-service {"running": false}` | stops or starts the EM service (LIM-4, TIME-6) |
 //! | `POST /lab/em-api {"running": false}` | stops only the EM API, as if the phone service could not reach it (URL-3) |
+//! | `POST /lab/devices/{name}/dnd {"status": true, "alert": "beep-only"}` | DND pressed on the phone (LOG-10) |
+//! | `POST /lab/devices/{name}/call-back {"number": "2002"}` | the logged-in user activates Call Back (LOG-8) |
+//! | `GET /lab/users/{id}` | the user's active Call Backs and saved DND |
 
 use crate::state::ServerState;
 use axum::Router;
@@ -36,6 +39,9 @@ pub fn routes() -> Router<Arc<ServerState>> {
         .route("/lab/devices/{name}/logout", post(admin_logout))
         .route("/lab/em-service", post(em_service))
         .route("/lab/em-api", post(em_api))
+        .route("/lab/devices/{name}/dnd", post(set_dnd))
+        .route("/lab/devices/{name}/call-back", post(call_back))
+        .route("/lab/users/{id}", get(user_state))
 }
 
 fn reply(status: StatusCode, body: Value) -> Response {
@@ -176,4 +182,76 @@ async fn em_api(State(state): State<Arc<ServerState>>, body: Body) -> Response {
     };
     state.set_em_api_running(running);
     reply(StatusCode::OK, json!({ "running": state.em_api_running() }))
+}
+
+async fn set_dnd(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+    body: Body,
+) -> Response {
+    let Some(device) = state.directory.device_idx(&name) else {
+        return reply(
+            StatusCode::NOT_FOUND,
+            json!({ "error": format!("no device `{name}`") }),
+        );
+    };
+    let dnd: crate::features::Dnd = match json_body(body).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let user = state.sessions().on_device(device).map(|l| l.user);
+    state.features().set_dnd(device, user, dnd);
+    let owner = user.map(|u| state.directory.user(u).id.clone());
+    reply(
+        StatusCode::OK,
+        json!({ "device": name, "saved_for_user": owner }),
+    )
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallBack {
+    number: String,
+}
+
+async fn call_back(
+    State(state): State<Arc<ServerState>>,
+    Path(name): Path<String>,
+    body: Body,
+) -> Response {
+    let Some(device) = state.directory.device_idx(&name) else {
+        return reply(
+            StatusCode::NOT_FOUND,
+            json!({ "error": format!("no device `{name}`") }),
+        );
+    };
+    let CallBack { number } = match json_body(body).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(login) = state.sessions().on_device(device) else {
+        return reply(
+            StatusCode::CONFLICT,
+            json!({ "error": "nobody is logged in on this device" }),
+        );
+    };
+    state.features().activate_call_back(login.user, number);
+    reply(
+        StatusCode::OK,
+        json!({ "user": state.directory.user(login.user).id }),
+    )
+}
+
+async fn user_state(State(state): State<Arc<ServerState>>, Path(id): Path<String>) -> Response {
+    let Some(user) = state.directory.user_idx(&id) else {
+        return reply(
+            StatusCode::NOT_FOUND,
+            json!({ "error": format!("no user `{id}`") }),
+        );
+    };
+    let features = state.features();
+    reply(
+        StatusCode::OK,
+        json!({ "user": id, "call_backs": features.call_backs(user), "dnd": features.user_dnd(user) }),
+    )
 }

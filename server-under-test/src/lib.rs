@@ -8,6 +8,7 @@
 //!
 //! Layout, one concept per module:
 //! - [`directory`]: users, devices, profiles, applications from the lab;
+//! - [`features`]: Call Back and DND, which EM carries with the user;
 //! - [`sessions`]: who is logged in where, and the multiple-login rule;
 //! - [`admission`]: Maximum Concurrent Requests (error 26);
 //! - [`addresses`]: Validate IP Address, trusted list, device cache (IP-1..4);
@@ -32,6 +33,7 @@ pub mod config_files;
 pub mod control;
 pub mod directory;
 pub mod em_api;
+pub mod features;
 pub mod http;
 pub mod lab_control;
 pub mod metrics;

@@ -103,6 +103,9 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
         .filter(|&(d, _)| d == device)
         .collect();
     state.logins_ended(&others, true);
+    for (_, previous) in &displaced {
+        state.features().logged_out(previous.user);
+    }
     if !displaced.is_empty() {
         // Counted as a logout, but the phone restarts once, into the new profile.
         state.metrics.logouts.fetch_add(1, Ordering::Relaxed);
@@ -150,6 +153,7 @@ pub async fn logout(
     sessions.logout(device);
     drop(sessions);
     state.metrics.logouts.fetch_add(1, Ordering::Relaxed);
+    state.features().logged_out(current.user);
     state.profile_changed(device, Some(current), None);
     state.clear_call_logs(device, Moment::ManualLogout);
     Ok(())

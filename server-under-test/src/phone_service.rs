@@ -352,6 +352,9 @@ fn authenticate(
     if !state.pin_matches(user, pin) {
         return Err(ErrorCode::AuthenticationError);
     }
+    if state.pin_must_change(user) {
+        return Err(ErrorCode::ChangePassword);
+    }
     Ok(user)
 }
 

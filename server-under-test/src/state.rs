@@ -8,6 +8,7 @@ use crate::call_logs::{CallLogs, Moment};
 use crate::clock::ServerClock;
 use crate::control::{self, ControlChannel};
 use crate::directory::{DeviceIdx, Directory, UserIdx};
+use crate::features::Features;
 use crate::metrics::Metrics;
 use crate::sessions::ActiveLogin;
 use crate::sessions::Sessions;
@@ -21,10 +22,11 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 /// How long a logged-in user's credentials stay cached (AUTH-5).
 pub const CREDENTIAL_CACHE_MS: u64 = 2 * 60 * 1000;
 
-/// A user's PIN, and the one cached at the last login.
+/// A user's PIN, the one cached at the last login, and whether it must change.
 struct Credential {
     pin: String,
     cached: Option<(String, u64)>,
+    must_change: bool,
 }
 
 pub struct ServerState {
@@ -45,6 +47,7 @@ pub struct ServerState {
     pub clock: ServerClock,
     pub control: ControlChannel,
     pub call_logs: Arc<CallLogs>,
+    pub features: Mutex<Features>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -60,9 +63,13 @@ impl ServerState {
         let parameters = lab.file.service_parameters.clone();
         let admission = Admission::new(parameters.max_concurrent_requests);
         let credentials = (0..directory.user_count() as UserIdx)
-            .map(|u| Credential {
-                pin: directory.user(u).pin.clone(),
-                cached: None,
+            .map(|u| {
+                let user = directory.user(u);
+                Credential {
+                    pin: user.pin.clone(),
+                    cached: None,
+                    must_change: user.pin_must_change,
+                }
             })
             .collect();
         ServerState {
@@ -79,6 +86,7 @@ impl ServerState {
             clock: ServerClock::new(),
             control: ControlChannel::default(),
             call_logs: CallLogs::new(lab),
+            features: Mutex::new(Features::default()),
         }
     }
 
@@ -155,9 +163,14 @@ impl ServerState {
                 .fetch_add(n, Ordering::Relaxed);
         }
         for &(device, login) in ended {
+            lock(&self.features).logged_out(login.user);
             self.profile_changed(device, Some(login), None);
             self.clear_call_logs(device, Moment::OtherLogout);
         }
+    }
+
+    pub fn features(&self) -> MutexGuard<'_, Features> {
+        lock(&self.features)
     }
 
     /// Tells a registered phone to restart, or restart then reset, after its
@@ -251,8 +264,16 @@ impl ServerState {
         lock(&self.credentials)[user as usize].cached = Some((pin.to_string(), until));
     }
 
+    /// A new PIN; it no longer has to change.
     pub fn set_pin(&self, user: UserIdx, pin: String) {
-        lock(&self.credentials)[user as usize].pin = pin;
+        let mut creds = lock(&self.credentials);
+        creds[user as usize].pin = pin;
+        creds[user as usize].must_change = false;
+    }
+
+    /// Whether the user's PIN is flagged must-change (error 27).
+    pub fn pin_must_change(&self, user: UserIdx) -> bool {
+        lock(&self.credentials)[user as usize].must_change
     }
 
     pub fn em_api_running(&self) -> bool {

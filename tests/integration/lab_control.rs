@@ -242,3 +242,125 @@ async fn url_3_phone_service_cannot_reach_the_em_service_208() {
     t.lab("/lab/em-api", r#"{"running": true}"#).await;
     assert_eq!(phone_login(&t, D1, "bob", "23456").await, 0);
 }
+
+#[tokio::test]
+async fn change_password_27_until_the_pin_is_changed() {
+    let t = TestServer::start("", "").await;
+    let (_, _, body) = phone_get(
+        &t.url(),
+        &format!("{EM_SERVICE_PATH}?device={D1}&userid=nina&seq=77777"),
+        &[],
+    )
+    .await;
+    assert!(body.contains("[27]-Change Password"), "{body}");
+    assert_eq!(t.user_on(D1).await, DeviceUser::Nobody);
+    // A wrong PIN is still a wrong PIN.
+    assert_eq!(phone_login(&t, D1, "nina", "11111").await, 201);
+    assert_eq!(
+        t.lab("/lab/users/nina/pin", r#"{"pin": "78787"}"#).await.0,
+        200
+    );
+    assert_eq!(phone_login(&t, D1, "nina", "78787").await, 0);
+}
+
+#[tokio::test]
+async fn log_8_call_backs_are_cancelled_at_logout() {
+    let t = TestServer::start("", "").await;
+    assert!(t.login(D1, "bob").await.error_code().is_none());
+    assert_eq!(
+        t.lab(
+            &format!("/lab/devices/{D1}/call-back"),
+            r#"{"number": "3000"}"#
+        )
+        .await
+        .0,
+        200
+    );
+    let user = |t: &TestServer| {
+        let url = t.url();
+        async move {
+            serde_json::from_str::<serde_json::Value>(
+                &http(&url, "GET", "/lab/users/bob", String::new()).await.1,
+            )
+            .unwrap()
+        }
+    };
+    assert_eq!(user(&t).await["call_backs"], serde_json::json!(["3000"]));
+    assert!(t.logout(D1).await.error_code().is_none());
+    assert_eq!(user(&t).await["call_backs"], serde_json::json!([]));
+    // An automatic logout cancels them too.
+    assert!(t.login(D1, "bob").await.error_code().is_none());
+    t.lab(
+        &format!("/lab/devices/{D1}/call-back"),
+        r#"{"number": "3001"}"#,
+    )
+    .await;
+    t.lab(&format!("/lab/devices/{D1}/logout"), "").await;
+    assert_eq!(user(&t).await["call_backs"], serde_json::json!([]));
+    // Nobody logged in: nothing to activate.
+    assert_eq!(
+        t.lab(
+            &format!("/lab/devices/{D1}/call-back"),
+            r#"{"number": "3000"}"#
+        )
+        .await
+        .0,
+        409
+    );
+}
+
+#[tokio::test]
+async fn log_10_dnd_set_while_logged_in_stays_with_the_user_not_the_device() {
+    let t = TestServer::start("", "").await;
+    assert!(t.login(D1, "alice").await.error_code().is_none());
+    let (status, body) = t
+        .lab(
+            &format!("/lab/devices/{D1}/dnd"),
+            r#"{"status": true, "alert": "beep-only"}"#,
+        )
+        .await;
+    assert_eq!(
+        (status, body["saved_for_user"].as_str()),
+        (200, Some("alice"))
+    );
+    let dnd = |c: emlab_protocol::config_file::DeviceConfig| c.dnd.map(|d| (d.status, d.alert));
+    assert_eq!(
+        dnd(t.config(D1).await),
+        Some((true, "beep-only".to_string()))
+    );
+    assert!(t.logout(D1).await.error_code().is_none());
+    assert_eq!(
+        dnd(t.config(D1).await),
+        None,
+        "the device's own setting is untouched"
+    );
+    // Back at the next login, on another phone.
+    assert!(t.login(D2, "alice").await.error_code().is_none());
+    assert_eq!(
+        dnd(t.config(D2).await),
+        Some((true, "beep-only".to_string()))
+    );
+    // DND pressed with nobody logged in is the device's own.
+    t.lab(
+        &format!("/lab/devices/{D1}/dnd"),
+        r#"{"status": true, "alert": "ringer-off"}"#,
+    )
+    .await;
+    assert_eq!(
+        dnd(t.config(D1).await),
+        Some((true, "ringer-off".to_string()))
+    );
+    assert_eq!(
+        dnd(t.config(D2).await),
+        Some((true, "beep-only".to_string()))
+    );
+    assert_eq!(
+        t.lab(
+            &format!("/lab/devices/{D1}/dnd"),
+            r#"{"status": true, "alert": "loud"}"#
+        )
+        .await
+        .0,
+        400
+    );
+}

@@ -74,6 +74,12 @@ locale = "English_United_States"
 profiles = ["mona-7960"]
 
 [[user]]
+id = "nina"
+pin = "77777"
+pin_must_change = true
+profiles = ["em-7960"]
+
+[[user]]
 id = "4242"
 pin = "42424"
 
