@@ -680,3 +680,87 @@ async fn rst_4_after_the_restart_the_phone_loads_the_profiles_locale_and_modules
         ("mona-7960", "mona")
     );
 }
+
+/// SIPp, an independent SIP implementation, plays an 8851: it registers
+/// with Cisco's Contact parameters and answers the out-of-dialog
+/// service-control NOTIFY (tests/sipp/*.xml). CI installs SIPp
+/// (package sip-tester, .ci/run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rst_1_sipp_as_an_8851_registers_and_accepts_the_restart_notify() {
+    use std::process::{Command, Stdio};
+    if Command::new("sipp")
+        .arg("-v")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_err()
+    {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI must install sip-tester (see .ci/run)"
+        );
+        eprintln!("skipped: SIPp is not installed (apt-get install sip-tester)");
+        return;
+    }
+    let t = TestServer::start("", "").await;
+    let scenarios = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp");
+    let dir = scratch("sipp-8851");
+    let log = dir.join("messages.log");
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut sipp = Command::new("sipp")
+        .arg(t.server.sip_addr.to_string())
+        .args([
+            "-sf",
+            scenarios.join("cisco-8851-register.xml").to_str().unwrap(),
+        ])
+        .args(["-oocsf", scenarios.join("notify-ok.xml").to_str().unwrap()])
+        .args([
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-s",
+            D8851,
+        ])
+        .args([
+            "-trace_msg",
+            "-message_file",
+            log.to_str().unwrap(),
+            "-nostdin",
+            "-timeout",
+            "20s",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp starts");
+    let device = t.server.state.directory.device_idx(D8851).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !t.server.state.control.is_registered(device) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "SIPp never registered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(t.login(D8851, "mona").await.error_code().is_none());
+    let status = tokio::task::spawn_blocking(move || sipp.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "SIPp's call failed: {status}");
+    let messages = std::fs::read_to_string(&log).unwrap();
+    assert!(messages.contains("action=restart"), "{messages}");
+    assert!(
+        messages.contains("X-Seen: Event: service-control action=restart restart RegisterCallId={"),
+        "{messages}"
+    );
+}

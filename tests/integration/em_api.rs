@@ -452,3 +452,28 @@ async fn btn_6_ucm4_logs_a_7940_in_only_on_a_1_or_2_line_template() {
             .is_none()
     );
 }
+
+/// 2000 login and logout operations, one after another, with Cisco's
+/// default limits (Maximum Concurrent Requests 5): every one succeeds. The
+/// hour of the requirement is compressed; sequential operations never meet
+/// the concurrency limit, whatever their pace.
+#[tokio::test]
+async fn lim_3_two_thousand_sequential_operations_succeed_with_default_limits() {
+    let t = TestServer::start(UCM, "max_concurrent_requests = 5").await;
+    for i in 0..1000u64 {
+        let device = format!("SEP{:012X}", 0x0E00_0000_0000u64 + i % 300);
+        let user = format!("user{:05}", i % 300);
+        assert_eq!(
+            t.login(&device, &user).await.error_code(),
+            None,
+            "login {i}"
+        );
+        assert_eq!(t.logout(&device).await.error_code(), None, "logout {i}");
+    }
+    let m = t.metrics().await;
+    assert!(
+        m.contains("em_logins_total 1000") && m.contains("em_logouts_total 1000"),
+        "{m}"
+    );
+    assert!(m.contains("em_requests_throttled_total 0"), "{m}");
+}
