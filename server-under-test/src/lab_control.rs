@@ -16,6 +16,11 @@
 //! | `POST /lab/devices/{name}/call-back {"number": "2002"}` | the logged-in user activates Call Back (LOG-8) |
 //! | `GET /lab/users/{id}` | the user's active Call Backs and saved DND |
 
+// An error here is a whole HTTP reply, built once per refused lab request;
+// its size does not matter off the request path of the EM service.
+#![allow(clippy::result_large_err)]
+
+use crate::directory::{DeviceIdx, UserIdx};
 use crate::state::ServerState;
 use axum::Router;
 use axum::body::Body;
@@ -53,8 +58,33 @@ fn reply(status: StatusCode, body: Value) -> Response {
         .into_response()
 }
 
+fn ok(body: Value) -> Reply {
+    Ok(reply(StatusCode::OK, body))
+}
+
 fn bad_request(message: impl Into<String>) -> Response {
     reply(StatusCode::BAD_REQUEST, json!({ "error": message.into() }))
+}
+
+/// Handlers answer `Err` with the error reply, so `?` ends them early.
+type Reply = Result<Response, Response>;
+
+fn device_of(state: &ServerState, name: &str) -> Result<DeviceIdx, Response> {
+    state.directory.device_idx(name).ok_or_else(|| {
+        reply(
+            StatusCode::NOT_FOUND,
+            json!({ "error": format!("no device `{name}`") }),
+        )
+    })
+}
+
+fn user_of(state: &ServerState, id: &str) -> Result<UserIdx, Response> {
+    state.directory.user_idx(id).ok_or_else(|| {
+        reply(
+            StatusCode::NOT_FOUND,
+            json!({ "error": format!("no user `{id}`") }),
+        )
+    })
 }
 
 /// Reads a small JSON body of type `T`.
@@ -71,26 +101,20 @@ struct Advance {
     seconds: u64,
 }
 
-async fn advance_clock(State(state): State<Arc<ServerState>>, body: Body) -> Response {
-    let Advance { seconds } = match json_body(body).await {
-        Ok(a) => a,
-        Err(r) => return r,
-    };
+async fn advance_clock(State(state): State<Arc<ServerState>>, body: Body) -> Reply {
+    let Advance { seconds } = json_body(body).await?;
     state.clock.advance(seconds.saturating_mul(1000));
     drop(state.sessions()); // apply every timer that is now due
-    reply(StatusCode::OK, json!({ "now_ms": state.clock.now_ms() }))
+    ok(json!({ "now_ms": state.clock.now_ms() }))
 }
 
-async fn get_parameters(State(state): State<Arc<ServerState>>) -> Response {
-    reply(StatusCode::OK, json!(*state.parameters()))
+async fn get_parameters(State(state): State<Arc<ServerState>>) -> Reply {
+    ok(json!(*state.parameters()))
 }
 
 /// Changes the named parameters; the others keep their values.
-async fn set_parameters(State(state): State<Arc<ServerState>>, body: Body) -> Response {
-    let changes: serde_json::Map<String, Value> = match json_body(body).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+async fn set_parameters(State(state): State<Arc<ServerState>>, body: Body) -> Reply {
+    let changes: serde_json::Map<String, Value> = json_body(body).await?;
     let current = state.parameters();
     let mut merged = json!(*current);
     for (k, v) in &changes {
@@ -105,13 +129,13 @@ async fn set_parameters(State(state): State<Arc<ServerState>>, body: Body) -> Re
     }
     let parameters: ServiceParameters = match serde_json::from_value(merged) {
         Ok(p) => p,
-        Err(e) => return bad_request(e.to_string()),
+        Err(e) => return Err(bad_request(e.to_string())),
     };
     if let Err((key, message)) = parameters.check() {
-        return bad_request(format!("{key}: {message}"));
+        return Err(bad_request(format!("{key}: {message}")));
     }
     state.set_parameters(parameters);
-    reply(StatusCode::OK, json!(*state.parameters()))
+    ok(json!(*state.parameters()))
 }
 
 #[derive(serde::Deserialize)]
@@ -124,40 +148,24 @@ async fn set_pin(
     State(state): State<Arc<ServerState>>,
     Path(id): Path<String>,
     body: Body,
-) -> Response {
-    let Some(user) = state.directory.user_idx(&id) else {
-        return reply(
-            StatusCode::NOT_FOUND,
-            json!({ "error": format!("no user `{id}`") }),
-        );
-    };
-    let NewPin { pin } = match json_body(body).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+) -> Reply {
+    let user = user_of(&state, &id)?;
+    let NewPin { pin } = json_body(body).await?;
     if pin.is_empty() {
-        return bad_request("the PIN is empty");
+        return Err(bad_request("the PIN is empty"));
     }
     state.set_pin(user, pin);
-    reply(StatusCode::OK, json!({ "user": id }))
+    ok(json!({ "user": id }))
 }
 
-async fn admin_logout(State(state): State<Arc<ServerState>>, Path(name): Path<String>) -> Response {
-    let Some(device) = state.directory.device_idx(&name) else {
-        return reply(
-            StatusCode::NOT_FOUND,
-            json!({ "error": format!("no device `{name}`") }),
-        );
-    };
+async fn admin_logout(State(state): State<Arc<ServerState>>, Path(name): Path<String>) -> Reply {
+    let device = device_of(&state, &name)?;
     let was = state.sessions().logout(device);
     if let Some(login) = was {
         state.logins_ended(&[(device, login)], false);
     }
     let user = was.map(|l| state.directory.user(l.user).id.clone());
-    reply(
-        StatusCode::OK,
-        json!({ "device": name, "logged_out": user }),
-    )
+    ok(json!({ "device": name, "logged_out": user }))
 }
 
 #[derive(serde::Deserialize)]
@@ -166,46 +174,29 @@ struct Running {
     running: bool,
 }
 
-async fn em_service(State(state): State<Arc<ServerState>>, body: Body) -> Response {
-    let Running { running } = match json_body(body).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+async fn em_service(State(state): State<Arc<ServerState>>, body: Body) -> Reply {
+    let Running { running } = json_body(body).await?;
     state.set_em_running(running);
-    reply(StatusCode::OK, json!({ "running": state.em_running() }))
+    ok(json!({ "running": state.em_running() }))
 }
 
-async fn em_api(State(state): State<Arc<ServerState>>, body: Body) -> Response {
-    let Running { running } = match json_body(body).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+async fn em_api(State(state): State<Arc<ServerState>>, body: Body) -> Reply {
+    let Running { running } = json_body(body).await?;
     state.set_em_api_running(running);
-    reply(StatusCode::OK, json!({ "running": state.em_api_running() }))
+    ok(json!({ "running": state.em_api_running() }))
 }
 
 async fn set_dnd(
     State(state): State<Arc<ServerState>>,
     Path(name): Path<String>,
     body: Body,
-) -> Response {
-    let Some(device) = state.directory.device_idx(&name) else {
-        return reply(
-            StatusCode::NOT_FOUND,
-            json!({ "error": format!("no device `{name}`") }),
-        );
-    };
-    let dnd: crate::features::Dnd = match json_body(body).await {
-        Ok(d) => d,
-        Err(r) => return r,
-    };
+) -> Reply {
+    let device = device_of(&state, &name)?;
+    let dnd: crate::features::Dnd = json_body(body).await?;
     let user = state.sessions().on_device(device).map(|l| l.user);
     state.features().set_dnd(device, user, dnd);
     let owner = user.map(|u| state.directory.user(u).id.clone());
-    reply(
-        StatusCode::OK,
-        json!({ "device": name, "saved_for_user": owner }),
-    )
+    ok(json!({ "device": name, "saved_for_user": owner }))
 }
 
 #[derive(serde::Deserialize)]
@@ -218,40 +209,23 @@ async fn call_back(
     State(state): State<Arc<ServerState>>,
     Path(name): Path<String>,
     body: Body,
-) -> Response {
-    let Some(device) = state.directory.device_idx(&name) else {
-        return reply(
-            StatusCode::NOT_FOUND,
-            json!({ "error": format!("no device `{name}`") }),
-        );
-    };
-    let CallBack { number } = match json_body(body).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+) -> Reply {
+    let device = device_of(&state, &name)?;
+    let CallBack { number } = json_body(body).await?;
     let Some(login) = state.sessions().on_device(device) else {
-        return reply(
+        return Err(reply(
             StatusCode::CONFLICT,
             json!({ "error": "nobody is logged in on this device" }),
-        );
+        ));
     };
     state.features().activate_call_back(login.user, number);
-    reply(
-        StatusCode::OK,
-        json!({ "user": state.directory.user(login.user).id }),
-    )
+    ok(json!({ "user": state.directory.user(login.user).id }))
 }
 
-async fn user_state(State(state): State<Arc<ServerState>>, Path(id): Path<String>) -> Response {
-    let Some(user) = state.directory.user_idx(&id) else {
-        return reply(
-            StatusCode::NOT_FOUND,
-            json!({ "error": format!("no user `{id}`") }),
-        );
-    };
+async fn user_state(State(state): State<Arc<ServerState>>, Path(id): Path<String>) -> Reply {
+    let user = user_of(&state, &id)?;
     let features = state.features();
-    reply(
-        StatusCode::OK,
+    ok(
         json!({ "user": id, "call_backs": features.call_backs(user), "dnd": features.user_dnd(user) }),
     )
 }
