@@ -52,7 +52,8 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
     if !dir.device(device).em_enabled {
         return Err(ErrorCode::DeviceLogonDisabled);
     }
-    state.check_source(Some(device), order.source)?;
+    let parameters = state.parameters();
+    state.check_source(&parameters, Some(device), order.source)?;
     // BTN-6: CallManager 4.x logs a 7940 in only on its 1- or 2-line template.
     let d = dir.device(device);
     if dir.profile == ServerProfile::Ucm4
@@ -62,7 +63,6 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
         return Err(ErrorCode::ProfileNotFound);
     }
     let user = dir.user_idx(order.user_id).ok_or(ErrorCode::UserNotFound)?;
-    let parameters = state.parameters();
     let profile = dir.resolve_profile(user, device, order.profile)?;
     // The user's own maximum login time replaces the service parameter
     // (TIME-3; 0:00 is no limit); the earlier of it and exclusiveDuration wins.
@@ -90,24 +90,11 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
     let effect = sessions.login(device, active, &rules)?;
     drop(sessions);
     // Logins the server ended to make room, then this device's own change.
-    let others: Vec<_> = effect
-        .logged_out
-        .iter()
-        .copied()
-        .filter(|&(d, _)| d != device)
-        .collect();
-    let displaced: Vec<_> = effect
-        .logged_out
-        .iter()
-        .copied()
-        .filter(|&(d, _)| d == device)
-        .collect();
-    state.logins_ended(&others, true);
-    for (_, previous) in &displaced {
+    state.logins_ended(&effect.logged_out, true);
+    if let Some(previous) = effect.replaced.filter(|p| p.user != user) {
+        // The previous user is logged out (LOG-7), but the phone restarts
+        // once, into the new profile, so this is counted, not restarted.
         state.features().logged_out(previous.user);
-    }
-    if !displaced.is_empty() {
-        // Counted as a logout, but the phone restarts once, into the new profile.
         state.metrics.logouts.fetch_add(1, Ordering::Relaxed);
         state
             .metrics
@@ -134,7 +121,7 @@ pub async fn logout(
     let device: DeviceIdx = dir
         .device_idx(device_name)
         .ok_or(ErrorCode::DeviceNotFound)?;
-    state.check_source(Some(device), source)?;
+    state.check_source(&state.parameters(), Some(device), source)?;
     let em_enabled = dir.device(device).em_enabled;
     let mut sessions = state.sessions();
     let Some(current) = sessions.on_device(device) else {
@@ -161,7 +148,7 @@ pub async fn logout(
 
 /// Logs every device out; returns how many were logged in.
 pub async fn logout_all(state: &ServerState, source: Option<Source>) -> Result<usize, ErrorCode> {
-    state.check_source(None, source)?;
+    state.check_source(&state.parameters(), None, source)?;
     let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
     database_work(state).await?;
     let ended = state.sessions().logout_all();

@@ -25,10 +25,10 @@ pub struct ActiveLogin {
 /// What a successful login did besides logging in.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct LoginEffect {
-    /// The login this device had before, if any (the same or another user).
+    /// The login this device had before, if any: the same user reloading,
+    /// or the previous user, logged out by the next (LOG-7).
     pub replaced: Option<ActiveLogin>,
-    /// Other logins the server ended to make room: the previous user of
-    /// this device (LOG-7) and, with auto-logout, the user's other devices.
+    /// Logins on the user's other devices ended by auto-logout (MULTI-3).
     pub logged_out: Vec<(DeviceIdx, ActiveLogin)>,
 }
 
@@ -105,9 +105,6 @@ impl Sessions {
             // logging in again simply reloads.
             self.logout(device);
             effect.replaced = Some(current);
-            if current.user != login.user {
-                effect.logged_out.push((device, current));
-            }
         }
         if rules.behavior == MultipleLoginBehavior::AutoLogout {
             for d in elsewhere {

@@ -229,10 +229,10 @@ impl ServerState {
     /// Validate IP Address and Allow Proxy for a login or logout (IP-1, IP-3).
     pub fn check_source(
         &self,
+        parameters: &ServiceParameters,
         device: Option<DeviceIdx>,
         source: Option<Source>,
     ) -> Result<(), ErrorCode> {
-        let parameters = self.parameters();
         if !parameters.validate_ip_address {
             return Ok(());
         }
@@ -243,7 +243,7 @@ impl ServerState {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        lock(&self.addresses).check(&parameters, &trusted, device, source)
+        lock(&self.addresses).check(parameters, &trusted, device, source)
     }
 
     /// Whether `pin` is the user's PIN, or the one cached at a login in the
