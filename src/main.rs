@@ -10,12 +10,17 @@
 use clap::{Parser, Subcommand};
 use emlab_protocol::em_api::AppInfo;
 use emlab_protocol::lab::Lab;
+use emlab_protocol::phone_model::ControlProtocol;
 use emlab_server::ServerOptions;
 use emlab_simulator::em_client::EmClient;
+use emlab_simulator::fleet;
+use emlab_simulator::phone::sip_transport::SipTransport;
+use emlab_simulator::phone::web_server::PhoneWebServer;
+use emlab_simulator::phone::{CallLogRule, Endpoints, PhoneContext, StateCounts, VirtualPhone};
 use emlab_simulator::report::{self, RunInfo, RunReport};
-use emlab_simulator::scenario::Scenario;
-use emlab_simulator::storm::{LoginStorm, VirtualPhone};
-use std::net::SocketAddr;
+use emlab_simulator::scenario::{PathKind, Scenario};
+use emlab_simulator::storm::{self, ApiPhone, Fleet, LoginStorm, Progress};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -62,6 +67,15 @@ enum Command {
         /// Without it, the reference server runs in-process on loopback.
         #[arg(long)]
         target: Option<String>,
+        /// Base URL of the target's configuration files (default: the target's host, port 6970).
+        #[arg(long)]
+        config: Option<String>,
+        /// The target's SCCP address (default: the target's host, port 2000).
+        #[arg(long)]
+        sccp: Option<String>,
+        /// The target's SIP address, UDP (default: the target's host, port 5060).
+        #[arg(long)]
+        sip: Option<String>,
         /// The lab file the target was started with (default: the scenario's `lab`).
         #[arg(long)]
         lab: Option<PathBuf>,
@@ -120,10 +134,21 @@ fn main() -> ExitCode {
             Command::Run {
                 scenario,
                 target,
+                config,
+                sccp,
+                sip,
                 lab,
                 out,
                 rate,
-            } => run(&scenario, target, lab.as_deref(), out, rate.as_deref()).await,
+            } => {
+                let target = target.map(|url| TargetFlags {
+                    url,
+                    config,
+                    sccp,
+                    sip,
+                });
+                run(&scenario, target, lab.as_deref(), out, rate.as_deref()).await
+            }
         }
     });
     match result {
@@ -162,17 +187,81 @@ async fn serve(lab_path: &Path, options: ServerOptions) -> Result<ExitCode, Usag
     Ok(ExitCode::SUCCESS)
 }
 
+/// `--target` and the addresses that go with it (PROTOCOL.md §7).
+struct TargetFlags {
+    url: String,
+    config: Option<String>,
+    sccp: Option<String>,
+    sip: Option<String>,
+}
+
+impl TargetFlags {
+    /// Each interface's address: given, else the target's host with the default port.
+    fn endpoints(&self) -> Result<Endpoints, UsageError> {
+        let authority = self
+            .url
+            .strip_prefix("http://")
+            .and_then(|rest| rest.split('/').next())
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "--target `{}`: expected http://HOST:PORT",
+                    self.url
+                ))
+            })?;
+        let host = match authority.rsplit_once(':') {
+            Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+            _ => authority,
+        }
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+        let addr =
+            |given: &Option<String>, flag: &str, port: u16| -> Result<SocketAddr, UsageError> {
+                let text = given.clone().unwrap_or_else(|| {
+                    if host.contains(':') {
+                        format!("[{host}]:{port}")
+                    } else {
+                        format!("{host}:{port}")
+                    }
+                });
+                text.to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .ok_or_else(|| {
+                        UsageError(format!(
+                            "{flag} `{text}`: not an address like 127.0.0.1:{port}"
+                        ))
+                    })
+            };
+        Ok(Endpoints {
+            em_base: self.url.trim_end_matches('/').to_string(),
+            config_base: self.config.clone().unwrap_or_else(|| {
+                format!(
+                    "http://{}",
+                    addr(&None, "--config", 6970)
+                        .map(|a| a.to_string())
+                        .unwrap_or_default()
+                )
+            }),
+            sccp: addr(&self.sccp, "--sccp", 2000)?,
+            sip: addr(&self.sip, "--sip", 5060)?,
+        })
+    }
+}
+
 async fn run(
     scenario_path: &Path,
-    target: Option<String>,
+    target: Option<TargetFlags>,
     lab_override: Option<&Path>,
     out: Option<PathBuf>,
     rate: Option<&str>,
 ) -> Result<ExitCode, UsageError> {
     let mut scenario = Scenario::load(scenario_path)?;
     if let Some(r) = rate {
-        scenario.load.rate_per_s = emlab_simulator::units::parse_rate(r)
+        let per_s = emlab_simulator::units::parse_rate(r)
             .map_err(|e| UsageError(format!("--rate: {e}")))?;
+        scenario.load.set_rate(per_s * scenario.load.time_scale);
     }
     let lab_path = lab_override
         .map(Path::to_path_buf)
@@ -184,14 +273,33 @@ async fn run(
             ))
         })?;
     let lab = Lab::load(&lab_path)?;
-    if scenario.load.phones > lab.fleet_size() {
-        return Err(UsageError(format!(
-            "{}: key `phones`: {} phones but the lab {} generates {} in [fleet]",
-            scenario_path.display(),
-            scenario.load.phones,
-            lab_path.display(),
-            lab.fleet_size()
-        )));
+    let users = match &scenario.users {
+        Some(p) => Some(fleet::read_users(p)?),
+        None => None,
+    };
+    let phones_needed = scenario.load.phones;
+    match &users {
+        Some(rows) if (rows.len() as u32) < phones_needed => {
+            return Err(UsageError(format!(
+                "{}: {} rows for {} phones (one user per phone)",
+                scenario
+                    .users
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string()),
+                rows.len(),
+                phones_needed
+            )));
+        }
+        None if phones_needed > lab.fleet_size() => {
+            return Err(UsageError(format!(
+                "{}: key `phones`: {} phones but the lab {} generates {} in [fleet]",
+                scenario_path.display(),
+                phones_needed,
+                lab_path.display(),
+                lab.fleet_size()
+            )));
+        }
+        _ => {}
     }
     let app = app_credentials(&scenario, &lab).ok_or_else(|| {
         UsageError(format!(
@@ -208,31 +316,100 @@ async fn run(
                 .map_err(|e| UsageError(format!("cannot start the embedded server: {e}")))?,
         ),
     };
-    let target_url = match (&target, &embedded) {
-        (Some(t), _) => t.clone(),
-        (None, Some(s)) => s.base_url(),
+    let endpoints = match (&target, &embedded) {
+        (Some(t), _) => t.endpoints()?,
+        (None, Some(s)) => Endpoints {
+            em_base: s.base_url(),
+            config_base: s.config_url(),
+            sccp: s.sccp_addr,
+            sip: s.sip_addr,
+        },
         (None, None) => unreachable!("embedded server started when there is no target"),
     };
-    let client = EmClient::new(&target_url, app, scenario.load.request_timeout)?;
-    let phones: Vec<Arc<VirtualPhone>> = lab
-        .fleet_members()
-        .take(scenario.load.phones as usize)
-        .map(|m| Arc::new(VirtualPhone::from_member(&m)))
-        .collect();
+    let load = scenario.load.clone();
+    let recorder = Arc::new(std::sync::Mutex::new(storm::recorder_for(&load)));
+    let mut states = None;
+    let fleet = match scenario.path {
+        PathKind::EmApi => {
+            let client = EmClient::new(&endpoints.em_base, app, load.request_timeout)?;
+            let specs = fleet::build(&lab, phones_needed, users.as_deref())?;
+            let phones = specs
+                .iter()
+                .map(|s| Arc::new(ApiPhone::new(s.device_name.clone(), s.user_id.clone())))
+                .collect();
+            Fleet::Api { phones, client }
+        }
+        PathKind::Phone => {
+            let specs = fleet::build(&lab, phones_needed, users.as_deref())?;
+            let any_sip = specs
+                .iter()
+                .any(|s| s.model.protocol == ControlProtocol::Sip);
+            let sip =
+                if any_sip {
+                    Some(SipTransport::start(endpoints.sip).await.map_err(|e| {
+                        UsageError(format!("cannot open the fleet's SIP socket: {e}"))
+                    })?)
+                } else {
+                    None
+                };
+            let call_logs = call_log_rule(&lab);
+            let web = if call_logs.checked {
+                let port = lab.file.server.phone_web_port;
+                Some(PhoneWebServer::start(port).await.map_err(|e| {
+                    UsageError(format!(
+                        "{}: cannot listen on port {port} for the phones' /CGI/Execute ({e}); set [server] phone_web_port",
+                        lab_path.display()
+                    ))
+                })?)
+            } else {
+                None
+            };
+            let counts = Arc::new(StateCounts::default());
+            counts.add_off(specs.len() as u64);
+            states = Some(counts.clone());
+            let ctx = Arc::new(PhoneContext {
+                endpoints: endpoints.clone(),
+                sip,
+                web,
+                recorder: recorder.clone(),
+                counts,
+                request_timeout: load.request_timeout,
+                control_timeout: load.control_timeout,
+                call_logs,
+            });
+            let phones = specs
+                .into_iter()
+                .map(|s| Arc::new(VirtualPhone::new(s)))
+                .collect();
+            Fleet::Phones { phones, ctx }
+        }
+    };
     let storm = LoginStorm {
-        phones,
-        load: scenario.load.clone(),
+        fleet,
+        metrics_url: Some(format!("{}/metrics", endpoints.em_base)),
+        load,
         expect_login: scenario.expect_login,
         expect_logout: scenario.expect_logout,
     };
-    let result = storm.run(client).await;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Every Ctrl-C is a stop request: the first ends the arrivals, the next abandons cycles.
+    let signals = tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            let _ = stop_tx.send(true);
+        }
+    });
+    let progress = Arc::new(Progress::default());
+    let line = emlab_simulator::progress::spawn(progress.clone(), recorder.clone(), states);
+    let result = storm.run(progress, stop_rx).await;
+    emlab_simulator::progress::finish(line);
+    signals.abort();
     if let Some(server) = embedded {
         let _ = server.shutdown().await;
     }
 
     let info = RunInfo {
         scenario: &scenario,
-        target: &target_url,
+        target: &endpoints.em_base,
         embedded_server: target.is_none(),
     };
     let report = RunReport::build(&info, &result);
@@ -245,10 +422,10 @@ async fn run(
     });
     // Files first: what was measured must survive a closed stdout.
     report
-        .write(&dir, &result.recorder)
+        .write(&dir, &result.recorder, result.started_at)
         .map_err(|e| UsageError(format!("cannot write the report to {}: {e}", dir.display())))?;
     say(&format!(
-        "{}report: {}/report.html and report.json\n",
+        "{}report: {}/report.html, report.json and latency.hlog\n",
         report::summary(&report),
         dir.display()
     ));
@@ -257,6 +434,30 @@ async fn run(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// When the lab's server clears call logs (LOGS-1/2): `ucm`/`ucm4` at
+/// manual logins and logouts with Clear Call Logs on; `cme` at logouts
+/// unless `keep_history`. The phones check it only when it can happen.
+fn call_log_rule(lab: &Lab) -> CallLogRule {
+    let server = &lab.file.server;
+    let clear = lab.file.service_parameters.clear_call_logs;
+    let rule = match server.profile {
+        emlab_protocol::ServerProfile::Cme => CallLogRule {
+            checked: false,
+            at_login: false,
+            at_logout: !server.keep_history,
+        },
+        _ => CallLogRule {
+            checked: false,
+            at_login: clear,
+            at_logout: clear,
+        },
+    };
+    CallLogRule {
+        checked: rule.at_login || rule.at_logout,
+        ..rule
+    }
 }
 
 /// The scenario's app credentials, else the lab's first application with proxy rights.

@@ -167,6 +167,63 @@ pub fn response(
     }
 }
 
+/// What an 8800-series phone puts in its REGISTER.
+pub struct RegisterRequest<'a> {
+    /// `host:port` of the registrar.
+    pub server: &'a str,
+    /// `host:port` the phone listens on (Via and Contact).
+    pub local: &'a str,
+    pub device_name: &'a str,
+    /// The phone's line (the From and To user).
+    pub extension: &'a str,
+    pub call_id: &'a str,
+    pub cseq: u32,
+    /// The Contact user part (Cisco phones put a UUID there).
+    pub contact_user: &'a str,
+    /// `0` unregisters.
+    pub expires: u32,
+}
+
+/// `REGISTER`, as a Cisco 8800 sends it: its device name in the Contact's
+/// `+u.sip!devicename.ccm.cisco.com` and `X-cisco-service-control` in
+/// `Supported`, so the registrar may restart it by NOTIFY.
+pub fn register_request(r: &RegisterRequest<'_>) -> SipMessage {
+    let headers = vec![
+        (
+            "Via".to_string(),
+            format!(
+                "SIP/2.0/UDP {};branch=z9hG4bK{}-{}",
+                r.local, r.contact_user, r.cseq
+            ),
+        ),
+        (
+            "From".into(),
+            format!("<sip:{}@{}>;tag={}", r.extension, r.server, r.contact_user),
+        ),
+        ("To".into(), format!("<sip:{}@{}>", r.extension, r.server)),
+        ("Call-ID".into(), r.call_id.to_string()),
+        ("CSeq".into(), format!("{} REGISTER", r.cseq)),
+        (
+            "Contact".into(),
+            format!(
+                "<sip:{}@{};transport=udp>;+u.sip!devicename.ccm.cisco.com=\"{}\"",
+                r.contact_user, r.local, r.device_name
+            ),
+        ),
+        (
+            "Supported".into(),
+            "replaces,X-cisco-service-control".into(),
+        ),
+        ("Expires".into(), r.expires.to_string()),
+        ("Content-Length".into(), "0".into()),
+    ];
+    SipMessage {
+        start_line: format!("REGISTER sip:{} SIP/2.0", r.server),
+        headers,
+        body: String::new(),
+    }
+}
+
 /// What a service-control NOTIFY asks of the phone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServiceAction {
@@ -290,6 +347,30 @@ mod tests {
         assert_eq!(back.header("to"), Some("<sip:2001@127.0.0.1>;tag=srv1"));
         assert_eq!(back.header("cseq"), Some("1 REGISTER"));
         assert_eq!(back.header("via"), r.header("via"));
+    }
+
+    #[test]
+    fn a_built_register_is_what_the_registrar_reads() {
+        let r = register_request(&RegisterRequest {
+            server: "127.0.0.1:5060",
+            local: "127.16.0.9:5062",
+            device_name: "SEP0E0000000008",
+            extension: "20008",
+            call_id: "c8@127.16.0.9",
+            cseq: 2,
+            contact_user: "p8",
+            expires: 3600,
+        });
+        let back = SipMessage::parse(r.to_wire().as_bytes()).unwrap();
+        assert_eq!(back.method(), Some("REGISTER"));
+        let contact = back.header("contact").unwrap();
+        assert_eq!(contact_device_name(contact), Some("SEP0E0000000008"));
+        assert_eq!(
+            angle_uri(contact),
+            Some("sip:p8@127.16.0.9:5062;transport=udp")
+        );
+        assert_eq!(register_expires(&back), 3600);
+        assert_eq!(back.header("call-id"), Some("c8@127.16.0.9"));
     }
 
     #[test]

@@ -216,7 +216,8 @@ impl Directory {
         }
         for m in lab.fleet_members() {
             let p = d.add_profile(DeviceProfile {
-                locale: Some(m.locale.clone()),
+                locale: Some(m.profile_locale.clone()),
+                modules: m.profile_modules.iter().map(|s| s.to_string()).collect(),
                 lines: vec![Line {
                     number: m.primary_extension.clone(),
                     line_type: LineType::Normal,
@@ -229,7 +230,7 @@ impl Directory {
                 pin_must_change: false,
                 primary_extension: Some(m.primary_extension.clone()),
                 self_service_id: Some(m.primary_extension),
-                locale: Some(m.locale.clone()),
+                locale: Some(m.profile_locale),
                 max_login_minutes: None,
                 profiles: vec![p],
             });
@@ -237,7 +238,7 @@ impl Directory {
                 name: m.device_name,
                 model: m.model,
                 em_enabled: true,
-                modules: Vec::new(),
+                modules: m.modules.iter().map(|s| s.to_string()).collect(),
                 locale: Some(m.locale),
                 logout_profile: None,
                 template: default_template(m.model.name),

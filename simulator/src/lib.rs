@@ -3,14 +3,21 @@
 //! It talks to any server that speaks `PROTOCOL.md`, not only emlab's own.
 //!
 //! - [`scenario`]: scenario files (load shape, expectations, thresholds);
-//! - [`storm`]: `LoginStorm`, the open-model engine, and `VirtualPhone`;
+//! - [`storm`]: `LoginStorm`, the open- and closed-model engine;
+//! - [`phone`]: virtual phones, each a state machine over SCCP or SIP,
+//!   the phone-facing service, configuration files and `/CGI/Execute`;
+//! - [`fleet`]: which phones take part and what each should see;
 //! - [`em_client`]: the EM API client that never panics on a bad server;
 //! - [`recorder`]: histograms, outcomes and mismatches;
 //! - [`thresholds`]: pass/fail rules;
 //! - [`timer`]: the sub-millisecond timer the schedule runs on;
-//! - [`report`]: stdout summary, `report.json`, `report.html`.
+//! - [`progress`]: the live progress line on a terminal;
+//! - [`report`]: stdout summary, `report.json`, `report.html`, `latency.hlog`.
 
 pub mod em_client;
+pub mod fleet;
+pub mod phone;
+pub mod progress;
 pub mod recorder;
 pub mod report;
 pub mod scenario;

@@ -9,7 +9,7 @@
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Histogram bounds: 1 µs to 60 s at 3 significant digits.
 pub const LOWEST_US: u64 = 1;
@@ -21,23 +21,52 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(LOWEST_US, HIGHEST_US, SIGFIG).expect("valid histogram bounds")
 }
 
-/// One kind of EM API operation a virtual phone performs.
+/// One step a virtual phone performs, each with its own histogram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Step {
+    /// SCCP Register → RegisterAck, or SIP REGISTER → 200 (boot and after a reset).
+    Register,
+    /// The phone-facing EM service's first screen (the login prompt).
+    Prompt,
+    /// EM API login, or the phone's credentials until `Login Successful`.
     Login,
+    /// EM API deviceUserQuery.
     Query,
+    /// EM API logout, or the phone's `Yes` until `Logout Successful`.
     Logout,
+    /// From a login's or logout's answer to the server's restart command;
+    /// the outcome is the whole sequence seen (`restart`, `restart+reset`).
+    Restart,
+    /// From the step's due time until the phone runs the new profile,
+    /// checked in its re-fetched configuration file.
+    InService,
+    /// Whether the server cleared the call logs (`cleared` / `kept`).
+    CallLogs,
 }
 
 impl Step {
-    pub const ALL: [Step; 3] = [Step::Login, Step::Query, Step::Logout];
+    pub const ALL: [Step; 8] = [
+        Step::Register,
+        Step::Prompt,
+        Step::Login,
+        Step::Query,
+        Step::Logout,
+        Step::Restart,
+        Step::InService,
+        Step::CallLogs,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
+            Step::Register => "register",
+            Step::Prompt => "prompt",
             Step::Login => "login",
             Step::Query => "query",
             Step::Logout => "logout",
+            Step::Restart => "restart",
+            Step::InService => "in_service",
+            Step::CallLogs => "call_logs",
         }
     }
 
@@ -79,21 +108,75 @@ pub struct Mismatch {
     pub actual: String,
 }
 
+/// Latencies and outcomes of one phase of the load shape.
+pub struct PhaseStats {
+    pub name: String,
+    pub latency: Vec<Histogram<u64>>,
+    pub outcomes: Vec<BTreeMap<Outcome, u64>>,
+    mismatches: u64,
+}
+
+impl PhaseStats {
+    fn new(name: &str) -> Self {
+        PhaseStats {
+            name: name.to_string(),
+            latency: Step::ALL.iter().map(|_| new_histogram()).collect(),
+            outcomes: Step::ALL.iter().map(|_| BTreeMap::new()).collect(),
+            mismatches: 0,
+        }
+    }
+
+    pub fn count(&self, step: Step) -> u64 {
+        self.outcomes[step as usize].values().sum()
+    }
+
+    /// Failures with error `code`, over all steps of this phase.
+    pub fn errors(&self, code: u16) -> u64 {
+        let key = code.to_string();
+        self.outcomes
+            .iter()
+            .map(|o| o.get(&key).copied().unwrap_or(0))
+            .sum()
+    }
+
+    pub fn mismatches(&self) -> u64 {
+        self.mismatches
+    }
+}
+
+/// One second of one step's latencies, compressed as it closes: a line of
+/// the run's HdrHistogram interval log (`latency.hlog`).
+pub struct Interval {
+    /// Seconds from the start of the run.
+    pub start_s: f64,
+    pub length_s: f64,
+    pub step: Step,
+    pub max_us: u64,
+    /// HdrHistogram V2 + DEFLATE, base64 (`HISTF...`).
+    pub histogram: String,
+}
+
+struct IntervalWindow {
+    index: u64,
+    latency: Vec<Histogram<u64>>,
+}
+
 pub struct Recorder {
-    steps: [StepStats; 3],
+    steps: Vec<StepStats>,
     pub mismatches: BTreeMap<Mismatch, u64>,
     /// Cycles whose phone was still busy with its previous cycle at the
     /// intended start; their wait is in the latency.
     pub late_starts: u64,
+    pub phases: Vec<PhaseStats>,
+    /// The run's zero for the interval log.
+    origin: Instant,
+    window: IntervalWindow,
+    pub intervals: Vec<Interval>,
 }
 
 impl Default for Recorder {
     fn default() -> Self {
-        Recorder {
-            steps: [StepStats::new(), StepStats::new(), StepStats::new()],
-            mismatches: BTreeMap::new(),
-            late_starts: 0,
-        }
+        Recorder::new(&["run"], Instant::now())
     }
 }
 
@@ -102,27 +185,59 @@ fn micros(d: Duration) -> u64 {
 }
 
 impl Recorder {
+    /// A recorder for a load shape with these phases, starting now-ish at `origin`.
+    pub fn new(phases: &[&str], origin: Instant) -> Recorder {
+        Recorder {
+            steps: Step::ALL.iter().map(|_| StepStats::new()).collect(),
+            mismatches: BTreeMap::new(),
+            late_starts: 0,
+            phases: phases.iter().map(|p| PhaseStats::new(p)).collect(),
+            origin,
+            window: IntervalWindow {
+                index: 0,
+                latency: Step::ALL.iter().map(|_| new_histogram()).collect(),
+            },
+            intervals: Vec::new(),
+        }
+    }
+
     pub fn step(&self, step: Step) -> &StepStats {
         &self.steps[step as usize]
     }
 
-    /// Records one completed step.
+    /// Records one completed step that ended at `end`, in phase `phase`.
+    #[allow(clippy::too_many_arguments)]
     pub fn record(
         &mut self,
         step: Step,
+        phase: usize,
         latency: Duration,
         service: Duration,
         outcome: &str,
         expected: &str,
+        end: Instant,
     ) {
+        let (latency, service) = (micros(latency), micros(service));
         let s = &mut self.steps[step as usize];
-        s.latency.saturating_record(micros(latency));
-        s.service.saturating_record(micros(service));
-        match s.outcomes.get_mut(outcome) {
-            Some(n) => *n += 1,
-            None => {
-                s.outcomes.insert(outcome.to_string(), 1);
-            }
+        s.latency.saturating_record(latency);
+        s.service.saturating_record(service);
+        self.roll_window(end);
+        self.window.latency[step as usize].saturating_record(latency);
+        if let Some(p) = self.phases.get_mut(phase) {
+            p.latency[step as usize].saturating_record(latency);
+        }
+        self.count(step, phase, outcome, expected);
+    }
+
+    /// Counts an outcome that has no latency (a stray restart, a lost link).
+    pub fn note(&mut self, step: Step, phase: usize, outcome: &str, expected: &str) {
+        self.count(step, phase, outcome, expected);
+    }
+
+    fn count(&mut self, step: Step, phase: usize, outcome: &str, expected: &str) {
+        bump(&mut self.steps[step as usize].outcomes, outcome);
+        if let Some(p) = self.phases.get_mut(phase) {
+            bump(&mut p.outcomes[step as usize], outcome);
         }
         if outcome != expected {
             let key = Mismatch {
@@ -131,7 +246,40 @@ impl Recorder {
                 actual: outcome.to_string(),
             };
             *self.mismatches.entry(key).or_insert(0) += 1;
+            if let Some(p) = self.phases.get_mut(phase) {
+                p.mismatches += 1;
+            }
         }
+    }
+
+    /// Closes the one-second windows that ended before `now`.
+    fn roll_window(&mut self, now: Instant) {
+        let index = now.saturating_duration_since(self.origin).as_secs();
+        if index != self.window.index {
+            self.close_window();
+            self.window.index = index;
+        }
+    }
+
+    fn close_window(&mut self) {
+        for (k, h) in self.window.latency.iter_mut().enumerate() {
+            if h.is_empty() {
+                continue;
+            }
+            self.intervals.push(Interval {
+                start_s: self.window.index as f64,
+                length_s: 1.0,
+                step: Step::ALL[k],
+                max_us: h.max(),
+                histogram: encode(h),
+            });
+            h.reset();
+        }
+    }
+
+    /// Closes the last window; call once when the run is over.
+    pub fn finish(&mut self) {
+        self.close_window();
     }
 
     pub fn mismatch_count(&self) -> u64 {
@@ -145,5 +293,26 @@ impl Recorder {
             .iter()
             .map(|s| s.outcomes.get(&key).copied().unwrap_or(0))
             .sum()
+    }
+}
+
+fn bump(map: &mut BTreeMap<Outcome, u64>, outcome: &str) {
+    match map.get_mut(outcome) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(outcome.to_string(), 1);
+        }
+    }
+}
+
+/// HdrHistogram V2 + DEFLATE, base64: the form `.hlog` lines and
+/// `report.json` carry.
+pub fn encode(h: &Histogram<u64>) -> String {
+    use base64::Engine;
+    use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
+    let mut buf = Vec::new();
+    match V2DeflateSerializer::new().serialize(h, &mut buf) {
+        Ok(_) => base64::engine::general_purpose::STANDARD.encode(buf),
+        Err(_) => String::new(),
     }
 }

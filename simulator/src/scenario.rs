@@ -5,6 +5,8 @@
 //! name = "quickstart"
 //! lab = "lab.toml"            # the lab file, relative to this file
 //!
+//! path = "em-api"             # or "phone": the full phone flow
+//!
 //! [load]                      # an open model: cycles arrive at `rate`
 //! phones = 200                # the first N members of the lab's [fleet]
 //! rate = "100/s"              # login→hold→logout cycles started per second
@@ -18,6 +20,9 @@
 //! [thresholds]
 //! rules = ["login.p99 < 200ms", "mismatches == 0"]
 //! ```
+//!
+//! The whole format, with phases (ramps, steps, spikes), the closed model,
+//! users files and compressed time, is in `scenarios/README.md`.
 
 use crate::thresholds::Threshold;
 use crate::units::{parse_duration, parse_rate};
@@ -47,21 +52,37 @@ struct Header {
     lab: Option<String>,
     app_id: Option<String>,
     app_certificate: Option<String>,
+    path: Option<String>,
+    users: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LoadFile {
+    model: Option<String>,
     phones: u32,
-    rate: RateValue,
+    rate: Option<RateValue>,
     duration: Option<String>,
     cycles: Option<u64>,
-    #[serde(default)]
     hold: Option<String>,
+    think: Option<String>,
     #[serde(default = "yes")]
     query: bool,
-    #[serde(default)]
     request_timeout: Option<String>,
+    control_timeout: Option<String>,
+    time_scale: Option<f64>,
+    #[serde(default)]
+    phase: Vec<PhaseFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PhaseFile {
+    name: String,
+    duration: String,
+    rate: Option<RateValue>,
+    to: Option<RateValue>,
+    phones: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -74,6 +95,21 @@ fn yes() -> bool {
 enum RateValue {
     Number(f64),
     Text(String),
+}
+
+impl RateValue {
+    fn per_s(&self) -> Result<f64, String> {
+        match self {
+            RateValue::Number(n) => parse_rate(&n.to_string()),
+            RateValue::Text(t) => parse_rate(t),
+        }
+    }
+    fn text(&self) -> String {
+        match self {
+            RateValue::Number(n) => n.to_string(),
+            RateValue::Text(t) => t.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -113,31 +149,156 @@ impl std::fmt::Display for Expected {
     }
 }
 
-/// How long a run lasts.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Length {
-    Duration(Duration),
-    Cycles(u64),
+/// Arrival-rate (open) or fixed-population (closed) load.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Model {
+    /// Cycles arrive on a schedule whatever the server does.
+    Open,
+    /// N phones each run cycle after cycle, with `think` in between.
+    Closed,
+}
+
+/// Which way in a phone's cycle goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathKind {
+    /// Login, query and logout through the EM API only.
+    EmApi,
+    /// The whole phone: register, services, prompt, restart, config.
+    Phone,
+}
+
+impl PathKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PathKind::EmApi => "em-api",
+            PathKind::Phone => "phone",
+        }
+    }
+}
+
+/// One stretch of the load shape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Phase {
+    pub name: String,
+    pub duration: Duration,
+    /// Open: cycles per second at the start of the phase.
+    pub rate_per_s: f64,
+    /// Open: the rate at the end, for a ramp.
+    pub to_per_s: Option<f64>,
+    /// Closed: phones cycling in this phase.
+    pub phones: u32,
+}
+
+impl Phase {
+    /// The expected number of arrivals in this phase (open model).
+    pub fn arrivals(&self) -> f64 {
+        let end = self.to_per_s.unwrap_or(self.rate_per_s);
+        (self.rate_per_s + end) / 2.0 * self.duration.as_secs_f64()
+    }
+
+    /// Offset of arrival `k` from the start of the phase, if inside it.
+    /// A ramp's rate grows linearly, so arrivals solve
+    /// `r0·t + (r1 − r0)·t² / 2T = k`.
+    pub fn arrival(&self, k: u64) -> Option<Duration> {
+        let (r0, t_len) = (self.rate_per_s, self.duration.as_secs_f64());
+        let r1 = self.to_per_s.unwrap_or(r0);
+        let k = k as f64;
+        let t = if (r1 - r0).abs() < 1e-12 {
+            k / r0
+        } else {
+            let a = (r1 - r0) / (2.0 * t_len);
+            let disc = r0 * r0 + 4.0 * a * k;
+            if disc < 0.0 {
+                return None;
+            }
+            (-r0 + disc.sqrt()) / (2.0 * a)
+        };
+        (t.is_finite() && t >= 0.0 && t < t_len).then(|| Duration::from_secs_f64(t))
+    }
 }
 
 #[derive(Clone, Debug)]
 pub struct Load {
+    pub model: Model,
+    /// Phones taking part (the most any phase uses).
     pub phones: u32,
-    /// Cycles started per second.
-    pub rate_per_s: f64,
-    pub length: Length,
+    pub phases: Vec<Phase>,
+    /// At most this many cycles, when set.
+    pub max_cycles: Option<u64>,
     pub hold: Duration,
+    /// Closed model: a phone's pause between cycles.
+    pub think: Duration,
     pub query: bool,
     pub request_timeout: Duration,
+    /// How long a phone waits for a restart or reset.
+    pub control_timeout: Duration,
+    /// Schedule compression: 60 plays an hour in a minute (rates ×60,
+    /// durations, hold and think ÷60). Already applied to the fields above.
+    pub time_scale: f64,
 }
 
 impl Load {
-    /// The number of cycles the run starts.
-    pub fn cycles(&self) -> u64 {
-        match self.length {
-            Length::Cycles(n) => n,
-            Length::Duration(d) => (d.as_secs_f64() * self.rate_per_s).floor().max(1.0) as u64,
+    /// A one-phase open load (tests and `--rate`).
+    pub fn open(phones: u32, rate_per_s: f64, duration: Duration) -> Load {
+        Load {
+            model: Model::Open,
+            phones,
+            phases: vec![Phase {
+                name: "steady".into(),
+                duration,
+                rate_per_s,
+                to_per_s: None,
+                phones,
+            }],
+            max_cycles: None,
+            hold: Duration::ZERO,
+            think: Duration::ZERO,
+            query: true,
+            request_timeout: Duration::from_secs(10),
+            control_timeout: Duration::from_secs(5),
+            time_scale: 1.0,
         }
+    }
+
+    /// A one-phase open load of exactly `cycles` cycles.
+    pub fn open_cycles(phones: u32, rate_per_s: f64, cycles: u64) -> Load {
+        let mut l = Load::open(
+            phones,
+            rate_per_s,
+            Duration::from_secs_f64(cycles as f64 / rate_per_s + 1.0),
+        );
+        l.max_cycles = Some(cycles);
+        l
+    }
+
+    /// The number of cycles an open run starts (a closed run's depends on the server).
+    pub fn cycles(&self) -> u64 {
+        let scheduled: u64 = self
+            .phases
+            .iter()
+            .map(|p| (0..).take_while(|&k| p.arrival(k).is_some()).count() as u64)
+            .sum();
+        match self.max_cycles {
+            Some(n) => n.min(scheduled),
+            None => scheduled,
+        }
+    }
+
+    pub fn duration(&self) -> Duration {
+        self.phases.iter().map(|p| p.duration).sum()
+    }
+
+    /// Sets one constant rate over the whole run (`--rate`).
+    pub fn set_rate(&mut self, rate_per_s: f64) {
+        for p in &mut self.phases {
+            p.rate_per_s = rate_per_s;
+            p.to_per_s = None;
+        }
+    }
+
+    /// The first phase's rate, for summaries.
+    pub fn rate_per_s(&self) -> f64 {
+        self.phases.first().map_or(0.0, |p| p.rate_per_s)
     }
 }
 
@@ -149,6 +310,9 @@ pub struct Scenario {
     pub lab: Option<PathBuf>,
     pub app_id: Option<String>,
     pub app_certificate: Option<String>,
+    pub path: PathKind,
+    /// A SIPp-style users file, resolved against the scenario's folder.
+    pub users: Option<PathBuf>,
     pub load: Load,
     pub expect_login: Expected,
     pub expect_logout: Expected,
@@ -174,36 +338,146 @@ impl Scenario {
                 "use letters, digits, `-` and `_` (it names the report folder)".into(),
             ));
         }
+        let path_kind = match h.path.as_deref() {
+            None | Some("em-api") => PathKind::EmApi,
+            Some("phone") => PathKind::Phone,
+            Some(other) => {
+                return Err(err(
+                    "path",
+                    other,
+                    format!("`{other}`: use \"em-api\" or \"phone\""),
+                ));
+            }
+        };
         let l = file.load;
         if l.phones == 0 {
             return Err(err("phones", "0", "must be at least 1".into()));
         }
-        let rate_per_s = match &l.rate {
-            RateValue::Number(n) => parse_rate(&n.to_string()),
-            RateValue::Text(t) => parse_rate(t),
-        }
-        .map_err(|e| err("rate", "", e))?;
-        let length = match (&l.duration, l.cycles) {
-            (Some(d), None) => {
-                Length::Duration(parse_duration(d).map_err(|e| err("duration", d, e))?)
-            }
-            (None, Some(0)) => return Err(err("cycles", "0", "must be at least 1".into())),
-            (None, Some(n)) => Length::Cycles(n),
-            _ => {
-                return Err(ConfigError::new(
-                    path,
-                    "[load] needs exactly one of `duration` and `cycles`",
+        let model = match l.model.as_deref() {
+            None | Some("open") => Model::Open,
+            Some("closed") => Model::Closed,
+            Some(other) => {
+                return Err(err(
+                    "model",
+                    other,
+                    format!("`{other}`: use \"open\" or \"closed\""),
                 ));
             }
         };
-        let hold = match &l.hold {
-            Some(h) => parse_duration(h).map_err(|e| err("hold", h, e))?,
-            None => Duration::ZERO,
-        };
-        let request_timeout = match &l.request_timeout {
-            Some(t) => parse_duration(t).map_err(|e| err("request_timeout", t, e))?,
-            None => Duration::from_secs(10),
-        };
+        let time_scale = l.time_scale.unwrap_or(1.0);
+        if !(time_scale.is_finite() && (0.001..=1_000_000.0).contains(&time_scale)) {
+            return Err(err(
+                "time_scale",
+                "",
+                "must be a number from 0.001 to 1000000".into(),
+            ));
+        }
+        let dur =
+            |key: &str, v: &Option<String>, default: Duration| -> Result<Duration, ConfigError> {
+                match v {
+                    Some(d) => parse_duration(d).map_err(|e| err(key, d, e)),
+                    None => Ok(default),
+                }
+            };
+        let rate = |key: &str, v: &RateValue| v.per_s().map_err(|e| err(key, &v.text(), e));
+        let mut phases = Vec::new();
+        if l.phase.is_empty() {
+            let rate_per_s = match (&l.rate, model) {
+                (Some(r), _) => rate("rate", r)?,
+                (None, Model::Closed) => 0.0,
+                (None, Model::Open) => {
+                    return Err(ConfigError::new(
+                        path,
+                        "[load] needs `rate` (or [[load.phase]] entries)",
+                    ));
+                }
+            };
+            let duration = match (&l.duration, l.cycles) {
+                (Some(d), None) => parse_duration(d).map_err(|e| err("duration", d, e))?,
+                (None, Some(0)) => return Err(err("cycles", "0", "must be at least 1".into())),
+                // Room for every cycle: the cap ends the run.
+                (None, Some(n)) if model == Model::Open => {
+                    Duration::from_secs_f64(n as f64 / rate_per_s + 1.0)
+                }
+                (None, Some(_)) => Duration::from_secs(86_400),
+                _ => {
+                    return Err(ConfigError::new(
+                        path,
+                        "[load] needs exactly one of `duration` and `cycles`",
+                    ));
+                }
+            };
+            phases.push(Phase {
+                name: "steady".into(),
+                duration,
+                rate_per_s,
+                to_per_s: None,
+                phones: l.phones,
+            });
+        } else {
+            if l.rate.is_some() || l.duration.is_some() {
+                return Err(ConfigError::new(
+                    path,
+                    "[load]: give `rate`/`duration` or [[load.phase]] entries, not both",
+                ));
+            }
+            for p in &l.phase {
+                let duration =
+                    parse_duration(&p.duration).map_err(|e| err("duration", &p.duration, e))?;
+                if p.name.is_empty()
+                    || p.name.contains(':')
+                    || phases.iter().any(|q: &Phase| q.name == p.name)
+                {
+                    return Err(err(
+                        "name",
+                        &p.name,
+                        "phase names must be unique, non-empty and without `:`".into(),
+                    ));
+                }
+                let (rate_per_s, to_per_s, phones) = match model {
+                    Model::Open => {
+                        let r = p.rate.as_ref().ok_or_else(|| {
+                            err(
+                                "name",
+                                &p.name,
+                                format!("open-model phase `{}` needs `rate`", p.name),
+                            )
+                        })?;
+                        let to = p.to.as_ref().map(|t| rate("to", t)).transpose()?;
+                        (rate("rate", r)?, to, l.phones)
+                    }
+                    Model::Closed => {
+                        let n = p.phones.unwrap_or(l.phones);
+                        if n > l.phones {
+                            return Err(err(
+                                "phones",
+                                &n.to_string(),
+                                format!(
+                                    "phase `{}` uses {n} phones but [load] has {}",
+                                    p.name, l.phones
+                                ),
+                            ));
+                        }
+                        (0.0, None, n)
+                    }
+                };
+                phases.push(Phase {
+                    name: p.name.clone(),
+                    duration,
+                    rate_per_s,
+                    to_per_s,
+                    phones,
+                });
+            }
+        }
+        for p in &mut phases {
+            p.duration = p.duration.div_f64(time_scale);
+            p.rate_per_s *= time_scale;
+            p.to_per_s = p.to_per_s.map(|r| r * time_scale);
+        }
+        if l.cycles == Some(0) {
+            return Err(err("cycles", "0", "must be at least 1".into()));
+        }
         let expect = |key: &str, v: &Option<ExpectValue>| -> Result<Expected, ConfigError> {
             match v {
                 None => Ok(Expected::Success),
@@ -220,7 +494,17 @@ impl Scenario {
             .thresholds
             .rules
             .iter()
-            .map(|r| r.parse::<Threshold>().map_err(|e| err("rules", r, e)))
+            .map(|r| {
+                let t = r.parse::<Threshold>().map_err(|e| err("rules", r, e))?;
+                match &t.phase {
+                    Some(name) if !phases.iter().any(|p| &p.name == name) => Err(err(
+                        "rules",
+                        r,
+                        format!("threshold `{r}`: no phase named `{name}`"),
+                    )),
+                    _ => Ok(t),
+                }
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let dir = path.parent().unwrap_or(Path::new("."));
         Ok(Scenario {
@@ -229,17 +513,55 @@ impl Scenario {
             lab: h.lab.map(|l| dir.join(l)),
             app_id: h.app_id,
             app_certificate: h.app_certificate,
+            path: path_kind,
+            users: h.users.map(|u| dir.join(u)),
             load: Load {
+                model,
                 phones: l.phones,
-                rate_per_s,
-                length,
-                hold,
+                phases,
+                max_cycles: l.cycles,
+                hold: dur("hold", &l.hold, Duration::ZERO)?.div_f64(time_scale),
+                think: dur("think", &l.think, Duration::ZERO)?.div_f64(time_scale),
                 query: l.query,
-                request_timeout,
+                request_timeout: dur(
+                    "request_timeout",
+                    &l.request_timeout,
+                    Duration::from_secs(10),
+                )?,
+                control_timeout: dur(
+                    "control_timeout",
+                    &l.control_timeout,
+                    Duration::from_secs(5),
+                )?,
+                time_scale,
             },
             expect_login: expect("login", &file.expect.login)?,
             expect_logout: expect("logout", &file.expect.logout)?,
             thresholds,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ramp_spreads_its_arrivals_as_its_rate_grows() {
+        let ramp = Phase {
+            name: "ramp".into(),
+            duration: Duration::from_secs(10),
+            rate_per_s: 10.0,
+            to_per_s: Some(30.0),
+            phones: 1,
+        };
+        // (10 + 30) / 2 × 10 s = 200 arrivals.
+        let n = (0..).take_while(|&k| ramp.arrival(k).is_some()).count();
+        assert_eq!(n, 200);
+        assert_eq!(ramp.arrivals(), 200.0);
+        // Early gaps are about 1/10 s, late ones about 1/30 s.
+        let gap = |k| (ramp.arrival(k + 1).unwrap() - ramp.arrival(k).unwrap()).as_secs_f64();
+        assert!((gap(0) - 0.1).abs() < 0.01, "{}", gap(0));
+        assert!((gap(198) - 1.0 / 30.0).abs() < 0.005, "{}", gap(198));
     }
 }

@@ -1,38 +1,55 @@
-//! `LoginStorm`: the open-model load engine.
+//! `LoginStorm`: the load engine, open or closed model, over either path.
 //!
-//! Cycles *arrive* on a fixed schedule, `rate` per second, whatever the
-//! server does: cycle k is due at `start + k / rate`. Each cycle takes the
-//! next virtual phone (round-robin) and runs login → (query) → hold →
-//! logout. Every step's latency is measured from the moment it was due,
-//! not from when it was finally sent, so a server that falls behind shows
-//! its whole queueing delay (no coordinated omission). A phone still busy
-//! with its previous cycle makes the new one wait, and that wait counts too.
+//! **Open model.** Cycles *arrive* on a schedule, whatever the server
+//! does: each phase of the load shape has a rate (constant, or a linear
+//! ramp from `rate` to `to`), and arrival k of a phase is due at the time
+//! the rate's integral reaches k. Each arrival takes the next phone
+//! (round-robin) and runs login → (query) → hold → logout. Every step's
+//! latency is measured from the moment it was due, not from when it was
+//! finally sent, so a server that falls behind shows its whole queueing
+//! delay (no coordinated omission). A phone still busy with its previous
+//! cycle makes the new one wait, and that wait counts too.
+//!
+//! **Closed model.** A fixed population: in each phase the first `phones`
+//! phones each run cycle after cycle, pausing `think` between them, so at
+//! most that many requests are ever in flight (how `max-concurrent`
+//! stands exactly at, then above, the server's limit).
+//!
+//! **Paths.** `em-api`: the cycle is EM API requests only. `phone`: the
+//! phones boot first (register, config), then each cycle is the phone's own
+//! flow (see [`crate::phone`]).
+//!
+//! A stop request (Ctrl-C) ends the arrivals; cycles under way finish, so
+//! every logged-in phone logs out and the reports are whole.
 
 use crate::em_client::{EmClient, Reply};
+use crate::phone::{PhoneContext, VirtualPhone};
 use crate::recorder::{Recorder, Step};
-use crate::scenario::{Expected, Load};
+use crate::scenario::{Expected, Load, Model};
 use crate::timer::PreciseTimer;
 use emlab_protocol::em_api::{
     DeviceUser, DeviceUserQuery, Login, Logout, Message, Operation, Query, QueryKind, Request,
     ResponseBody,
 };
 use emlab_protocol::lab::FleetMember;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-/// One virtual phone with the user who logs in on it.
-pub struct VirtualPhone {
+/// A phone that only uses the EM API: a device and the user who logs in on it.
+pub struct ApiPhone {
     pub device_name: String,
     pub user_id: String,
     /// Held for the length of a cycle; the next cycle waits for it.
     busy: tokio::sync::Mutex<()>,
 }
 
-impl VirtualPhone {
+impl ApiPhone {
     pub fn new(device_name: impl Into<String>, user_id: impl Into<String>) -> Self {
-        VirtualPhone {
+        ApiPhone {
             device_name: device_name.into(),
             user_id: user_id.into(),
             busy: tokio::sync::Mutex::new(()),
@@ -44,11 +61,33 @@ impl VirtualPhone {
     }
 }
 
+/// The phones of a run, by path.
+pub enum Fleet {
+    Api {
+        phones: Vec<Arc<ApiPhone>>,
+        client: EmClient,
+    },
+    Phones {
+        phones: Vec<Arc<VirtualPhone>>,
+        ctx: Arc<PhoneContext>,
+    },
+}
+
 pub struct LoginStorm {
-    pub phones: Vec<Arc<VirtualPhone>>,
+    pub fleet: Fleet,
+    /// The server's Prometheus page, read at every phase edge for its
+    /// Requests Throttled counter; `None` or unreadable: not known.
+    pub metrics_url: Option<String>,
     pub load: Load,
     pub expect_login: Expected,
     pub expect_logout: Expected,
+}
+
+/// Live figures for the progress line.
+#[derive(Default)]
+pub struct Progress {
+    pub started: AtomicU64,
+    pub finished: AtomicU64,
 }
 
 /// What a storm produced.
@@ -58,74 +97,338 @@ pub struct StormResult {
     /// From the first arrival to the end of the last step.
     pub elapsed: Duration,
     pub cycles: u64,
+    /// Phones that came into service at boot (phone path).
+    pub booted: u64,
+    /// The run was stopped before its schedule ended.
+    pub interrupted: bool,
+    /// Per recorder phase: growth of `em_requests_throttled_total`.
+    pub throttled: Vec<Option<f64>>,
 }
 
-struct Cycle {
+/// A recorder with the load's phases after the boot phase.
+pub fn recorder_for(load: &Load) -> Recorder {
+    let mut names = vec!["boot"];
+    names.extend(load.phases.iter().map(|p| p.name.as_str()));
+    Recorder::new(&names, std::time::Instant::now())
+}
+
+/// Phase 0 of the recorder is the phones' boot; the load's phases follow.
+pub const BOOT_PHASE: usize = 0;
+
+/// How many phones boot at once: enough to be quick, few enough not to
+/// look like a storm of its own.
+const BOOT_CONCURRENCY: usize = 256;
+
+struct ApiCycle {
     client: EmClient,
     timer: PreciseTimer,
-    recorder: Mutex<Recorder>,
+    recorder: Arc<Mutex<Recorder>>,
     hold: Duration,
     query: bool,
     expect_login: String,
     expect_logout: String,
 }
 
-impl LoginStorm {
-    pub async fn run(&self, client: EmClient) -> StormResult {
-        let timer = PreciseTimer::start();
-        let ctx = Arc::new(Cycle {
-            client,
-            timer: timer.clone(),
-            recorder: Mutex::new(Recorder::default()),
-            hold: self.load.hold,
-            query: self.load.query,
-            expect_login: self.expect_login.to_string(),
-            expect_logout: self.expect_logout.to_string(),
-        });
-        // No phone, nothing to schedule (the CLI refuses `phones = 0` earlier).
-        let cycles = if self.phones.is_empty() {
-            0
-        } else {
-            self.load.cycles()
-        };
-        let interval = 1.0 / self.load.rate_per_s;
-        let started_at = SystemTime::now();
-        let start = Instant::now();
-        let mut tasks = JoinSet::new();
-        for k in 0..cycles {
-            let due = start + Duration::from_secs_f64(k as f64 * interval);
-            timer.sleep_until(due).await;
-            let phone = self.phones[(k % self.phones.len() as u64) as usize].clone();
-            tasks.spawn(run_cycle(ctx.clone(), phone, due));
-            // Reap finished cycles as we go so the set stays small.
-            while tasks.try_join_next().is_some() {}
-        }
-        while tasks.join_next().await.is_some() {}
-        let elapsed = start.elapsed();
-        let recorder = match Arc::try_unwrap(ctx) {
-            Ok(c) => c.recorder.into_inner().unwrap_or_else(|p| p.into_inner()),
-            // Every task has finished, so this is the only reference left.
-            Err(c) => std::mem::take(&mut *c.recorder.lock().unwrap_or_else(|p| p.into_inner())),
-        };
-        StormResult {
-            recorder,
-            started_at,
-            elapsed,
-            cycles,
+enum CycleKind {
+    Api(Arc<ApiCycle>, Vec<Arc<ApiPhone>>),
+    Phone(
+        Arc<PhoneContext>,
+        Vec<Arc<VirtualPhone>>,
+        Duration,
+        PreciseTimer,
+    ),
+}
+
+impl CycleKind {
+    /// Runs phone `k`'s cycle due at `due`; true when it started late.
+    async fn run(&self, k: usize, phase: usize, due: Instant) -> bool {
+        match self {
+            CycleKind::Api(ctx, phones) => {
+                api_cycle(ctx.clone(), phones[k].clone(), phase, due).await
+            }
+            CycleKind::Phone(ctx, phones, hold, timer) => {
+                phones[k].cycle(ctx, phase, due, *hold, timer).await
+            }
         }
     }
 }
 
-async fn run_cycle(ctx: Arc<Cycle>, phone: Arc<VirtualPhone>, due: Instant) {
-    let _busy = match phone.busy.try_lock() {
-        Ok(guard) => guard,
-        Err(_) => {
-            ctx.recorder
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .late_starts += 1;
-            phone.busy.lock().await
+impl LoginStorm {
+    fn recorder(&self) -> Arc<Mutex<Recorder>> {
+        match &self.fleet {
+            Fleet::Phones { ctx, .. } => ctx.recorder.clone(),
+            Fleet::Api { .. } => Arc::new(Mutex::new(recorder_for(&self.load))),
         }
+    }
+
+    pub async fn run(self, progress: Arc<Progress>, stop: watch::Receiver<bool>) -> StormResult {
+        let timer = PreciseTimer::start();
+        let recorder = self.recorder();
+        let started_at = SystemTime::now();
+        let start = Instant::now();
+        let mut booted = 0;
+        let kind = match self.fleet {
+            Fleet::Api { phones, client } => CycleKind::Api(
+                Arc::new(ApiCycle {
+                    client,
+                    timer: timer.clone(),
+                    recorder: recorder.clone(),
+                    hold: self.load.hold,
+                    query: self.load.query,
+                    expect_login: self.expect_login.to_string(),
+                    expect_logout: self.expect_logout.to_string(),
+                }),
+                phones,
+            ),
+            Fleet::Phones { phones, ctx } => {
+                booted = boot(&phones, &ctx, &stop).await;
+                CycleKind::Phone(ctx, phones, self.load.hold, timer.clone())
+            }
+        };
+        let kind = Arc::new(kind);
+        let phone_count = match &*kind {
+            CycleKind::Api(_, p) => p.len(),
+            CycleKind::Phone(_, p, ..) => p.len(),
+        };
+        let late = Arc::new(AtomicU64::new(0));
+        let schedule_start = Instant::now();
+        let readings = Arc::new(Mutex::new(Vec::new()));
+        let reader = self.metrics_url.clone().map(|url| {
+            let readings = readings.clone();
+            let mut edges = vec![schedule_start];
+            let mut t = schedule_start;
+            for p in &self.load.phases[..self.load.phases.len().saturating_sub(1)] {
+                t += p.duration;
+                edges.push(t);
+            }
+            tokio::spawn(async move {
+                for edge in edges {
+                    tokio::time::sleep_until(edge).await;
+                    let v = read_throttled(&url).await;
+                    readings.lock().unwrap_or_else(|p| p.into_inner()).push(v);
+                }
+            })
+        });
+        let mut tasks = JoinSet::new();
+        let mut interrupted = false;
+        if phone_count > 0 {
+            match self.load.model {
+                Model::Open => {
+                    interrupted = open_arrivals(
+                        &self.load,
+                        &kind,
+                        phone_count,
+                        &timer,
+                        &progress,
+                        &late,
+                        stop.clone(),
+                        &mut tasks,
+                    )
+                    .await;
+                }
+                Model::Closed => {
+                    let end = schedule_start + self.load.duration();
+                    for k in 0..phone_count {
+                        tasks.spawn(closed_phone(
+                            k,
+                            kind.clone(),
+                            self.load.clone(),
+                            schedule_start,
+                            end,
+                            progress.clone(),
+                            late.clone(),
+                            stop.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+        // Cycles under way finish; one more stop request abandons them.
+        let mut stop2 = stop.clone();
+        stop2.mark_unchanged();
+        let mut requests_left = if interrupted { 1 } else { 2 };
+        let mut listening = true;
+        loop {
+            tokio::select! {
+                next = tasks.join_next() => if next.is_none() { break },
+                changed = stop2.changed(), if listening => {
+                    if changed.is_err() {
+                        listening = false;
+                        continue;
+                    }
+                    interrupted = true;
+                    requests_left -= 1;
+                    if requests_left == 0 {
+                        tasks.abort_all();
+                    }
+                }
+            }
+        }
+        if *stop.borrow() {
+            interrupted = true;
+        }
+        let mut throttled = vec![None];
+        if let (Some(task), Some(url)) = (reader, &self.metrics_url) {
+            task.abort();
+            let last = read_throttled(url).await;
+            let mut r = std::mem::take(&mut *readings.lock().unwrap_or_else(|p| p.into_inner()));
+            r.resize(self.load.phases.len(), None);
+            r.push(last);
+            throttled.extend(r.windows(2).map(|w| match (w[0], w[1]) {
+                (Some(a), Some(b)) => Some(b - a),
+                _ => None,
+            }));
+        }
+        if let CycleKind::Phone(ctx, phones, ..) = &*kind {
+            for p in phones {
+                p.shut_down(ctx).await;
+            }
+        }
+        let elapsed = start.elapsed();
+        drop(kind);
+        let mut recorder = match Arc::try_unwrap(recorder) {
+            Ok(m) => m.into_inner().unwrap_or_else(|p| p.into_inner()),
+            Err(shared) => std::mem::take(&mut *shared.lock().unwrap_or_else(|p| p.into_inner())),
+        };
+        recorder.late_starts += late.load(Ordering::Relaxed);
+        recorder.finish();
+        StormResult {
+            recorder,
+            started_at,
+            elapsed,
+            cycles: progress.started.load(Ordering::Relaxed),
+            booted,
+            interrupted,
+            throttled,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn open_arrivals(
+    load: &Load,
+    kind: &Arc<CycleKind>,
+    phone_count: usize,
+    timer: &PreciseTimer,
+    progress: &Arc<Progress>,
+    late: &Arc<AtomicU64>,
+    mut stop: watch::Receiver<bool>,
+    tasks: &mut JoinSet<()>,
+) -> bool {
+    let mut phase_start = Instant::now();
+    let mut n: u64 = 0;
+    for (p, phase) in load.phases.iter().enumerate() {
+        for k in 0.. {
+            let Some(offset) = phase.arrival(k) else {
+                break;
+            };
+            if load.max_cycles.is_some_and(|max| n >= max) {
+                return false;
+            }
+            let due = phase_start + offset;
+            tokio::select! {
+                _ = timer.sleep_until(due) => {}
+                _ = stop.changed() => return true,
+            }
+            let phone = (n % phone_count as u64) as usize;
+            n += 1;
+            progress.started.fetch_add(1, Ordering::Relaxed);
+            let (kind, progress, late) = (kind.clone(), progress.clone(), late.clone());
+            tasks.spawn(async move {
+                if kind.run(phone, p + 1, due).await {
+                    late.fetch_add(1, Ordering::Relaxed);
+                }
+                progress.finished.fetch_add(1, Ordering::Relaxed);
+            });
+            // Reap finished cycles as we go so the set stays small.
+            while tasks.try_join_next().is_some() {}
+        }
+        phase_start += phase.duration;
+    }
+    false
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn closed_phone(
+    k: usize,
+    kind: Arc<CycleKind>,
+    load: Load,
+    start: Instant,
+    end: Instant,
+    progress: Arc<Progress>,
+    late: Arc<AtomicU64>,
+    stop: watch::Receiver<bool>,
+) {
+    loop {
+        let now = Instant::now();
+        if now >= end || *stop.borrow() {
+            return;
+        }
+        // Which phase is this, and does it use phone k?
+        let mut phase_start = start;
+        let mut current = None;
+        for (p, phase) in load.phases.iter().enumerate() {
+            if now < phase_start + phase.duration {
+                current = Some((p, phase, phase_start + phase.duration));
+                break;
+            }
+            phase_start += phase.duration;
+        }
+        let Some((p, phase, phase_end)) = current else {
+            return;
+        };
+        if k >= phase.phones as usize {
+            tokio::time::sleep_until(phase_end).await;
+            continue;
+        }
+        let n = progress.started.fetch_add(1, Ordering::Relaxed);
+        if load.max_cycles.is_some_and(|max| n >= max) {
+            progress.started.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        if kind.run(k, p + 1, now).await {
+            late.fetch_add(1, Ordering::Relaxed);
+        }
+        progress.finished.fetch_add(1, Ordering::Relaxed);
+        if !load.think.is_zero() {
+            tokio::time::sleep(load.think).await;
+        }
+    }
+}
+
+/// Boots every phone, a bounded number at a time; returns how many came up.
+async fn boot(
+    phones: &[Arc<VirtualPhone>],
+    ctx: &Arc<PhoneContext>,
+    stop: &watch::Receiver<bool>,
+) -> u64 {
+    let mut tasks = JoinSet::new();
+    let mut up = 0;
+    for phone in phones {
+        if *stop.borrow() {
+            break;
+        }
+        while tasks.len() >= BOOT_CONCURRENCY {
+            if let Some(Ok(true)) = tasks.join_next().await {
+                up += 1;
+            }
+        }
+        let (phone, ctx) = (phone.clone(), ctx.clone());
+        tasks.spawn(async move { phone.boot(&ctx, BOOT_PHASE).await });
+    }
+    while let Some(r) = tasks.join_next().await {
+        if let Ok(true) = r {
+            up += 1;
+        }
+    }
+    up
+}
+
+/// One EM API cycle; true when the phone was still busy at `due`.
+async fn api_cycle(ctx: Arc<ApiCycle>, phone: Arc<ApiPhone>, phase: usize, due: Instant) -> bool {
+    let (_busy, late) = match phone.busy.try_lock() {
+        Ok(guard) => (guard, false),
+        Err(_) => (phone.busy.lock().await, true),
     };
     let app = ctx.client.app.clone();
     let login = Message::Request(Request::new(
@@ -139,6 +442,7 @@ async fn run_cycle(ctx: Arc<Cycle>, phone: Arc<VirtualPhone>, due: Instant) {
     let (reply, end) = step(
         &ctx,
         Step::Login,
+        phase,
         &login,
         due,
         |r| r.label(),
@@ -147,7 +451,7 @@ async fn run_cycle(ctx: Arc<Cycle>, phone: Arc<VirtualPhone>, due: Instant) {
     .await;
     let logged_in = matches!(&reply, Reply::Answer(r) if r.body == ResponseBody::Success);
     if !logged_in {
-        return;
+        return late;
     }
     let mut last_end = end;
     if ctx.query {
@@ -159,7 +463,7 @@ async fn run_cycle(ctx: Arc<Cycle>, phone: Arc<VirtualPhone>, due: Instant) {
             }),
         ));
         let check = |r: &Reply| query_outcome(r, &phone);
-        (_, last_end) = step(&ctx, Step::Query, &query, end, check, "success").await;
+        (_, last_end) = step(&ctx, Step::Query, phase, &query, end, check, "success").await;
     }
     let logout_due = last_end + ctx.hold;
     ctx.timer.sleep_until(logout_due).await;
@@ -173,18 +477,22 @@ async fn run_cycle(ctx: Arc<Cycle>, phone: Arc<VirtualPhone>, due: Instant) {
     step(
         &ctx,
         Step::Logout,
+        phase,
         &logout,
         logout_due,
         |r| r.label(),
         &ctx.expect_logout,
     )
     .await;
+    late
 }
 
 /// Sends one step due at `due`, records it, and returns the reply and when it ended.
+#[allow(clippy::too_many_arguments)]
 async fn step(
-    ctx: &Cycle,
+    ctx: &ApiCycle,
     step: Step,
+    phase: usize,
     message: &Message,
     due: Instant,
     outcome: impl Fn(&Reply) -> String,
@@ -199,16 +507,18 @@ async fn step(
         .unwrap_or_else(|p| p.into_inner())
         .record(
             step,
+            phase,
             end.saturating_duration_since(due),
             end - sent,
             &label,
             expected,
+            end.into_std(),
         );
     (reply, end)
 }
 
 /// `success` when the server reports our user on our device; otherwise what it reported.
-fn query_outcome(reply: &Reply, phone: &VirtualPhone) -> String {
+fn query_outcome(reply: &Reply, phone: &ApiPhone) -> String {
     let Reply::Answer(response) = reply else {
         return reply.label();
     };
@@ -227,4 +537,18 @@ fn query_outcome(reply: &Reply, phone: &VirtualPhone) -> String {
         ResponseBody::Failure(f) => f.error.code.to_string(),
         _ => "wrong-result-type".into(),
     }
+}
+
+/// `em_requests_throttled_total` from a Prometheus text page.
+async fn read_throttled(url: &str) -> Option<f64> {
+    let local = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    let crate::phone::http::Fetched::Ok { status: 200, body } =
+        crate::phone::http::get(local, url, &[], Duration::from_secs(2)).await
+    else {
+        return None;
+    };
+    std::str::from_utf8(&body).ok()?.lines().find_map(|l| {
+        let v = l.strip_prefix("em_requests_throttled_total")?;
+        v.trim().parse().ok()
+    })
 }

@@ -5,7 +5,9 @@
 //! `p50`, `p90`, `p99`, `p99.9`, `max`, `mean` (latency, compared in
 //! milliseconds; the value may carry `us`, `ms` or `s`), `count` or `rate`
 //! (per second); `errors.<code>` (failures with that code, all steps);
-//! `mismatches` (answers that differed from the expectation).
+//! `mismatches` (answers that differed from the expectation); `throttled`
+//! (the server's Requests Throttled counter, from its `/metrics`). A
+//! `phase:` prefix limits a rule to one phase: `spike:login.p99 < 1s`.
 
 use crate::recorder::Step;
 use crate::units::parse_duration;
@@ -23,6 +25,9 @@ pub enum Metric {
     Rate(Step),
     Errors(u16),
     Mismatches,
+    /// The server's `em_requests_throttled_total` grew by this much (read
+    /// from its `/metrics` at the phase's edges).
+    Throttled,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -42,6 +47,8 @@ pub enum Comparison {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Threshold {
     pub text: String,
+    /// `spike:login.p99 < 1s` holds over the phase `spike` only.
+    pub phase: Option<String>,
     pub metric: Metric,
     pub comparison: Comparison,
     /// Milliseconds for latency metrics, plain numbers otherwise.
@@ -78,6 +85,10 @@ impl FromStr for Threshold {
             .min_by_key(|(p, sym, _)| (*p, std::cmp::Reverse(sym.len())))
             .ok_or_else(|| bad("needs one of < <= > >= =="))?;
         let (lhs, rhs) = (s[..pos].trim(), s[pos + sym.len()..].trim());
+        let (phase, lhs) = match lhs.split_once(':') {
+            Some((p, m)) => (Some(p.trim().to_string()), m.trim()),
+            None => (None, lhs),
+        };
         let metric = parse_metric(lhs).ok_or_else(|| {
             bad("unknown metric; use login|query|logout . p50|p90|p99|p99.9|max|mean|count|rate, errors.<code> or mismatches")
         })?;
@@ -99,6 +110,7 @@ impl FromStr for Threshold {
         };
         Ok(Threshold {
             text: s.trim().to_string(),
+            phase,
             metric,
             comparison,
             value,
@@ -109,6 +121,9 @@ impl FromStr for Threshold {
 fn parse_metric(s: &str) -> Option<Metric> {
     if s == "mismatches" {
         return Some(Metric::Mismatches);
+    }
+    if s == "throttled" {
+        return Some(Metric::Throttled);
     }
     let (head, stat) = s.split_once('.')?;
     if head == "errors" {
@@ -157,6 +172,11 @@ mod tests {
         assert_eq!(t.value, 1000.0);
         assert!(t.holds(1000.0) && !t.holds(1000.5));
         assert!("login.p42x < 3".parse::<Threshold>().is_err());
+        let t: Threshold = "above:errors.26 > 0".parse().unwrap();
+        assert_eq!(
+            (t.phase.as_deref(), &t.metric),
+            (Some("above"), &Metric::Errors(26))
+        );
         assert!("login.p99 3ms".parse::<Threshold>().is_err());
     }
 }

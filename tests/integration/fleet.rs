@@ -4,8 +4,8 @@
 use emlab_protocol::em_api::AppInfo;
 use emlab_simulator::em_client::EmClient;
 use emlab_simulator::recorder::{Mismatch, Step};
-use emlab_simulator::scenario::{Expected, Length, Load};
-use emlab_simulator::storm::{LoginStorm, StormResult, VirtualPhone};
+use emlab_simulator::scenario::{Expected, Load};
+use emlab_simulator::storm::{ApiPhone, Fleet, LoginStorm, Progress, StormResult};
 use std::sync::Arc;
 use std::time::Duration;
 use wiremock::matchers::{body_string_contains, method, path};
@@ -45,29 +45,24 @@ async fn storm(
 ) -> StormResult {
     let phones = (0..phones)
         .map(|i| {
-            Arc::new(VirtualPhone::new(
+            Arc::new(ApiPhone::new(
                 format!("SEP{:012X}", 0x0E00_0000_0000u64 + i as u64),
                 format!("user{i:05}"),
             ))
         })
         .collect();
-    let load = Load {
-        phones: 1,
-        rate_per_s,
-        length: Length::Cycles(cycles),
-        hold: Duration::ZERO,
-        query: true,
-        request_timeout: timeout,
-    };
+    let mut load = Load::open_cycles(1, rate_per_s, cycles);
+    load.request_timeout = timeout;
+    let client = EmClient::new(url, AppInfo::new("emlab", "emlab"), timeout).unwrap();
     let storm = LoginStorm {
-        phones,
+        fleet: Fleet::Api { phones, client },
+        metrics_url: None,
         load,
         expect_login: Expected::Success,
         expect_logout: Expected::Success,
     };
-    storm
-        .run(EmClient::new(url, AppInfo::new("emlab", "emlab"), timeout).unwrap())
-        .await
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    storm.run(Arc::new(Progress::default()), stop).await
 }
 
 fn mismatch(step: Step, expected: &str, actual: &str) -> Mismatch {

@@ -2,6 +2,7 @@
 //! as `report.json` (for machines, with base64 HdrHistograms), `report.html`
 //! (self-contained, inline SVG, readable offline) and a summary on stdout.
 
+mod hlog;
 mod html;
 mod summary;
 mod time;
@@ -9,13 +10,11 @@ mod time;
 pub use summary::summary;
 pub use time::{rfc3339, stamp};
 
-use crate::recorder::{Recorder, Step, StepStats};
+use crate::recorder::{PhaseStats, Recorder, Step, StepStats, encode};
 use crate::scenario::Scenario;
 use crate::storm::StormResult;
 use crate::thresholds::{Metric, Threshold};
-use base64::Engine;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -32,8 +31,14 @@ pub struct RunReport {
     pub load: LoadReport,
     pub cycles: u64,
     pub late_starts: u64,
-    /// login, query, logout.
+    /// Phones that came into service at boot (phone path).
+    pub phones_booted: u64,
+    /// Stopped (Ctrl-C) before the schedule ended: never a pass.
+    pub interrupted: bool,
+    /// Every step the run performed.
     pub steps: BTreeMap<Step, StepReport>,
+    /// The same per phase of the load shape (`boot` first, on the phone path).
+    pub phases: Vec<PhaseReport>,
     pub mismatches: Vec<MismatchReport>,
     pub thresholds: Vec<ThresholdResult>,
     /// No mismatch and every threshold held.
@@ -43,10 +48,42 @@ pub struct RunReport {
 #[derive(Serialize)]
 pub struct LoadReport {
     pub model: &'static str,
+    pub path: &'static str,
     pub phones: u32,
+    /// The first phase's rate (open model).
     pub rate_per_s: f64,
     pub hold_ms: f64,
+    pub think_ms: f64,
     pub query: bool,
+    /// Rates and durations are already compressed by this factor.
+    pub time_scale: f64,
+    pub phases: Vec<PhaseShape>,
+}
+
+#[derive(Serialize)]
+pub struct PhaseShape {
+    pub name: String,
+    pub duration_s: f64,
+    pub rate_per_s: f64,
+    pub to_per_s: Option<f64>,
+    pub phones: u32,
+}
+
+#[derive(Serialize)]
+pub struct PhaseReport {
+    pub name: String,
+    pub steps: BTreeMap<Step, PhaseStepReport>,
+    pub mismatches: u64,
+    /// Growth of the server's `em_requests_throttled_total` over the phase,
+    /// when its `/metrics` could be read.
+    pub throttled: Option<f64>,
+}
+
+#[derive(Serialize)]
+pub struct PhaseStepReport {
+    pub count: u64,
+    pub latency_us: Percentiles,
+    pub outcomes: BTreeMap<String, u64>,
 }
 
 #[derive(Serialize)]
@@ -122,14 +159,6 @@ pub struct ThresholdResult {
     pub passed: bool,
 }
 
-fn encode(h: &Histogram<u64>) -> String {
-    let mut buf = Vec::new();
-    match V2DeflateSerializer::new().serialize(h, &mut buf) {
-        Ok(_) => base64::engine::general_purpose::STANDARD.encode(buf),
-        Err(_) => String::new(),
-    }
-}
-
 /// Where a run stands.
 pub struct RunInfo<'a> {
     pub scenario: &'a Scenario,
@@ -143,6 +172,9 @@ impl RunReport {
         let secs = result.elapsed.as_secs_f64().max(1e-9);
         let steps = Step::ALL
             .into_iter()
+            .filter(|&step| {
+                rec.step(step).count() > 0 || matches!(step, Step::Login | Step::Logout)
+            })
             .map(|step| {
                 let s: &StepStats = rec.step(step);
                 let report = StepReport {
@@ -162,7 +194,7 @@ impl RunReport {
             .thresholds
             .iter()
             .map(|t| {
-                let observed = observe(t, rec, secs);
+                let observed = observe(t, rec, secs, &result.throttled);
                 ThresholdResult {
                     rule: t.text.clone(),
                     observed,
@@ -180,8 +212,34 @@ impl RunReport {
                 count,
             })
             .collect();
-        let passed = mismatches.is_empty() && thresholds.iter().all(|t| t.passed);
+        let passed =
+            !result.interrupted && mismatches.is_empty() && thresholds.iter().all(|t| t.passed);
         let load = &info.scenario.load;
+        let phases = rec
+            .phases
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| Step::ALL.iter().any(|&s| p.count(s) > 0))
+            .map(|(i, p)| PhaseReport {
+                name: p.name.clone(),
+                steps: Step::ALL
+                    .into_iter()
+                    .filter(|&s| p.count(s) > 0)
+                    .map(|s| {
+                        (
+                            s,
+                            PhaseStepReport {
+                                count: p.count(s),
+                                latency_us: Percentiles::of(&p.latency[s as usize]),
+                                outcomes: p.outcomes[s as usize].clone(),
+                            },
+                        )
+                    })
+                    .collect(),
+                mismatches: p.mismatches(),
+                throttled: result.throttled.get(i).copied().flatten(),
+            })
+            .collect();
         RunReport {
             emlab_version: env!("CARGO_PKG_VERSION"),
             scenario: info.scenario.name.clone(),
@@ -191,24 +249,51 @@ impl RunReport {
             started_at: rfc3339(result.started_at),
             elapsed_s: secs,
             load: LoadReport {
-                model: "open",
+                model: match load.model {
+                    crate::scenario::Model::Open => "open",
+                    crate::scenario::Model::Closed => "closed",
+                },
+                path: info.scenario.path.as_str(),
                 phones: load.phones,
-                rate_per_s: load.rate_per_s,
+                rate_per_s: load.rate_per_s(),
                 hold_ms: load.hold.as_secs_f64() * 1e3,
+                think_ms: load.think.as_secs_f64() * 1e3,
                 query: load.query,
+                time_scale: load.time_scale,
+                phases: load
+                    .phases
+                    .iter()
+                    .map(|p| PhaseShape {
+                        name: p.name.clone(),
+                        duration_s: p.duration.as_secs_f64(),
+                        rate_per_s: p.rate_per_s,
+                        to_per_s: p.to_per_s,
+                        phones: p.phones,
+                    })
+                    .collect(),
             },
             cycles: result.cycles,
             late_starts: rec.late_starts,
+            phones_booted: result.booted,
+            interrupted: result.interrupted,
             steps,
+            phases,
             mismatches,
             thresholds,
             passed,
         }
     }
 
-    /// Writes `report.json` and `report.html` into `dir` (created if needed).
-    pub fn write(&self, dir: &Path, recorder: &Recorder) -> std::io::Result<()> {
+    /// Writes `report.json`, `report.html` and the interval log
+    /// `latency.hlog` into `dir` (created if needed).
+    pub fn write(
+        &self,
+        dir: &Path,
+        recorder: &Recorder,
+        started_at: std::time::SystemTime,
+    ) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("latency.hlog"), hlog::render(recorder, started_at))?;
         let json = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
         std::fs::write(dir.join("report.json"), json)?;
         std::fs::write(dir.join("report.html"), html::render(self, recorder))?;
@@ -216,8 +301,15 @@ impl RunReport {
     }
 }
 
-/// The observed value of a threshold's metric (latency in milliseconds).
-fn observe(t: &Threshold, rec: &Recorder, secs: f64) -> f64 {
+/// The observed value of a threshold's metric (latency in milliseconds),
+/// over the whole run or over its phase.
+fn observe(t: &Threshold, rec: &Recorder, secs: f64, throttled: &[Option<f64>]) -> f64 {
+    if let Some(name) = &t.phase {
+        let Some((i, p)) = rec.phases.iter().enumerate().find(|(_, p)| &p.name == name) else {
+            return f64::NAN;
+        };
+        return observe_phase(t, p, throttled.get(i).copied().flatten());
+    }
     match t.metric {
         Metric::Latency { step, quantile } => {
             let h = &rec.step(step).latency;
@@ -232,5 +324,35 @@ fn observe(t: &Threshold, rec: &Recorder, secs: f64) -> f64 {
         Metric::Rate(step) => rec.step(step).count() as f64 / secs,
         Metric::Errors(code) => rec.errors(code) as f64,
         Metric::Mismatches => rec.mismatch_count() as f64,
+        // NaN fails every comparison: no /metrics, no pass.
+        Metric::Throttled => {
+            let known: Vec<f64> = throttled.iter().flatten().copied().collect();
+            if known.is_empty() {
+                f64::NAN
+            } else {
+                known.iter().sum()
+            }
+        }
+    }
+}
+
+fn observe_phase(t: &Threshold, p: &PhaseStats, throttled: Option<f64>) -> f64 {
+    match t.metric {
+        Metric::Latency { step, quantile } => {
+            let h = &p.latency[step as usize];
+            let us = match quantile {
+                Some(q) => h.value_at_quantile(q),
+                None => h.max(),
+            };
+            us as f64 / 1e3
+        }
+        Metric::Mean(step) => p.latency[step as usize].mean() / 1e3,
+        Metric::Count(step) => p.count(step) as f64,
+        // A phase's rate needs its length, which the load shape knows; the
+        // count over the phase's duration is what users compare.
+        Metric::Rate(step) => p.count(step) as f64,
+        Metric::Errors(code) => p.errors(code) as f64,
+        Metric::Mismatches => p.mismatches() as f64,
+        Metric::Throttled => throttled.unwrap_or(f64::NAN),
     }
 }

@@ -15,11 +15,36 @@ pub fn summary(r: &RunReport) -> String {
         "emlab run {} against {}{}",
         r.scenario, r.target, server
     );
+    let l = &r.load;
+    let shape = match l.model {
+        "closed" => format!("closed model, think {:.0} ms", l.think_ms),
+        _ => format!("open model at {:.1}/s", l.rate_per_s),
+    };
     let _ = writeln!(
         out,
-        "{} cycles in {:.2} s; open model at {:.1}/s over {} phones, hold {:.0} ms; late starts {}",
-        r.cycles, r.elapsed_s, r.load.rate_per_s, r.load.phones, r.load.hold_ms, r.late_starts
+        "{} cycles in {:.2} s; {shape} over {} phones ({} path), hold {:.0} ms; late starts {}",
+        r.cycles, r.elapsed_s, l.phones, l.path, l.hold_ms, r.late_starts
     );
+    if l.time_scale != 1.0 {
+        let _ = writeln!(
+            out,
+            "time compressed ×{}: rates, durations, hold and think are scaled",
+            l.time_scale
+        );
+    }
+    if l.path == "phone" {
+        let _ = writeln!(
+            out,
+            "phones in service after boot: {} of {}",
+            r.phones_booted, l.phones
+        );
+    }
+    if r.interrupted {
+        let _ = writeln!(
+            out,
+            "INTERRUPTED: stopped before the schedule ended; the figures cover what ran"
+        );
+    }
     if r.late_starts > 0 {
         let _ = writeln!(
             out,
@@ -31,7 +56,7 @@ pub fn summary(r: &RunReport) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}  outcomes",
+        "{:<10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}  outcomes",
         "step", "count", "rate/s", "p50", "p90", "p99", "p99.9", "max"
     );
     for (step, s) in &r.steps {
@@ -42,7 +67,7 @@ pub fn summary(r: &RunReport) -> String {
         let [p50, p90, p99, p999, max] = s.latency_cells();
         let _ = writeln!(
             out,
-            "{:<7} {:>8} {:>9.1} {p50:>9} {p90:>9} {p99:>9} {p999:>9} {max:>9}  {}",
+            "{:<10} {:>8} {:>9.1} {p50:>9} {p90:>9} {p99:>9} {p999:>9} {max:>9}  {}",
             name,
             s.count,
             s.rate_per_s,
@@ -53,6 +78,34 @@ pub fn summary(r: &RunReport) -> String {
         out,
         "(latency from each step's intended start to the end of its response)"
     );
+    if r.phases.len() > 1 {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "{:<12} {:<10} {:>8} {:>9} {:>9}  outcomes",
+            "phase", "step", "count", "p50", "p99"
+        );
+        for p in &r.phases {
+            for (step, s) in &p.steps {
+                let cells = [s.latency_us.p50, s.latency_us.p99].map(crate::units::format_us);
+                let outcomes: Vec<String> =
+                    s.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                let _ = writeln!(
+                    out,
+                    "{:<12} {:<10} {:>8} {:>9} {:>9}  {}",
+                    p.name,
+                    step.name(),
+                    s.count,
+                    cells[0],
+                    cells[1],
+                    outcomes.join(", ")
+                );
+            }
+            if let Some(t) = p.throttled {
+                let _ = writeln!(out, "{:<12} {:<10} {:>8}", p.name, "throttled", t);
+            }
+        }
+    }
     let _ = writeln!(out);
     if r.mismatches.is_empty() {
         let _ = writeln!(out, "mismatches: none");
@@ -61,7 +114,7 @@ pub fn summary(r: &RunReport) -> String {
         for m in &r.mismatches {
             let _ = writeln!(
                 out,
-                "  {:<7} expected {:<8} got {:<16} {} times",
+                "  {:<10} expected {:<13} got {:<22} {} times",
                 m.step.name(),
                 m.expected,
                 m.actual,
@@ -77,6 +130,11 @@ pub fn summary(r: &RunReport) -> String {
             t.rule, t.observed
         );
     }
-    let _ = writeln!(out, "result: {}", if r.passed { "PASS" } else { "FAIL" });
+    let verdict = match (r.passed, r.interrupted) {
+        (_, true) => "INTERRUPTED",
+        (true, _) => "PASS",
+        (false, _) => "FAIL",
+    };
+    let _ = writeln!(out, "result: {verdict}");
     out
 }
