@@ -388,8 +388,8 @@ async fn run(
         fleet,
         metrics_url: Some(format!("{}/metrics", endpoints.em_base)),
         load,
-        expect_login: scenario.expect_login,
-        expect_logout: scenario.expect_logout,
+        expect_login: scenario.expect_login.clone(),
+        expect_logout: scenario.expect_logout.clone(),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Every Ctrl-C is a stop request: the first ends the arrivals, the next abandons cycles.

@@ -71,6 +71,7 @@ struct LoadFile {
     request_timeout: Option<String>,
     control_timeout: Option<String>,
     time_scale: Option<f64>,
+    logout_at: Option<String>,
     #[serde(default)]
     phase: Vec<PhaseFile>,
 }
@@ -124,6 +125,8 @@ struct ExpectFile {
 enum ExpectValue {
     Code(u16),
     Text(String),
+    /// Any of several outcomes: `["success", 26]`.
+    AnyOf(Vec<ExpectValue>),
 }
 
 #[derive(Deserialize, Default)]
@@ -133,11 +136,13 @@ struct ThresholdsFile {
     rules: Vec<String>,
 }
 
-/// What a step is expected to answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a step is expected to answer: `success`, an error code, or any
+/// of several (shown as `success|26`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expected {
     Success,
     Code(u16),
+    AnyOf(Vec<Expected>),
 }
 
 impl std::fmt::Display for Expected {
@@ -145,6 +150,10 @@ impl std::fmt::Display for Expected {
         match self {
             Expected::Success => write!(f, "success"),
             Expected::Code(c) => write!(f, "{c}"),
+            Expected::AnyOf(all) => {
+                let parts: Vec<String> = all.iter().map(|e| e.to_string()).collect();
+                write!(f, "{}", parts.join("|"))
+            }
         }
     }
 }
@@ -203,6 +212,9 @@ impl Phase {
         let (r0, t_len) = (self.rate_per_s, self.duration.as_secs_f64());
         let r1 = self.to_per_s.unwrap_or(r0);
         let k = k as f64;
+        if r0 <= 0.0 && r1 <= 0.0 {
+            return None;
+        }
         let t = if (r1 - r0).abs() < 1e-12 {
             k / r0
         } else {
@@ -213,7 +225,10 @@ impl Phase {
             }
             (-r0 + disc.sqrt()) / (2.0 * a)
         };
-        (t.is_finite() && t >= 0.0 && t < t_len).then(|| Duration::from_secs_f64(t))
+        // Half-open [0, T): k = rate × T exactly is the next phase's first
+        // arrival, whatever the rounding of k / rate.
+        (t.is_finite() && t >= 0.0 && t + 1e-9 * t_len.max(1.0) < t_len)
+            .then(|| Duration::from_secs_f64(t))
     }
 }
 
@@ -232,6 +247,9 @@ pub struct Load {
     pub request_timeout: Duration,
     /// How long a phone waits for a restart or reset.
     pub control_timeout: Duration,
+    /// Logged-in phones wait for the start of this phase (an index into
+    /// `phases`) to log out: every logout due at once, a logout storm.
+    pub logout_at: Option<usize>,
     /// Schedule compression: 60 plays an hour in a minute (rates ×60,
     /// durations, hold and think ÷60). Already applied to the fields above.
     pub time_scale: f64,
@@ -256,8 +274,14 @@ impl Load {
             query: true,
             request_timeout: Duration::from_secs(10),
             control_timeout: Duration::from_secs(5),
+            logout_at: None,
             time_scale: 1.0,
         }
+    }
+
+    /// When phase `i` starts, from the start of the schedule.
+    pub fn phase_start(&self, i: usize) -> Duration {
+        self.phases[..i.min(self.phases.len())].iter().map(|p| p.duration).sum()
     }
 
     /// A one-phase open load of exactly `cycles` cycles.
@@ -436,15 +460,17 @@ impl Scenario {
                 }
                 let (rate_per_s, to_per_s, phones) = match model {
                     Model::Open => {
-                        let r = p.rate.as_ref().ok_or_else(|| {
-                            err(
-                                "name",
-                                &p.name,
-                                format!("open-model phase `{}` needs `rate`", p.name),
-                            )
-                        })?;
+                        // No rate: a pause (no arrivals), e.g. before a logout storm.
+                        let r = p.rate.as_ref().map(|r| rate("rate", r)).transpose()?;
                         let to = p.to.as_ref().map(|t| rate("to", t)).transpose()?;
-                        (rate("rate", r)?, to, l.phones)
+                        if r.is_none() && to.is_some() {
+                            return Err(err(
+                                "to",
+                                "",
+                                format!("phase `{}`: `to` needs `rate`", p.name),
+                            ));
+                        }
+                        (r.unwrap_or(0.0), to, l.phones)
                     }
                     Model::Closed => {
                         let n = p.phones.unwrap_or(l.phones);
@@ -475,19 +501,32 @@ impl Scenario {
             p.rate_per_s *= time_scale;
             p.to_per_s = p.to_per_s.map(|r| r * time_scale);
         }
+        let logout_at = match &l.logout_at {
+            None => None,
+            Some(name) => Some(phases.iter().position(|p| &p.name == name).ok_or_else(|| {
+                err("logout_at", name, format!("no phase named `{name}`"))
+            })?),
+        };
         if l.cycles == Some(0) {
             return Err(err("cycles", "0", "must be at least 1".into()));
+        }
+        fn one(v: &ExpectValue) -> Result<Expected, String> {
+            match v {
+                ExpectValue::Code(c) => Ok(Expected::Code(*c)),
+                ExpectValue::Text(t) if t == "success" => Ok(Expected::Success),
+                ExpectValue::Text(t) => Err(format!(
+                    "`{t}`: use \"success\", an error code number, or a list of them"
+                )),
+                ExpectValue::AnyOf(all) if !all.is_empty() => {
+                    all.iter().map(one).collect::<Result<_, _>>().map(Expected::AnyOf)
+                }
+                ExpectValue::AnyOf(_) => Err("an empty list expects nothing".into()),
+            }
         }
         let expect = |key: &str, v: &Option<ExpectValue>| -> Result<Expected, ConfigError> {
             match v {
                 None => Ok(Expected::Success),
-                Some(ExpectValue::Code(c)) => Ok(Expected::Code(*c)),
-                Some(ExpectValue::Text(t)) if t == "success" => Ok(Expected::Success),
-                Some(ExpectValue::Text(t)) => Err(err(
-                    key,
-                    t,
-                    format!("`{t}`: use \"success\" or an error code number"),
-                )),
+                Some(v) => one(v).map_err(|e| err(key, "", e)),
             }
         };
         let thresholds = file
@@ -533,6 +572,7 @@ impl Scenario {
                     &l.control_timeout,
                     Duration::from_secs(5),
                 )?,
+                logout_at,
                 time_scale,
             },
             expect_login: expect("login", &file.expect.login)?,

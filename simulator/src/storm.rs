@@ -112,6 +112,9 @@ pub fn recorder_for(load: &Load) -> Recorder {
     Recorder::new(&names, std::time::Instant::now())
 }
 
+/// How long after a phase's edge the phones it adds (closed model) start.
+const PHASE_JOIN_DELAY: Duration = Duration::from_millis(100);
+
 /// Phase 0 of the recorder is the phones' boot; the load's phases follow.
 pub const BOOT_PHASE: usize = 0;
 
@@ -140,14 +143,15 @@ enum CycleKind {
 }
 
 impl CycleKind {
-    /// Runs phone `k`'s cycle due at `due`; true when it started late.
-    async fn run(&self, k: usize, phase: usize, due: Instant) -> bool {
+    /// Runs phone `k`'s cycle due at `due`, logging out no earlier than
+    /// `logout_floor`; true when it started late.
+    async fn run(&self, k: usize, phase: usize, due: Instant, logout_floor: Option<Instant>) -> bool {
         match self {
             CycleKind::Api(ctx, phones) => {
-                api_cycle(ctx.clone(), phones[k].clone(), phase, due).await
+                api_cycle(ctx.clone(), phones[k].clone(), phase, due, logout_floor).await
             }
             CycleKind::Phone(ctx, phones, hold, timer) => {
-                phones[k].cycle(ctx, phase, due, *hold, timer).await
+                phones[k].cycle(ctx, phase, due, *hold, logout_floor, timer).await
             }
         }
     }
@@ -192,6 +196,19 @@ impl LoginStorm {
         };
         let late = Arc::new(AtomicU64::new(0));
         let schedule_start = Instant::now();
+        {
+            let mut starts = Vec::new();
+            let mut t = schedule_start;
+            for p in &self.load.phases {
+                starts.push(t.into_std());
+                t += p.duration;
+            }
+            recorder.lock().unwrap_or_else(|p| p.into_inner()).set_phase_starts(starts);
+        }
+        let logout_floor = self
+            .load
+            .logout_at
+            .map(|i| schedule_start + self.load.phase_start(i));
         let readings = Arc::new(Mutex::new(Vec::new()));
         let reader = self.metrics_url.clone().map(|url| {
             let readings = readings.clone();
@@ -216,6 +233,7 @@ impl LoginStorm {
                 Model::Open => {
                     interrupted = open_arrivals(
                         &self.load,
+                        logout_floor,
                         &kind,
                         phone_count,
                         &timer,
@@ -231,6 +249,7 @@ impl LoginStorm {
                     for k in 0..phone_count {
                         tasks.spawn(closed_phone(
                             k,
+                            logout_floor,
                             kind.clone(),
                             self.load.clone(),
                             schedule_start,
@@ -307,6 +326,7 @@ impl LoginStorm {
 #[allow(clippy::too_many_arguments)]
 async fn open_arrivals(
     load: &Load,
+    logout_floor: Option<Instant>,
     kind: &Arc<CycleKind>,
     phone_count: usize,
     timer: &PreciseTimer,
@@ -335,7 +355,7 @@ async fn open_arrivals(
             progress.started.fetch_add(1, Ordering::Relaxed);
             let (kind, progress, late) = (kind.clone(), progress.clone(), late.clone());
             tasks.spawn(async move {
-                if kind.run(phone, p + 1, due).await {
+                if kind.run(phone, p + 1, due, logout_floor).await {
                     late.fetch_add(1, Ordering::Relaxed);
                 }
                 progress.finished.fetch_add(1, Ordering::Relaxed);
@@ -351,6 +371,7 @@ async fn open_arrivals(
 #[allow(clippy::too_many_arguments)]
 async fn closed_phone(
     k: usize,
+    logout_floor: Option<Instant>,
     kind: Arc<CycleKind>,
     load: Load,
     start: Instant,
@@ -378,7 +399,9 @@ async fn closed_phone(
             return;
         };
         if k >= phase.phones as usize {
-            tokio::time::sleep_until(phase_end).await;
+            // Phones a later phase adds start a moment after its edge, once
+            // the server's counters have been read for the phase before.
+            tokio::time::sleep_until(phase_end + PHASE_JOIN_DELAY).await;
             continue;
         }
         let n = progress.started.fetch_add(1, Ordering::Relaxed);
@@ -386,7 +409,7 @@ async fn closed_phone(
             progress.started.fetch_sub(1, Ordering::Relaxed);
             return;
         }
-        if kind.run(k, p + 1, now).await {
+        if kind.run(k, p + 1, now, logout_floor).await {
             late.fetch_add(1, Ordering::Relaxed);
         }
         progress.finished.fetch_add(1, Ordering::Relaxed);
@@ -425,7 +448,13 @@ async fn boot(
 }
 
 /// One EM API cycle; true when the phone was still busy at `due`.
-async fn api_cycle(ctx: Arc<ApiCycle>, phone: Arc<ApiPhone>, phase: usize, due: Instant) -> bool {
+async fn api_cycle(
+    ctx: Arc<ApiCycle>,
+    phone: Arc<ApiPhone>,
+    phase: usize,
+    due: Instant,
+    logout_floor: Option<Instant>,
+) -> bool {
     let (_busy, late) = match phone.busy.try_lock() {
         Ok(guard) => (guard, false),
         Err(_) => (phone.busy.lock().await, true),
@@ -465,7 +494,7 @@ async fn api_cycle(ctx: Arc<ApiCycle>, phone: Arc<ApiPhone>, phase: usize, due: 
         let check = |r: &Reply| query_outcome(r, &phone);
         (_, last_end) = step(&ctx, Step::Query, phase, &query, end, check, "success").await;
     }
-    let logout_due = last_end + ctx.hold;
+    let logout_due = (last_end + ctx.hold).max(logout_floor.unwrap_or(last_end));
     ctx.timer.sleep_until(logout_due).await;
     let logout = Message::Request(Request::new(
         app,

@@ -5,6 +5,7 @@
 //! `p50`, `p90`, `p99`, `p99.9`, `max`, `mean` (latency, compared in
 //! milliseconds; the value may carry `us`, `ms` or `s`), `count` or `rate`
 //! (per second); `errors.<code>` (failures with that code, all steps);
+//! `<step>.outcome.<label>` (how often a step had that outcome);
 //! `mismatches` (answers that differed from the expectation); `throttled`
 //! (the server's Requests Throttled counter, from its `/metrics`). A
 //! `phase:` prefix limits a rule to one phase: `spike:login.p99 < 1s`.
@@ -25,6 +26,8 @@ pub enum Metric {
     Rate(Step),
     Errors(u16),
     Mismatches,
+    /// How many times `step` had this outcome: `restart.outcome.restart+reset`.
+    Outcome(Step, String),
     /// The server's `em_requests_throttled_total` grew by this much (read
     /// from its `/metrics` at the phase's edges).
     Throttled,
@@ -130,6 +133,9 @@ fn parse_metric(s: &str) -> Option<Metric> {
         return stat.parse().ok().map(Metric::Errors);
     }
     let step = Step::from_name(head)?;
+    if let Some(label) = stat.strip_prefix("outcome.") {
+        return (!label.is_empty()).then(|| Metric::Outcome(step, label.to_string()));
+    }
     Some(match stat {
         "max" => Metric::Latency {
             step,

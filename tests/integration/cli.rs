@@ -235,6 +235,18 @@ fn shipped_scenarios_and_lab_files_are_valid() {
         }
     }
     assert!(scenarios >= 1);
+    for shipped in [
+        "quickstart",
+        "login-storm",
+        "logout-storm",
+        "max-concurrent",
+        "2000-per-hour",
+        "2000-per-hour-compressed",
+        "restart-vs-reset",
+        "mixed-fleet",
+    ] {
+        assert!(root.join(format!("{shipped}.toml")).exists(), "{shipped}.toml is shipped");
+    }
 }
 
 /// The lab and scenario examples in README.md are what users copy: they must parse.

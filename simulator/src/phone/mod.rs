@@ -409,6 +409,7 @@ impl VirtualPhone {
         phase: usize,
         due: Instant,
         hold: Duration,
+        logout_floor: Option<Instant>,
         timer: &crate::timer::PreciseTimer,
     ) -> bool {
         let late;
@@ -436,7 +437,7 @@ impl VirtualPhone {
         let Some(end) = self.login(&mut inner, ctx, phase, due).await else {
             return late;
         };
-        let logout_due = end + hold;
+        let logout_due = (end + hold).max(logout_floor.unwrap_or(end));
         timer.sleep_until(logout_due).await;
         self.logout(&mut inner, ctx, phase, logout_due).await;
         late

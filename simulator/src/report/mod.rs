@@ -324,6 +324,7 @@ fn observe(t: &Threshold, rec: &Recorder, secs: f64, throttled: &[Option<f64>]) 
         Metric::Rate(step) => rec.step(step).count() as f64 / secs,
         Metric::Errors(code) => rec.errors(code) as f64,
         Metric::Mismatches => rec.mismatch_count() as f64,
+        Metric::Outcome(step, ref label) => rec.step(step).outcomes.get(label).copied().unwrap_or(0) as f64,
         // NaN fails every comparison: no /metrics, no pass.
         Metric::Throttled => {
             let known: Vec<f64> = throttled.iter().flatten().copied().collect();
@@ -353,6 +354,9 @@ fn observe_phase(t: &Threshold, p: &PhaseStats, throttled: Option<f64>) -> f64 {
         Metric::Rate(step) => p.count(step) as f64,
         Metric::Errors(code) => p.errors(code) as f64,
         Metric::Mismatches => p.mismatches() as f64,
+        Metric::Outcome(step, ref label) => {
+            p.outcomes[step as usize].get(label).copied().unwrap_or(0) as f64
+        }
         Metric::Throttled => throttled.unwrap_or(f64::NAN),
     }
 }
