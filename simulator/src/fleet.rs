@@ -322,3 +322,61 @@ pub fn build(lab: &Lab, count: u32, users: Option<&[UserRow]>) -> Result<Vec<Pho
     }
     Ok(specs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_files_read_as_sipp_writes_them_and_bad_rows_name_their_line() {
+        let p = Path::new("users.csv");
+        let rows = parse_users(
+            p,
+            "SEQUENTIAL\n# staff\nalice;12345;SEP000000001000\nbob;23456\n",
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].device.as_deref(), Some("SEP000000001000"));
+        assert_eq!(
+            (
+                rows[1].user_id.as_str(),
+                rows[1].pin.as_str(),
+                rows[1].device.as_deref()
+            ),
+            ("bob", "23456", None)
+        );
+        let e = parse_users(p, "SEQUENTIAL\nalice;1;2;3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("users.csv") && e.contains("line 2"), "{e}");
+        let e = parse_users(p, "alice;1;sep1\n").unwrap_err().to_string();
+        assert!(e.contains("SEP followed by 12"), "{e}");
+        assert!(parse_users(p, "SEQUENTIAL\n").is_err());
+    }
+
+    #[test]
+    fn expectations_follow_the_lab_for_generated_and_injected_users() {
+        let lab = Lab::parse(
+            Path::new("lab.toml"),
+            "[[user]]\nid = \"alice\"\npin = \"1\"\nlocale = \"French_France\"\nprofiles = [\"alice-7960\"]\n\
+             [[profile]]\nname = \"alice-7960\"\nmodel = \"7960\"\nmodules = [\"7914\", \"7914\", \"7914\"]\nlines = [{ number = \"2001\" }]\n\
+             [fleet]\ncount = 2\nmodels = { \"7960\" = 100 }\nmodules = { \"1\" = 100 }\n",
+        )
+        .unwrap();
+        let specs = build(&lab, 2, None).unwrap();
+        assert_eq!(specs[0].logged_out.profile, "ADP0E0000000000");
+        assert_eq!(specs[0].logged_out.modules, 1);
+        assert_eq!(specs[0].logged_in.first_line.as_deref(), Some("20000"));
+        assert_eq!(specs[1].ip, phone_ip(1));
+        let rows = vec![UserRow {
+            user_id: "alice".into(),
+            pin: "1".into(),
+            device: None,
+        }];
+        let specs = build(&lab, 1, Some(&rows)).unwrap();
+        // The user's locale wins; a 7960 takes at most two 7914s.
+        assert_eq!(specs[0].logged_in.locale, "French_France");
+        assert_eq!(specs[0].logged_in.modules, 2);
+        assert_eq!(specs[0].device_name, "SEP0E0000000000");
+    }
+}

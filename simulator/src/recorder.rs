@@ -221,7 +221,11 @@ impl Recorder {
         if given == 0 || self.phase_starts.is_empty() {
             return given;
         }
-        1 + self.phase_starts.iter().rposition(|&s| s <= sent).unwrap_or(0)
+        1 + self
+            .phase_starts
+            .iter()
+            .rposition(|&s| s <= sent)
+            .unwrap_or(0)
     }
 
     /// Records one completed step that ended at `end`, in phase `phase`.

@@ -281,7 +281,10 @@ impl Load {
 
     /// When phase `i` starts, from the start of the schedule.
     pub fn phase_start(&self, i: usize) -> Duration {
-        self.phases[..i.min(self.phases.len())].iter().map(|p| p.duration).sum()
+        self.phases[..i.min(self.phases.len())]
+            .iter()
+            .map(|p| p.duration)
+            .sum()
     }
 
     /// A one-phase open load of exactly `cycles` cycles.
@@ -503,9 +506,12 @@ impl Scenario {
         }
         let logout_at = match &l.logout_at {
             None => None,
-            Some(name) => Some(phases.iter().position(|p| &p.name == name).ok_or_else(|| {
-                err("logout_at", name, format!("no phase named `{name}`"))
-            })?),
+            Some(name) => Some(
+                phases
+                    .iter()
+                    .position(|p| &p.name == name)
+                    .ok_or_else(|| err("logout_at", name, format!("no phase named `{name}`")))?,
+            ),
         };
         if l.cycles == Some(0) {
             return Err(err("cycles", "0", "must be at least 1".into()));
@@ -517,9 +523,11 @@ impl Scenario {
                 ExpectValue::Text(t) => Err(format!(
                     "`{t}`: use \"success\", an error code number, or a list of them"
                 )),
-                ExpectValue::AnyOf(all) if !all.is_empty() => {
-                    all.iter().map(one).collect::<Result<_, _>>().map(Expected::AnyOf)
-                }
+                ExpectValue::AnyOf(all) if !all.is_empty() => all
+                    .iter()
+                    .map(one)
+                    .collect::<Result<_, _>>()
+                    .map(Expected::AnyOf),
                 ExpectValue::AnyOf(_) => Err("an empty list expects nothing".into()),
             }
         }

@@ -145,13 +145,21 @@ enum CycleKind {
 impl CycleKind {
     /// Runs phone `k`'s cycle due at `due`, logging out no earlier than
     /// `logout_floor`; true when it started late.
-    async fn run(&self, k: usize, phase: usize, due: Instant, logout_floor: Option<Instant>) -> bool {
+    async fn run(
+        &self,
+        k: usize,
+        phase: usize,
+        due: Instant,
+        logout_floor: Option<Instant>,
+    ) -> bool {
         match self {
             CycleKind::Api(ctx, phones) => {
                 api_cycle(ctx.clone(), phones[k].clone(), phase, due, logout_floor).await
             }
             CycleKind::Phone(ctx, phones, hold, timer) => {
-                phones[k].cycle(ctx, phase, due, *hold, logout_floor, timer).await
+                phones[k]
+                    .cycle(ctx, phase, due, *hold, logout_floor, timer)
+                    .await
             }
         }
     }
@@ -203,7 +211,10 @@ impl LoginStorm {
                 starts.push(t.into_std());
                 t += p.duration;
             }
-            recorder.lock().unwrap_or_else(|p| p.into_inner()).set_phase_starts(starts);
+            recorder
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .set_phase_starts(starts);
         }
         let logout_floor = self
             .load

@@ -4,6 +4,7 @@
 use crate::support::scratch;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::time::Duration;
 
 fn emlab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_emlab"))
@@ -245,7 +246,10 @@ fn shipped_scenarios_and_lab_files_are_valid() {
         "restart-vs-reset",
         "mixed-fleet",
     ] {
-        assert!(root.join(format!("{shipped}.toml")).exists(), "{shipped}.toml is shipped");
+        assert!(
+            root.join(format!("{shipped}.toml")).exists(),
+            "{shipped}.toml is shipped"
+        );
     }
 }
 
@@ -268,4 +272,126 @@ fn readme_examples_parse() {
     let s = emlab_simulator::scenario::Scenario::load(&dir.join("scenario.toml"))
         .unwrap_or_else(|e| panic!("README scenario: {e}"));
     assert_eq!(s.lab.as_deref(), Some(dir.join("lab.toml").as_path()));
+}
+
+/// A lab like `lab-mixed.toml`, small, with the phones' web server on a
+/// port that is free now.
+fn mixed_lab(dir: &Path, count: u32) -> PathBuf {
+    let port = std::net::TcpListener::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/lab-mixed.toml"),
+    )
+    .unwrap();
+    let text = shipped
+        .replace(
+            "phone_web_port = 18080",
+            &format!("phone_web_port = {port}"),
+        )
+        .replace("count = 2000", &format!("count = {count}"));
+    let path = dir.join("lab-mixed.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn the_phone_path_follows_restarts_and_resets_and_verifies_every_config() {
+    let dir = scratch("phone-path");
+    let lab = mixed_lab(&dir, 90);
+    let scenario = dir.join("phones.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "[scenario]\nname = \"phones\"\nlab = {:?}\npath = \"phone\"\n\n[load]\nphones = 90\nrate = \"90/s\"\ncycles = 90\nhold = \"50ms\"\n\n\
+             [thresholds]\nrules = [\"mismatches == 0\", \"restart.outcome.restart > 0\", \"restart.outcome.restart+reset > 0\", \"call_logs.outcome.cleared == 180\"]\n",
+            lab.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = emlab_async(vec![
+        "run".into(),
+        scenario.display().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["phones_booted"], 90);
+    assert_eq!(report["load"]["path"], "phone");
+    // Every model of the catalogue registered, SCCP and SIP alike.
+    assert_eq!(
+        report["steps"]["register"]["outcomes"]["success"]
+            .as_u64()
+            .unwrap()
+            >= 90,
+        true
+    );
+    assert_eq!(
+        report["steps"]["in_service"]["outcomes"]
+            .as_object()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        std::fs::read_to_string(out.join("latency.hlog"))
+            .unwrap()
+            .contains("Tag=in_service,")
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_the_run_and_still_writes_the_reports() {
+    let dir = scratch("ctrl-c");
+    let scenario = write_scenario(&dir, "\"mismatches == 0\"", "");
+    // Far longer than the test: 40 cycles at 1/s.
+    let text = std::fs::read_to_string(&scenario)
+        .unwrap()
+        .replace("rate = \"200/s\"", "rate = \"1/s\"");
+    std::fs::write(&scenario, text).unwrap();
+    let out = dir.join("out");
+    let child = Command::new(env!("CARGO_BIN_EXE_emlab"))
+        .args([
+            "run",
+            &scenario.display().to_string(),
+            "--out",
+            &out.display().to_string(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{}", stderr(&o));
+    assert!(stdout.contains("result: INTERRUPTED"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true);
+    let cycles = report["cycles"].as_u64().unwrap();
+    assert!((1..40).contains(&cycles), "{cycles}");
+    // Cycles under way finished: every login has its logout.
+    assert_eq!(
+        report["steps"]["login"]["count"],
+        report["steps"]["logout"]["count"]
+    );
 }

@@ -10,6 +10,7 @@ mod em_api;
 mod fleet;
 mod lab_control;
 mod multi_login;
+mod phone_faults;
 mod phone_service;
 mod support;
 mod xml_snapshots;

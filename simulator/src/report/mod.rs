@@ -324,7 +324,9 @@ fn observe(t: &Threshold, rec: &Recorder, secs: f64, throttled: &[Option<f64>]) 
         Metric::Rate(step) => rec.step(step).count() as f64 / secs,
         Metric::Errors(code) => rec.errors(code) as f64,
         Metric::Mismatches => rec.mismatch_count() as f64,
-        Metric::Outcome(step, ref label) => rec.step(step).outcomes.get(label).copied().unwrap_or(0) as f64,
+        Metric::Outcome(step, ref label) => {
+            rec.step(step).outcomes.get(label).copied().unwrap_or(0) as f64
+        }
         // NaN fails every comparison: no /metrics, no pass.
         Metric::Throttled => {
             let known: Vec<f64> = throttled.iter().flatten().copied().collect();
