@@ -359,7 +359,7 @@ mod tests {
         let lab = Lab::parse(
             Path::new("lab.toml"),
             "[[user]]\nid = \"alice\"\npin = \"1\"\nlocale = \"French_France\"\nprofiles = [\"alice-7960\"]\n\
-             [[profile]]\nname = \"alice-7960\"\nmodel = \"7960\"\nmodules = [\"7914\", \"7914\", \"7914\"]\nlines = [{ number = \"2001\" }]\n\
+             [[profile]]\nname = \"alice-7960\"\nmodel = \"7960\"\nmodules = [\"7914\", \"7914\"]\nlines = [{ number = \"2001\" }]\n\
              [fleet]\ncount = 2\nmodels = { \"7960\" = 100 }\nmodules = { \"1\" = 100 }\n",
         )
         .unwrap();
@@ -374,7 +374,7 @@ mod tests {
             device: None,
         }];
         let specs = build(&lab, 1, Some(&rows)).unwrap();
-        // The user's locale wins; a 7960 takes at most two 7914s.
+        // The user's locale wins over the profile's; the profile's modules count.
         assert_eq!(specs[0].logged_in.locale, "French_France");
         assert_eq!(specs[0].logged_in.modules, 2);
         assert_eq!(specs[0].device_name, "SEP0E0000000000");
