@@ -43,6 +43,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use web_server::PhoneWebServer;
 
+/// How long a SIP phone asks its registration to last.
+const SIP_EXPIRES: Duration = Duration::from_secs(3600);
+
 /// What reaches a phone from outside, in arrival order.
 #[derive(Debug)]
 pub enum PhoneEvent {
@@ -231,6 +234,8 @@ struct Inner {
     boots: u32,
     /// Call-log pushes seen while waiting for something else.
     pushes: u32,
+    /// When the current registration was made (SIP registrations expire).
+    registered_at: Option<Instant>,
 }
 
 pub struct VirtualPhone {
@@ -364,6 +369,7 @@ impl VirtualPhone {
                 running: None,
                 boots: 0,
                 pushes: 0,
+                registered_at: None,
             }),
         }
     }
@@ -423,6 +429,15 @@ impl VirtualPhone {
                 self.inner.lock().await
             }
         };
+        // A SIP registration lasts SIP_EXPIRES; refresh it at half-time, as phones do.
+        let stale = matches!(inner.link, Link::Sip)
+            && inner
+                .registered_at
+                .is_some_and(|t| t.elapsed() > SIP_EXPIRES / 2);
+        if stale && !self.register(&mut inner, ctx, phase, due).await {
+            self.set_state(ctx, PhoneState::Failed);
+            return late;
+        }
         if matches!(inner.link, Link::None) {
             // Lost earlier (or never up): a phone re-registers before anything else.
             if !self.register(&mut inner, ctx, phase, due).await
@@ -487,7 +502,7 @@ impl VirtualPhone {
                             &spec.device_name,
                             extension,
                             &call_id,
-                            3600,
+                            SIP_EXPIRES.as_secs() as u32,
                             inner.events_tx.clone(),
                             ctx.request_timeout,
                         )
@@ -509,6 +524,7 @@ impl VirtualPhone {
         match result {
             Ok(link) => {
                 inner.link = link;
+                inner.registered_at = Some(end);
                 true
             }
             Err(_) => false,
