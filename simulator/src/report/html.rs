@@ -6,7 +6,9 @@ use crate::recorder::{Recorder, Step};
 use crate::units::format_us;
 use std::fmt::Write;
 
-const COLORS: [&str; 3] = ["#1f77b4", "#2ca02c", "#d62728"];
+const COLORS: [&str; 8] = [
+    "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
+];
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -26,8 +28,8 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
 .pass{{color:#1a7f37;font-weight:bold}}.fail{{color:#c62828;font-weight:bold}}.note{{color:#666}}</style></head><body>
 <h1>emlab run <code>{name}</code>: <span class="{cls}">{verdict}</span></h1>
 <p>{desc}</p>
-<p>Target <code>{target}</code>{embedded}. Started {started}; {cycles} cycles in {elapsed:.2} s.
-Open model at {rate:.1} cycles/s over {phones} phones, hold {hold:.0} ms. Late starts: {late}.</p>
+<p>Target <code>{target}</code>{embedded}. Started {started}; {cycles} cycles in {elapsed:.2} s{interrupted}.
+{model} model, {path} path, {phones} phones, hold {hold:.0} ms{scale}. Late starts: {late}.</p>
 "#,
         name = esc(&r.scenario),
         cls = verdict.to_lowercase(),
@@ -41,7 +43,22 @@ Open model at {rate:.1} cycles/s over {phones} phones, hold {hold:.0} ms. Late s
         started = r.started_at,
         cycles = r.cycles,
         elapsed = r.elapsed_s,
-        rate = r.load.rate_per_s,
+        model = if r.load.model == "closed" {
+            "Closed"
+        } else {
+            "Open"
+        },
+        path = r.load.path,
+        interrupted = if r.interrupted {
+            " (INTERRUPTED by the operator)"
+        } else {
+            ""
+        },
+        scale = if r.load.time_scale != 1.0 {
+            format!(", time compressed ×{}", r.load.time_scale)
+        } else {
+            String::new()
+        },
         phones = r.load.phones,
         hold = r.load.hold_ms,
         late = r.late_starts,
@@ -65,6 +82,34 @@ Open model at {rate:.1} cycles/s over {phones} phones, hold {hold:.0} ms. Late s
     }
     h.push_str("</table><p class=\"note\">Latency runs from each step's intended start (its place in the arrival schedule) to the end of the response body, so queueing is never hidden.</p>");
     h.push_str(&percentile_plot(rec));
+    if r.phases.len() > 1 {
+        h.push_str("<h2>Phases</h2><table><tr><th>phase</th><th>step</th><th>count</th><th>p50</th><th>p99</th><th>max</th><th>outcomes</th></tr>");
+        for p in &r.phases {
+            for (step, s) in &p.steps {
+                let outcomes: Vec<String> =
+                    s.outcomes.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&p.name),
+                    step.name(),
+                    s.count,
+                    format_us(s.latency_us.p50),
+                    format_us(s.latency_us.p99),
+                    format_us(s.latency_us.max),
+                    esc(&outcomes.join(", "))
+                );
+            }
+            if let Some(t) = p.throttled {
+                let _ = write!(
+                    h,
+                    "<tr><td>{}</td><td>throttled (server)</td><td>{t}</td><td></td><td></td><td></td><td></td></tr>",
+                    esc(&p.name)
+                );
+            }
+        }
+        h.push_str("</table>");
+    }
     h.push_str("<h2>Expectations</h2>");
     if r.mismatches.is_empty() {
         h.push_str("<p class=\"pass\">Every answer matched its expectation.</p>");
@@ -103,7 +148,7 @@ Open model at {rate:.1} cycles/s over {phones} phones, hold {hold:.0} ms. Late s
     }
     let _ = writeln!(
         h,
-        "<p class=\"note\">emlab {}; histograms are in report.json (HdrHistogram V2, base64).</p></body></html>",
+        "<p class=\"note\">emlab {}; histograms are in report.json (HdrHistogram V2, base64); one-second intervals in latency.hlog.</p></body></html>",
         r.emlab_version
     );
     h
