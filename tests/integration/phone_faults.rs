@@ -516,3 +516,104 @@ mod with_wiremock {
         assert_eq!(outcome(&r, Step::InService, "not-restarted"), 1);
     }
 }
+
+/// The fleet's one SIP socket speaks for each phone from that phone's own
+/// address, and answers a service-control NOTIFY as a Cisco phone does.
+mod sip_phone {
+    use emlab_protocol::sccp::ResetType;
+    use emlab_protocol::sip::{self, NotifyAddress, ServiceAction, SipMessage};
+    use emlab_simulator::phone::PhoneEvent;
+    use emlab_simulator::phone::sip_transport::{SipTransport, phone_sip_addr};
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Duration;
+    use tokio::net::UdpSocket;
+    use tokio::sync::mpsc;
+
+    async fn recv(s: &UdpSocket) -> (SipMessage, std::net::SocketAddr) {
+        let mut buf = vec![0u8; 65_535];
+        let (n, from) = tokio::time::timeout(Duration::from_secs(2), s.recv_from(&mut buf))
+            .await
+            .expect("a datagram")
+            .unwrap();
+        (SipMessage::parse(&buf[..n]).expect("SIP"), from)
+    }
+
+    #[tokio::test]
+    async fn a_notify_with_a_foreign_register_call_id_gets_400_and_is_reported() {
+        let registrar = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let transport = SipTransport::start(registrar.local_addr().unwrap())
+            .await
+            .unwrap();
+        let ip = Ipv4Addr::new(127, 16, 0, 42);
+        let (tx, mut events) = mpsc::unbounded_channel();
+        let t = transport.clone();
+        let registering = tokio::spawn(async move {
+            t.register(
+                "p41",
+                ip,
+                "SEP0E0000000029",
+                "20041",
+                "c41@x",
+                3600,
+                tx,
+                Duration::from_secs(2),
+            )
+            .await
+        });
+        let (register, from) = recv(&registrar).await;
+        assert_eq!(register.method(), Some("REGISTER"));
+        assert_eq!(
+            from.ip(),
+            IpAddr::V4(ip),
+            "the REGISTER leaves from the phone's own address"
+        );
+        let ok = sip::response(&register, 200, "OK", "srv", &[]);
+        registrar
+            .send_to(ok.to_wire().as_bytes(), from)
+            .await
+            .unwrap();
+        assert_eq!(registering.await.unwrap(), Ok(200));
+        assert_eq!(phone_sip_addr(ip, &transport).ip(), &ip);
+
+        let server = registrar.local_addr().unwrap().to_string();
+        let notify = |call_id: &str| {
+            let to = NotifyAddress {
+                request_uri: &format!("sip:p41@{from}"),
+                server: &server,
+                call_id: "n1@srv",
+                branch: "b1",
+                tag: "t1",
+            };
+            sip::service_control_notify(&to, ServiceAction::Restart, call_id).to_wire()
+        };
+        registrar
+            .send_to(notify("not-the-phones").as_bytes(), from)
+            .await
+            .unwrap();
+        let (answer, _) = recv(&registrar).await;
+        assert_eq!(answer.status(), Some(400));
+        match tokio::time::timeout(Duration::from_secs(2), events.recv())
+            .await
+            .unwrap()
+        {
+            Some(PhoneEvent::BadNotify(why)) => assert_eq!(why, "wrong-register-call-id"),
+            other => panic!("{other:?}"),
+        }
+        registrar
+            .send_to(notify("c41@x").as_bytes(), from)
+            .await
+            .unwrap();
+        let (answer, answered_from) = recv(&registrar).await;
+        assert_eq!(
+            (answer.status(), answered_from.ip()),
+            (Some(200), IpAddr::V4(ip))
+        );
+        match tokio::time::timeout(Duration::from_secs(2), events.recv())
+            .await
+            .unwrap()
+        {
+            Some(PhoneEvent::Control(ResetType::Restart)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}

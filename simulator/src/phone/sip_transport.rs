@@ -276,7 +276,7 @@ async fn receive_loop(transport: std::sync::Weak<SipTransport>) {
     }
 }
 
-/// A phone's address as `SocketAddrV4` (tests use it to aim a NOTIFY).
+/// Where a phone receives SIP: its own address at the fleet socket's port.
 pub fn phone_sip_addr(ip: Ipv4Addr, transport: &SipTransport) -> SocketAddrV4 {
     SocketAddrV4::new(ip, transport.port)
 }
