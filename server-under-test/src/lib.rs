@@ -115,11 +115,25 @@ impl RunningServer {
     }
 }
 
+/// A listening socket with a deep accept queue. `TcpListener::bind` asks
+/// for 128, and a fleet booting a few hundred phones at once overflows
+/// that: the kernel drops their SYNs and each retries a second later.
+pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
 /// Binds and starts serving; returns once the socket is listening.
 pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<RunningServer> {
-    let listener = TcpListener::bind(options.listen).await?;
+    let listener = listen(options.listen)?;
     let addr = listener.local_addr()?;
-    let config_listener = TcpListener::bind(options.config_listen).await?;
+    let config_listener = listen(options.config_listen)?;
     let config_addr = config_listener.local_addr()?;
     let state = Arc::new(ServerState::new(lab));
     let config_app = config_files::router(Arc::new(config_files::ConfigContext {
@@ -127,7 +141,7 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
         em_base: format!("http://{addr}"),
     }));
     let config_task = tokio::spawn(async move { axum::serve(config_listener, config_app).await });
-    let sccp_listener = TcpListener::bind(options.sccp_listen).await?;
+    let sccp_listener = listen(options.sccp_listen)?;
     let sccp_addr = sccp_listener.local_addr()?;
     let sccp_task = tokio::spawn(sccp_server::serve(sccp_listener, state.clone()));
     let sip_socket = tokio::net::UdpSocket::bind(options.sip_listen).await?;

@@ -48,7 +48,11 @@ pub struct PhoneWebServer {
 impl PhoneWebServer {
     /// Listens on the wildcard address at `port` (0: any free port).
     pub async fn start(port: u16) -> std::io::Result<Arc<PhoneWebServer>> {
-        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).await?;
+        // A deep accept queue: pushes to many phones arrive at once.
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_reuseaddr(true)?;
+        socket.bind((Ipv4Addr::UNSPECIFIED, port).into())?;
+        let listener = socket.listen(4096)?;
         let server = Arc::new(PhoneWebServer {
             phones: Mutex::new(HashMap::new()),
             port: listener.local_addr()?.port(),
