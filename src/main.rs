@@ -86,6 +86,46 @@ enum Command {
         #[arg(long)]
         rate: Option<String>,
     },
+    /// Run the conformance catalogue against a server; exit 0 only if every case passed.
+    Conform {
+        /// Base URL of the server under test. Without it, the reference
+        /// server runs in-process with the conformance lab.
+        #[arg(long)]
+        target: Option<String>,
+        /// Base URL of the target's configuration files (default: its host, port 6970).
+        #[arg(long)]
+        config: Option<String>,
+        /// The target's SCCP address (default: its host, port 2000).
+        #[arg(long)]
+        sccp: Option<String>,
+        /// The target's SIP address (default: its host, port 5060).
+        #[arg(long)]
+        sip: Option<String>,
+        /// Base URL of the target's lab control (`/lab/`), if it has one.
+        #[arg(long)]
+        lab_control: Option<String>,
+        /// The lab file the target was started with (default: conformance/lab.toml).
+        #[arg(long)]
+        lab: Option<PathBuf>,
+        /// The target's server profile (default: the lab's).
+        #[arg(long, value_parser = ["ucm", "ucm4", "cme"])]
+        profile: Option<String>,
+        /// Run only these cases (a case ID, a requirement ID or a group); repeatable.
+        #[arg(long = "case")]
+        cases: Vec<String>,
+        /// Print the catalogue and exit.
+        #[arg(long)]
+        list: bool,
+        /// Count skipped cases as failures.
+        #[arg(long)]
+        strict: bool,
+        /// Where to write the JUnit XML (default: OUT/junit.xml).
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Output folder (default: reports/conform-<UTC timestamp>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// A failure that ends the command with exit code 2.
@@ -148,6 +188,38 @@ fn main() -> ExitCode {
                     sip,
                 });
                 run(&scenario, target, lab.as_deref(), out, rate.as_deref()).await
+            }
+            Command::Conform {
+                target,
+                config,
+                sccp,
+                sip,
+                lab_control,
+                lab,
+                profile,
+                cases,
+                list,
+                strict,
+                junit,
+                out,
+            } => {
+                let target = target.map(|url| TargetFlags {
+                    url,
+                    config,
+                    sccp,
+                    sip,
+                });
+                let options = ConformOptions {
+                    lab_control,
+                    lab,
+                    profile,
+                    cases,
+                    list,
+                    strict,
+                    junit,
+                    out,
+                };
+                conform(target, options).await
             }
         }
     });
@@ -430,6 +502,180 @@ async fn run(
         dir.display()
     ));
     Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+struct ConformOptions {
+    lab_control: Option<String>,
+    lab: Option<PathBuf>,
+    profile: Option<String>,
+    cases: Vec<String>,
+    list: bool,
+    strict: bool,
+    junit: Option<PathBuf>,
+    out: Option<PathBuf>,
+}
+
+/// The conformance lab shipped beside the binary's sources, or next to the working folder.
+fn default_conformance_lab() -> PathBuf {
+    let here = PathBuf::from("conformance/lab.toml");
+    if here.exists() {
+        here
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/lab.toml")
+    }
+}
+
+async fn conform(target: Option<TargetFlags>, o: ConformOptions) -> Result<ExitCode, UsageError> {
+    use emlab_conformance::{catalogue, probe, report, run};
+    let cases = catalogue::cases();
+    if o.list {
+        let mut text = String::new();
+        for c in &cases {
+            let profiles: Vec<&str> = c.profiles.iter().map(|p| p.as_str()).collect();
+            let needs: Vec<&str> = c.needs.iter().map(|n| n.as_str()).collect();
+            text.push_str(&format!(
+                "{:<44} covers {:<22} profiles {:<14} needs {:<40} {}\n",
+                c.id,
+                c.covers.join(","),
+                profiles.join(","),
+                needs.join(","),
+                c.description
+            ));
+        }
+        text.push_str("\nrequirements without a case:\n");
+        for (id, why) in catalogue::NOT_COVERED {
+            text.push_str(&format!("{id:<8} {why}\n"));
+        }
+        say(&text);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let lab_path = o.lab.clone().unwrap_or_else(default_conformance_lab);
+    let mut lab = Lab::load(&lab_path)?;
+    let profile = match o.profile.as_deref() {
+        Some(p) => emlab_protocol::ServerProfile::from_name(p)
+            .ok_or_else(|| UsageError(format!("--profile `{p}`: use ucm, ucm4 or cme")))?,
+        None => lab.file.server.profile,
+    };
+    for wanted in &o.cases {
+        let known = cases.iter().any(|c| {
+            c.id == wanted
+                || c.covers.contains(&wanted.as_str())
+                || c.group().eq_ignore_ascii_case(wanted)
+        });
+        if !known {
+            return Err(UsageError(format!(
+                "--case `{wanted}`: no such case, requirement or group (see --list)"
+            )));
+        }
+    }
+    // The embedded server speaks the profile asked for.
+    lab.file.server.profile = profile;
+    let embedded = match &target {
+        Some(_) => None,
+        None => Some(
+            emlab_server::start(
+                &lab,
+                ServerOptions {
+                    lab_control: true,
+                    ..ServerOptions::default()
+                },
+            )
+            .await
+            .map_err(|e| UsageError(format!("cannot start the embedded server: {e}")))?,
+        ),
+    };
+    let (endpoints, lab_control) = match (&target, &embedded) {
+        (Some(t), _) => (t.endpoints()?, o.lab_control.clone()),
+        (None, Some(s)) => (
+            Endpoints {
+                em_base: s.base_url(),
+                config_base: s.config_url(),
+                sccp: s.sccp_addr,
+                sip: s.sip_addr,
+            },
+            Some(s.base_url()),
+        ),
+        (None, None) => unreachable!("embedded server started when there is no target"),
+    };
+    let app = lab
+        .file
+        .application
+        .iter()
+        .find(|a| a.proxy_rights)
+        .map(|a| AppInfo::new(a.id.clone(), a.certificate.clone()))
+        .ok_or_else(|| {
+            UsageError(format!(
+                "{}: no application with proxy_rights = true",
+                lab_path.display()
+            ))
+        })?;
+    let probe_target = probe::Target {
+        em_base: endpoints.em_base.clone(),
+        config_base: endpoints.config_base.clone(),
+        sccp: endpoints.sccp,
+        sip: endpoints.sip,
+        lab_control,
+        lab,
+        profile,
+    };
+    let started = std::time::Instant::now();
+    let started_at = std::time::SystemTime::now();
+    let selection = run::Selection {
+        only: o.cases.clone(),
+        strict: o.strict,
+    };
+    let results = run::run(&probe_target, &app, &cases, &selection).await;
+    if let Some(server) = embedded {
+        let _ = server.shutdown().await;
+    }
+    let (passed, failed, skipped) = report::count(&results);
+    let r = report::ConformReport {
+        emlab_version: env!("CARGO_PKG_VERSION"),
+        target: endpoints.em_base.clone(),
+        profile: profile.as_str(),
+        strict: o.strict,
+        passed,
+        failed,
+        skipped,
+        seconds: started.elapsed().as_secs_f64(),
+        results: &results,
+        not_covered: catalogue::NOT_COVERED
+            .iter()
+            .map(|(id, reason)| report::NotCovered { id, reason })
+            .collect(),
+    };
+    let dir = o.out.clone().unwrap_or_else(|| {
+        PathBuf::from("reports").join(format!(
+            "conform-{}",
+            emlab_simulator::report::stamp(started_at)
+        ))
+    });
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("conform.json"), report::json(&r))?;
+        std::fs::write(dir.join("conform.html"), report::html(&r))?;
+        let junit = o.junit.clone().unwrap_or_else(|| dir.join("junit.xml"));
+        if let Some(parent) = junit.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(junit, report::junit(&r))
+    };
+    write().map_err(|e| {
+        UsageError(format!(
+            "cannot write the reports to {}: {e}",
+            dir.display()
+        ))
+    })?;
+    say(&format!(
+        "{}reports: {}/conform.html, conform.json, junit.xml\n",
+        report::console(&r),
+        dir.display()
+    ));
+    Ok(if r.ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

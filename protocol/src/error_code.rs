@@ -30,6 +30,13 @@ impl ServerProfile {
             ServerProfile::Cme => "cme",
         }
     }
+
+    /// `ucm`, `ucm4` or `cme`.
+    pub fn from_name(name: &str) -> Option<ServerProfile> {
+        [ServerProfile::Ucm, ServerProfile::Ucm4, ServerProfile::Cme]
+            .into_iter()
+            .find(|p| p.as_str() == name)
+    }
 }
 
 macro_rules! error_codes {

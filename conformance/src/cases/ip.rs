@@ -1,0 +1,41 @@
+//! IP: where requests may come from.
+
+use super::lab::*;
+use super::phone_ip;
+use crate::case::{Stop, expect, expect_eq};
+use crate::probe::Probe;
+use std::sync::Arc;
+
+pub async fn untrusted_sources_are_blocked(p: Arc<Probe>) -> Result<(), Stop> {
+    p.need_lab_control()?;
+    p.clear(&[D1]).await;
+    p.set_params(r#"{"validate_ip_address": true, "trusted_ips": ""}"#)
+        .await?;
+    let s = p
+        .phone_screen(phone_ip(60), &format!("device={D1}&userid=mona&seq=66666"))
+        .await;
+    p.set_params(r#"{"validate_ip_address": false}"#).await?;
+    p.clear(&[D1]).await;
+    let code = Probe::code_of(&s?);
+    expect(
+        code.is_some(),
+        "an error screen for a login from an unknown, untrusted address",
+        "a successful login",
+    )?;
+    expect_eq("code", code, Some(28))
+}
+
+pub async fn trusted_list_is_at_most_1024_characters(p: Arc<Probe>) -> Result<(), Stop> {
+    let long = vec!["127.0.0.1"; 120].join(";");
+    let status = p
+        .lab_post(
+            "service-parameters",
+            &format!(r#"{{"trusted_ips": "{long}"}}"#),
+        )
+        .await?;
+    expect(
+        status != 200,
+        "a Trusted List of IPs over 1024 characters refused",
+        format!("HTTP {status}"),
+    )
+}

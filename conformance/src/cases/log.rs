@@ -1,0 +1,173 @@
+//! LOG: logging in and out at the phone.
+
+use super::lab::*;
+use super::phone_ip;
+use crate::case::{Stop, expect, expect_eq, fail};
+use crate::probe::{Probe, sequence};
+use emlab_protocol::phone_xml::PhoneObject;
+use emlab_protocol::sccp::ResetType;
+use std::sync::Arc;
+use std::time::Duration;
+
+const QUIET: Duration = Duration::from_millis(300);
+
+pub async fn phone_login_replaces_config_and_restarts(p: Arc<Probe>) -> Result<(), Stop> {
+    p.need_user("user00000")?;
+    p.clear(&[FLEET0]).await;
+    let ip = phone_ip(1);
+    let phone = p.sccp_phone(FLEET0, ip).await?;
+    let prompt = p.phone_screen(ip, &format!("device={FLEET0}")).await?;
+    expect(
+        matches!(prompt, PhoneObject::Input(_)),
+        "the login prompt (CiscoIPPhoneInput)",
+        format!("{prompt:?}"),
+    )?;
+    let pin = p.pin_of("user00000");
+    let done = p
+        .phone_screen(ip, &format!("device={FLEET0}&userid=user00000&seq={pin}"))
+        .await?;
+    let ok = matches!(&done, PhoneObject::Text(t) if t.text == "Login Successful");
+    expect(ok, "Login Successful", format!("{done:?}"))?;
+    let seen = phone.commands(QUIET).await;
+    expect(
+        seen.first() == Some(&ResetType::Restart),
+        "a restart",
+        sequence(&seen),
+    )?;
+    let c = p.config(FLEET0).await?;
+    expect_eq("loginUserId", c.login_user_id.as_str(), "user00000")?;
+    p.clear(&[FLEET0]).await;
+    Ok(())
+}
+
+pub async fn logout_restores_the_logout_profile(p: Arc<Probe>) -> Result<(), Stop> {
+    p.need_device(D2)?;
+    p.clear(&[D2]).await;
+    let phone = p.sccp_phone(D2, phone_ip(2)).await?;
+    expect_eq("login", p.login(D2, "mona").await.as_str(), "success")?;
+    phone.commands(QUIET).await;
+    expect_eq("logout", p.logout(D2).await.as_str(), "success")?;
+    let seen = phone.commands(QUIET).await;
+    expect(
+        seen.first() == Some(&ResetType::Restart),
+        "a restart after logout",
+        sequence(&seen),
+    )?;
+    let c = p.config(D2).await?;
+    expect_eq("emProfile", c.em_profile.as_str(), "lobby-7960")?;
+    expect_eq("loginUserId", c.login_user_id.as_str(), "")
+}
+
+pub async fn a_logged_in_phone_offers_logout(p: Arc<Probe>) -> Result<(), Stop> {
+    p.need_device(D1)?;
+    p.clear(&[D1]).await;
+    expect_eq("login", p.login(D1, "mona").await.as_str(), "success")?;
+    let ip = phone_ip(3);
+    let screen = p.phone_screen(ip, &format!("device={D1}")).await?;
+    let PhoneObject::Text(t) = &screen else {
+        return Err(fail(
+            "CiscoIPPhoneText `Logged in as mona`",
+            format!("{screen:?}"),
+        ));
+    };
+    expect(
+        t.text.contains("mona"),
+        "the text names mona",
+        t.text.clone(),
+    )?;
+    let yes = t
+        .soft_keys
+        .iter()
+        .find(|k| k.name == "Yes")
+        .map(|k| k.url.clone());
+    let yes = yes.ok_or_else(|| fail("a Yes soft key", format!("{:?}", t.soft_keys)))?;
+    expect(
+        yes.contains("doLogout=true"),
+        "Yes → doLogout=true",
+        yes.clone(),
+    )?;
+    let done = p.get(ip, &yes).await;
+    let _ = done;
+    expect_eq(
+        "user on the device after Yes",
+        p.user_on(D1).await?.as_str(),
+        "none",
+    )
+}
+
+pub async fn several_profiles_give_a_menu(p: Arc<Probe>) -> Result<(), Stop> {
+    p.need_user("alice")?;
+    p.clear(&[D1]).await;
+    let screen = p
+        .phone_screen(phone_ip(4), &format!("device={D1}&userid=alice&seq=12345"))
+        .await?;
+    let PhoneObject::Menu(m) = &screen else {
+        return Err(fail(
+            "CiscoIPPhoneMenu `Select Profile`",
+            format!("{screen:?}"),
+        ));
+    };
+    expect_eq("menu items", m.items.len(), 2)?;
+    p.clear(&[D1]).await;
+    Ok(())
+}
+
+pub async fn login_types_dn_and_sp(p: Arc<Probe>) -> Result<(), Stop> {
+    p.need_user("bob")?;
+    p.clear(&[D1]).await;
+    let ip = phone_ip(5);
+    for (login_type, id) in [("DN", "2002"), ("SP", "777")] {
+        let s = p
+            .phone_screen(
+                ip,
+                &format!("device={D1}&loginType={login_type}&userid={id}&seq=23456"),
+            )
+            .await?;
+        let ok = matches!(&s, PhoneObject::Text(t) if t.text == "Login Successful");
+        expect(
+            ok,
+            format!("loginType={login_type} logs bob in"),
+            format!("{s:?}"),
+        )?;
+        expect_eq("user on the device", p.user_on(D1).await?.as_str(), "bob")?;
+        p.clear(&[D1]).await;
+    }
+    Ok(())
+}
+
+pub async fn off_hook_defers_the_restart(p: Arc<Probe>) -> Result<(), Stop> {
+    p.need_user("user00001")?;
+    p.clear(&[FLEET1]).await;
+    let phone = p.sccp_phone(FLEET1, phone_ip(6)).await?;
+    p.off_hook(&phone, true);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    expect_eq(
+        "login",
+        p.login(FLEET1, "user00001").await.as_str(),
+        "success",
+    )?;
+    let early = phone.commands(QUIET).await;
+    expect(
+        early.is_empty(),
+        "no restart while off-hook",
+        sequence(&early),
+    )?;
+    p.off_hook(&phone, false);
+    let later = phone.commands(QUIET).await;
+    expect(
+        later.first() == Some(&ResetType::Restart),
+        "the restart once on-hook",
+        sequence(&later),
+    )?;
+    p.clear(&[FLEET1]).await;
+    Ok(())
+}
+
+pub async fn an_administrator_may_log_any_device_out(p: Arc<Probe>) -> Result<(), Stop> {
+    p.need_lab_control()?;
+    p.clear(&[D1]).await;
+    expect_eq("login", p.login(D1, "mona").await.as_str(), "success")?;
+    let status = p.lab_post(&format!("devices/{D1}/logout"), "{}").await?;
+    expect_eq("administrator logout", status, 200)?;
+    expect_eq("user on the device", p.user_on(D1).await?.as_str(), "none")
+}

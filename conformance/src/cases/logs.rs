@@ -1,0 +1,47 @@
+//! LOGS: clearing call logs, seen by the phone's own web server.
+
+use super::lab::*;
+use super::phone_ip;
+use crate::case::{Stop, expect, expect_eq, skip};
+use crate::probe::Probe;
+use emlab_simulator::phone::PhoneEvent;
+use emlab_simulator::phone::web_server::PhoneWebServer;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub async fn clear_call_logs_at_manual_login(p: Arc<Probe>) -> Result<(), Stop> {
+    p.need_lab_control()?;
+    let port = p.target.lab.file.server.phone_web_port;
+    let web = PhoneWebServer::start(port).await.map_err(|e| {
+        skip(format!(
+            "cannot listen on the lab's phone_web_port {port}: {e}"
+        ))
+    })?;
+    p.clear(&[FLEET1]).await;
+    // The phone registers from its address, so the server knows where to push.
+    let ip = phone_ip(50);
+    let _phone = p.sccp_phone(FLEET1, ip).await?;
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let auth = format!(
+        "{}/ccmcip/authenticate.jsp",
+        p.target.em_base.trim_end_matches('/')
+    );
+    web.bind(ip, FLEET1, &auth, tx);
+    p.set_params(r#"{"clear_call_logs": true}"#).await?;
+    let login = p.login(FLEET1, "user00001").await;
+    let mut cleared = false;
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
+        if matches!(e, PhoneEvent::CallLogsCleared) {
+            cleared = true;
+            break;
+        }
+    }
+    p.set_params(r#"{"clear_call_logs": false}"#).await?;
+    p.clear(&[FLEET1]).await;
+    expect_eq("login", login.as_str(), "success")?;
+    expect(
+        cleared,
+        "Init:CallHistory pushed to the phone at login",
+        "no push within 2 s",
+    )
+}

@@ -1,0 +1,83 @@
+//! MULTI: one user, several devices.
+
+use super::lab::*;
+use crate::case::{Stop, expect, expect_eq};
+use crate::probe::Probe;
+use std::sync::Arc;
+
+pub async fn second_device_gets_25(p: Arc<Probe>) -> Result<(), Stop> {
+    p.clear(&[D1, D2]).await;
+    expect_eq("first login", p.login(D1, "mona").await.as_str(), "success")?;
+    let second = p.login(D2, "mona").await;
+    p.clear(&[D1, D2]).await;
+    expect_eq("second device", second.as_str(), "25")
+}
+
+pub async fn allowed_lets_the_user_on_both(p: Arc<Probe>) -> Result<(), Stop> {
+    p.clear(&[D1, D2]).await;
+    p.set_params(r#"{"multiple_login_behavior": "allowed"}"#)
+        .await?;
+    let a = p.login(D1, "mona").await;
+    let b = p.login(D2, "mona").await;
+    p.clear(&[D1, D2]).await;
+    p.set_params(r#"{"multiple_login_behavior": "not-allowed"}"#)
+        .await?;
+    expect_eq(
+        "both logins",
+        (a.as_str(), b.as_str()),
+        ("success", "success"),
+    )
+}
+
+pub async fn auto_logout_frees_the_first_device(p: Arc<Probe>) -> Result<(), Stop> {
+    p.clear(&[D1, D2]).await;
+    p.set_params(r#"{"multiple_login_behavior": "auto-logout"}"#)
+        .await?;
+    let a = p.login(D1, "mona").await;
+    let b = p.login(D2, "mona").await;
+    let first = p.user_on(D1).await;
+    p.clear(&[D1, D2]).await;
+    p.set_params(r#"{"multiple_login_behavior": "not-allowed"}"#)
+        .await?;
+    expect_eq(
+        "both logins",
+        (a.as_str(), b.as_str()),
+        ("success", "success"),
+    )?;
+    expect_eq("user left on the first device", first?.as_str(), "none")
+}
+
+pub async fn concurrent_logins_leave_one_device(p: Arc<Probe>) -> Result<(), Stop> {
+    let devices: Vec<String> = p
+        .target
+        .lab
+        .fleet_members()
+        .skip(10)
+        .take(40)
+        .map(|m| m.device_name)
+        .collect();
+    if devices.len() < 40 {
+        return Err(crate::case::skip(
+            "the lab's [fleet] has fewer than 50 devices",
+        ));
+    }
+    let refs: Vec<&str> = devices.iter().map(String::as_str).collect();
+    p.clear(&refs).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for d in &devices {
+        let (p, d) = (p.clone(), d.clone());
+        tasks.spawn(async move { p.login(&d, "mona").await });
+    }
+    let mut successes = 0;
+    while let Some(r) = tasks.join_next().await {
+        if r.map(|l| l == "success").unwrap_or(false) {
+            successes += 1;
+        }
+    }
+    p.clear(&refs).await;
+    expect(
+        successes == 1,
+        "exactly 1 of 40 simultaneous logins succeeds",
+        format!("{successes} succeeded"),
+    )
+}

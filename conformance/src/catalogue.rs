@@ -1,0 +1,456 @@
+//! The catalogue: every case, keyed by the requirement IDs of
+//! `REQUIREMENTS.md` it covers, and the IDs no case covers yet, each with
+//! the reason. `emlab conform --list` prints it.
+
+use crate::case;
+use crate::case::Case;
+use crate::cases::{self, auth, btn, ip, lim, log, logs, multi, prof, rst, time, url};
+use emlab_protocol::ServerProfile;
+
+/// Every requirement ID of `REQUIREMENTS.md`, in its order.
+pub const REQUIREMENT_IDS: &[&str] = &[
+    "LOG-1", "LOG-2", "LOG-3", "LOG-4", "LOG-5", "LOG-6", "LOG-7", "LOG-8", "LOG-9", "LOG-10",
+    "AUTH-1", "AUTH-2", "AUTH-3", "AUTH-4", "AUTH-5", "AUTH-6", "AUTH-7", "PROF-1", "PROF-2",
+    "PROF-3", "PROF-4", "PROF-5", "PROF-6", "PROF-7", "PROF-8", "MULTI-1", "MULTI-2", "MULTI-3",
+    "MULTI-4", "MULTI-5", "LIM-1", "LIM-2", "LIM-3", "LIM-4", "LIM-5", "TIME-1", "TIME-2",
+    "TIME-3", "TIME-4", "TIME-5", "TIME-6", "RST-1", "RST-2", "RST-3", "RST-4", "LOGS-1", "LOGS-2",
+    "IP-1", "IP-2", "IP-3", "IP-4", "BTN-1", "BTN-2", "BTN-3", "BTN-4", "BTN-5", "BTN-6", "BTN-7",
+    "URL-1", "URL-2", "URL-3", "URL-4",
+];
+
+const ALL: &[ServerProfile] = cases::ALL;
+const UCM: &[ServerProfile] = cases::UCM;
+const UCM4: &[ServerProfile] = cases::UCM4;
+const UCM_BOTH: &[ServerProfile] = cases::UCM_BOTH;
+const UCM_CME: &[ServerProfile] = cases::UCM_CME;
+
+pub fn cases() -> Vec<Case> {
+    vec![
+        case!(
+            "LOG-1/phone-login-restarts",
+            ["LOG-1", "PROF-8"],
+            ALL,
+            [PhoneService, ControlChannel, ConfigFiles],
+            "A login at the phone shows Login Successful, restarts the phone and puts the user in its config",
+            log::phone_login_replaces_config_and_restarts
+        ),
+        case!(
+            "LOG-2/logout-restores-logout-profile",
+            ["LOG-2"],
+            ALL,
+            [ControlChannel, ConfigFiles],
+            "Logout restarts the phone with its logout profile",
+            log::logout_restores_the_logout_profile
+        ),
+        case!(
+            "LOG-3/logged-in-phone-offers-logout",
+            ["LOG-3"],
+            ALL,
+            [PhoneService],
+            "A logged-in phone shows `Logged in as U` with a Yes that logs out",
+            log::a_logged_in_phone_offers_logout
+        ),
+        case!(
+            "LOG-4/several-profiles-menu",
+            ["LOG-4"],
+            ALL,
+            [PhoneService],
+            "A user with two profiles gets a two-item menu",
+            log::several_profiles_give_a_menu
+        ),
+        case!(
+            "LOG-5/login-types-dn-sp",
+            ["LOG-5"],
+            UCM,
+            [PhoneService],
+            "loginType=DN (primary extension) and SP (self-service ID) log in",
+            log::login_types_dn_and_sp
+        ),
+        case!(
+            "LOG-6/off-hook-defers-restart",
+            ["LOG-6"],
+            ALL,
+            [ControlChannel],
+            "A phone off-hook at login restarts only once on-hook",
+            log::off_hook_defers_the_restart
+        ),
+        case!(
+            "LOG-7/administrator-logout",
+            ["LOG-7"],
+            ALL,
+            [LabControl],
+            "An administrator logs a device out",
+            log::an_administrator_may_log_any_device_out
+        ),
+        case!(
+            "AUTH-1/wrong-pin-201",
+            ["AUTH-1", "URL-4"],
+            UCM_CME,
+            [PhoneService],
+            "A wrong PIN shows [201]",
+            auth::wrong_pin_gets_201
+        ),
+        case!(
+            "AUTH-1/unknown-user-101",
+            ["AUTH-1"],
+            UCM4,
+            [PhoneService],
+            "A user not in the directory shows [101] (ucm4)",
+            auth::unknown_user_gets_101
+        ),
+        case!(
+            "AUTH-2/blank-pin-202",
+            ["AUTH-2"],
+            UCM_CME,
+            [PhoneService],
+            "A blank PIN shows [202]",
+            auth::blank_pin_gets_202
+        ),
+        case!(
+            "AUTH-3/numeric-only-user-ids",
+            ["AUTH-3"],
+            UCM,
+            [PhoneService, LabControl],
+            "Alphanumeric User ID = False refuses alphanumeric IDs",
+            auth::numeric_only_user_ids
+        ),
+        case!(
+            "AUTH-6/app-credentials-and-proxy-rights",
+            ["AUTH-6"],
+            UCM_BOTH,
+            [EmApi],
+            "Wrong application credentials get 3; an application without proxy rights gets 10 for others",
+            auth::applications_need_credentials_and_proxy_rights
+        ),
+        case!(
+            "PROF-4/adp-when-logged-out",
+            ["PROF-4", "PROF-8"],
+            ALL,
+            [ConfigFiles],
+            "A phone with nobody logged in runs ADP<MAC>",
+            prof::adp_when_nobody_is_logged_in
+        ),
+        case!(
+            "PROF-5/no-profile-205",
+            ["PROF-5"],
+            UCM,
+            [PhoneService],
+            "A user without a device profile shows [205]",
+            prof::no_profile_gets_205
+        ),
+        case!(
+            "PROF-6/disabled-device-22",
+            ["PROF-6"],
+            UCM_BOTH,
+            [EmApi],
+            "A device with EM disabled answers 22",
+            prof::disabled_device_gets_22
+        ),
+        case!(
+            "PROF-7/user-locale-wins",
+            ["PROF-7", "PROF-1", "PROF-8"],
+            ALL,
+            [ConfigFiles],
+            "At login the user's locale wins over profile and device; the config names profile and user",
+            prof::the_users_locale_wins_and_the_config_follows
+        ),
+        case!(
+            "PROF-3/cross-model-login",
+            ["PROF-3", "PROF-2"],
+            ALL,
+            [ConfigFiles],
+            "A 7960 profile on a 7905 keeps its line and drops its module",
+            prof::cross_model_login_keeps_lines_drops_modules
+        ),
+        case!(
+            "MULTI-1/second-device-25",
+            ["MULTI-1"],
+            UCM_BOTH,
+            [EmApi],
+            "Multiple Logins Not Allowed: a second device gets 25",
+            multi::second_device_gets_25
+        ),
+        case!(
+            "MULTI-2/allowed-both-devices",
+            ["MULTI-2"],
+            UCM_BOTH,
+            [LabControl],
+            "Multiple Logins Allowed: both devices",
+            multi::allowed_lets_the_user_on_both
+        ),
+        case!(
+            "MULTI-3/auto-logout-first-device",
+            ["MULTI-3"],
+            UCM_BOTH,
+            [LabControl],
+            "Auto Logout: the second login logs the first device out",
+            multi::auto_logout_frees_the_first_device
+        ),
+        case!(
+            "MULTI-5/concurrent-logins-one-device",
+            ["MULTI-5"],
+            UCM_BOTH,
+            [EmApi],
+            "40 simultaneous logins of one user: exactly one succeeds",
+            multi::concurrent_logins_leave_one_device
+        ),
+        case!(
+            "LIM-1/over-limit-26-throttled",
+            ["LIM-1"],
+            ALL,
+            [LabControl],
+            "Beyond Maximum Concurrent Requests: 26 at once, counted as throttled",
+            lim::over_the_limit_gets_26_and_counts_throttled
+        ),
+        case!(
+            "LIM-4/stopped-service-503",
+            ["LIM-4"],
+            ALL,
+            [PhoneService, LabControl],
+            "With the EM service stopped the phone gets HTTP 503",
+            lim::a_stopped_service_answers_503
+        ),
+        case!(
+            "LIM-5/cache-size-range",
+            ["LIM-5"],
+            UCM_BOTH,
+            [LabControl],
+            "Extension Mobility Cache Size outside 1000..20000 is refused",
+            lim::cache_size_stays_in_range
+        ),
+        case!(
+            "TIME-1/max-login-time-logs-out",
+            ["TIME-1"],
+            UCM_BOTH,
+            [LabControl],
+            "An enforced maximum login time logs the device out",
+            time::enforced_max_login_time_logs_out
+        ),
+        case!(
+            "TIME-3/users-own-limit",
+            ["TIME-3"],
+            UCM_BOTH,
+            [LabControl],
+            "A user's own maximum login time applies even when not enforced",
+            time::the_users_own_limit_wins
+        ),
+        case!(
+            "RST-1/restart-only",
+            ["RST-1"],
+            ALL,
+            [ControlChannel],
+            "Same locale and modules: a restart, no reset",
+            rst::same_locale_and_modules_restart_only
+        ),
+        case!(
+            "RST-2/locale-restart-reset",
+            ["RST-2", "RST-4"],
+            UCM_BOTH,
+            [ControlChannel, ConfigFiles],
+            "Another locale: restart then reset; the new config has the locale",
+            rst::another_locale_restarts_then_resets
+        ),
+        case!(
+            "RST-3/modules-restart-reset",
+            ["RST-3", "RST-4"],
+            UCM_BOTH,
+            [ControlChannel, ConfigFiles],
+            "Other add-on modules: restart then reset; the new config has them",
+            rst::another_module_set_restarts_then_resets
+        ),
+        case!(
+            "LOGS-1/cleared-at-manual-login",
+            ["LOGS-1"],
+            UCM_BOTH,
+            [ControlChannel, LabControl],
+            "Clear Call Logs = True pushes Init:CallHistory at a manual login",
+            logs::clear_call_logs_at_manual_login
+        ),
+        case!(
+            "IP-1/untrusted-source-blocked",
+            ["IP-1"],
+            UCM_BOTH,
+            [PhoneService, LabControl],
+            "Validate IP Address: a login from an unknown address is blocked (28)",
+            ip::untrusted_sources_are_blocked
+        ),
+        case!(
+            "IP-2/trusted-list-1024",
+            ["IP-2"],
+            UCM_BOTH,
+            [LabControl],
+            "A Trusted List of IPs over 1024 characters is refused",
+            ip::trusted_list_is_at_most_1024_characters
+        ),
+        case!(
+            "BTN-2/entries-beyond-buttons-dropped",
+            ["BTN-2"],
+            ALL,
+            [ConfigFiles],
+            "An 8-line profile on a 7960 gives six lines and no speed dial",
+            btn::entries_beyond_the_phone_are_dropped
+        ),
+        case!(
+            "BTN-5/7905-loses-module-buttons",
+            ["BTN-5"],
+            ALL,
+            [ConfigFiles],
+            "A 7905 gets one line and none of the profile's module buttons",
+            btn::a_7905_loses_module_buttons
+        ),
+        case!(
+            "URL-2/missing-device-207",
+            ["URL-2", "URL-4"],
+            UCM_CME,
+            [PhoneService],
+            "No `device` parameter shows [207]",
+            url::missing_device_gets_207
+        ),
+        case!(
+            "URL-2/missing-device-100",
+            ["URL-2"],
+            UCM4,
+            [PhoneService],
+            "No `device` parameter shows [100] (ucm4)",
+            url::missing_device_gets_100
+        ),
+        case!(
+            "URL-3/em-api-down-208",
+            ["URL-3"],
+            UCM_BOTH,
+            [PhoneService, LabControl],
+            "The EM API unreachable from the service shows [208]",
+            url::em_api_down_gets_208
+        ),
+        case!(
+            "URL-4/errors-number-and-text",
+            ["URL-4"],
+            ALL,
+            [EmApi, PhoneService],
+            "Unparsable EM API input gets code 1; phone errors read `[N]-text`",
+            url::errors_carry_number_and_text
+        ),
+    ]
+}
+
+/// Requirement IDs no case covers, with the reason.
+pub const NOT_COVERED: &[(&str, &str)] = &[
+    (
+        "LOG-8",
+        "not yet: needs the phone's Call Back key (lab control `/lab/devices/{d}/call-back`); the reference server's own test is `log_8_*`",
+    ),
+    (
+        "LOG-9",
+        "cannot be checked from outside: ring type, contrast and volume live on the phone and appear in no interface of PROTOCOL.md",
+    ),
+    (
+        "LOG-10",
+        "not yet: needs the phone's DND key (lab control `/lab/devices/{d}/dnd`)",
+    ),
+    (
+        "AUTH-4",
+        "not yet: PIN rules per profile need PINs set through lab control",
+    ),
+    (
+        "AUTH-5",
+        "not yet: the 2-minute cache needs a PIN change and the lab clock",
+    ),
+    (
+        "AUTH-7",
+        "not yet: Remember Last User needs a login and logout before the prompt",
+    ),
+    (
+        "MULTI-4",
+        "not yet: ucm4's 18 needs a second user on a logged-in device",
+    ),
+    (
+        "LIM-2",
+        "cannot be checked from outside a real database: error 6 under load depends on the server's own storage (emlab emulates it with database_capacity)",
+    ),
+    (
+        "LIM-3",
+        "a one-hour load, not a conformance case: run scenarios/2000-per-hour.toml against the target",
+    ),
+    ("TIME-2", "not yet: needs reading service parameters back"),
+    (
+        "TIME-4",
+        "not yet: cme logout times need the lab clock at a time of day",
+    ),
+    (
+        "TIME-5",
+        "not yet: cme max-idle-time needs the lab clock and hook events",
+    ),
+    (
+        "TIME-6",
+        "not yet: needs the EM service stopped across an expiry",
+    ),
+    ("LOGS-2", "not yet: cme call history at logout"),
+    ("IP-3", "not yet: needs requests carrying a Via header"),
+    ("IP-4", "not yet: needs the target on IPv6"),
+    ("BTN-1", "not yet: cme button order"),
+    ("BTN-3", "not yet: cme first line never monitored"),
+    ("BTN-4", "not yet: SIP phone buttons (8851)"),
+    ("BTN-6", "not yet: ucm4 7940 templates"),
+    ("BTN-7", "not yet: speed-dial tags and overlay lines"),
+    ("URL-1", "not yet: service URL case and bracketed IPv6"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_requirement_is_covered_or_listed_with_a_reason() {
+        let covered: BTreeSet<&str> = cases()
+            .iter()
+            .flat_map(|c| c.covers.iter().copied())
+            .collect();
+        for id in REQUIREMENT_IDS {
+            let listed = NOT_COVERED.iter().any(|(n, _)| n == id);
+            assert!(
+                covered.contains(id) || listed,
+                "{id} has no case and no reason"
+            );
+            assert!(
+                !(covered.contains(id) && listed),
+                "{id} is covered and also listed as not covered"
+            );
+        }
+        for c in cases() {
+            for id in c.covers {
+                assert!(
+                    REQUIREMENT_IDS.contains(id),
+                    "{}: unknown requirement {id}",
+                    c.id
+                );
+            }
+            assert!(
+                c.id.starts_with(c.covers[0]),
+                "{} is named after its first requirement",
+                c.id
+            );
+        }
+        let ids: BTreeSet<&str> = cases().iter().map(|c| c.id).collect();
+        assert_eq!(ids.len(), cases().len(), "case IDs are unique");
+    }
+
+    /// The list above is the spec's, when the spec is at hand.
+    #[test]
+    fn the_id_list_matches_requirements_md() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/spec/REQUIREMENTS.md");
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return;
+        };
+        let ids: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("| "))
+            .filter_map(|l| l.split(' ').next())
+            .filter(|id| {
+                id.contains('-') && id.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+            })
+            .collect();
+        assert_eq!(ids, REQUIREMENT_IDS);
+    }
+}
