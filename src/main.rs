@@ -12,6 +12,7 @@ use emlab_protocol::em_api::AppInfo;
 use emlab_protocol::lab::Lab;
 use emlab_protocol::phone_model::ControlProtocol;
 use emlab_server::ServerOptions;
+use emlab_server::faults::{Fault, Faults};
 use emlab_simulator::em_client::EmClient;
 use emlab_simulator::fleet;
 use emlab_simulator::phone::sip_transport::SipTransport;
@@ -58,6 +59,10 @@ enum Command {
         /// Serve `/lab/` (clock advance).
         #[arg(long)]
         lab_control: bool,
+        /// Break the server on purpose (test-only; see server-under-test/src/faults.rs),
+        /// to watch `emlab conform` catch it. Repeatable.
+        #[arg(long = "fault", hide = true)]
+        faults: Vec<String>,
     },
     /// Run a scenario: a fleet of virtual phones against a server.
     Run {
@@ -158,7 +163,21 @@ fn main() -> ExitCode {
                 sccp_listen,
                 sip_listen,
                 lab_control,
+                faults,
             } => {
+                let mut switched = Vec::new();
+                for name in &faults {
+                    match Fault::from_name(name) {
+                        Some(f) => switched.push(f),
+                        None => {
+                            let known: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+                            return Err(UsageError(format!(
+                                "--fault `{name}`: known faults are {}",
+                                known.join(", ")
+                            )));
+                        }
+                    }
+                }
                 serve(
                     &lab,
                     ServerOptions {
@@ -167,6 +186,7 @@ fn main() -> ExitCode {
                         sccp_listen,
                         sip_listen,
                         lab_control,
+                        faults: Faults::new(switched),
                     },
                 )
                 .await

@@ -97,10 +97,12 @@ pub struct ProfileView {
 /// The view of `device_idx` with `login` in force (`None`: nobody). Pure,
 /// so the control channel can compare before and after a change while it
 /// holds the session lock.
+/// `extra_modules` is 0 but under the test-only `keep-extra-buttons` fault.
 pub fn profile_view(
     dir: &Directory,
     device_idx: DeviceIdx,
     login: Option<ActiveLogin>,
+    extra_modules: usize,
 ) -> ProfileView {
     let device = dir.device(device_idx);
     let model = device.model;
@@ -173,7 +175,7 @@ pub fn profile_view(
                 features: &p.features,
                 services,
             };
-            buttons::layout(model, modules.len(), dir.profile, &entries)
+            buttons::layout(model, modules.len() + extra_modules, dir.profile, &entries)
         }
         None => Vec::new(),
     };
@@ -198,7 +200,16 @@ pub fn device_config(state: &ServerState, device_idx: DeviceIdx, em_base: &str) 
         locale,
         modules,
         buttons,
-    } = profile_view(dir, device_idx, login);
+    } = profile_view(
+        dir,
+        device_idx,
+        login,
+        if state.faults.has(crate::faults::Fault::KeepExtraButtons) {
+            2
+        } else {
+            0
+        },
+    );
     DeviceConfig {
         device_protocol: match model.protocol {
             ControlProtocol::Sccp => "SCCP",

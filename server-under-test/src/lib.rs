@@ -33,6 +33,7 @@ pub mod config_files;
 pub mod control;
 pub mod directory;
 pub mod em_api;
+pub mod faults;
 pub mod features;
 pub mod http;
 pub mod lab_control;
@@ -63,6 +64,8 @@ pub struct ServerOptions {
     pub sip_listen: SocketAddr,
     /// Serve `/lab/` (PROTOCOL.md §6).
     pub lab_control: bool,
+    /// Test-only fault switches ([`faults`]); empty in normal use.
+    pub faults: faults::Faults,
 }
 
 impl Default for ServerOptions {
@@ -74,6 +77,7 @@ impl Default for ServerOptions {
             sccp_listen: loopback,
             sip_listen: loopback,
             lab_control: false,
+            faults: faults::Faults::default(),
         }
     }
 }
@@ -135,7 +139,9 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
     let addr = listener.local_addr()?;
     let config_listener = listen(options.config_listen)?;
     let config_addr = config_listener.local_addr()?;
-    let state = Arc::new(ServerState::new(lab));
+    let mut state = ServerState::new(lab);
+    state.faults = options.faults.clone();
+    let state = Arc::new(state);
     let config_app = config_files::router(Arc::new(config_files::ConfigContext {
         state: state.clone(),
         em_base: format!("http://{addr}"),

@@ -12,8 +12,10 @@
 use crate::addresses::Source;
 use crate::call_logs::Moment;
 use crate::directory::DeviceIdx;
+use crate::faults::Fault;
 use crate::sessions::{ActiveLogin, LoginRules};
 use crate::state::ServerState;
+use emlab_protocol::lab::MultipleLoginBehavior;
 use emlab_protocol::{ErrorCode, ServerProfile};
 use std::sync::atomic::Ordering;
 
@@ -43,13 +45,18 @@ async fn database_work(state: &ServerState) -> Result<(), ErrorCode> {
 }
 
 pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), ErrorCode> {
-    let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
+    let busy = if state.faults.has(Fault::Answer25For26) {
+        ErrorCode::UserLoggedInElsewhere
+    } else {
+        ErrorCode::Busy
+    };
+    let _permit = state.admission.try_enter().ok_or(busy)?;
     database_work(state).await?;
     let dir = &state.directory;
     let device = dir
         .device_idx(order.device_name)
         .ok_or(ErrorCode::DeviceNotFound)?;
-    if !dir.device(device).em_enabled {
+    if !dir.device(device).em_enabled && !state.faults.has(Fault::IgnoreEmDisabled) {
         return Err(ErrorCode::DeviceLogonDisabled);
     }
     let parameters = state.parameters();
@@ -70,12 +77,17 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
         Some(m) => (m > 0).then_some(m),
         None => parameters.max_login_minutes(),
     };
+    let max_login = max_login.filter(|_| !state.faults.has(Fault::IgnoreMaxLoginTime));
     let minutes = match (order.exclusive_minutes, max_login) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
     let rules = LoginRules {
-        behavior: dir.multiple_login_behavior(parameters.multiple_login_behavior),
+        behavior: if state.faults.has(Fault::AllowSecondDevice) {
+            MultipleLoginBehavior::Allowed
+        } else {
+            dir.multiple_login_behavior(parameters.multiple_login_behavior)
+        },
         profile: dir.profile,
     };
     let mut sessions = state.sessions();

@@ -8,12 +8,14 @@ use crate::call_logs::{CallLogs, Moment};
 use crate::clock::ServerClock;
 use crate::control::{self, ControlChannel};
 use crate::directory::{DeviceIdx, Directory, UserIdx};
+use crate::faults::Fault;
 use crate::features::Features;
 use crate::metrics::Metrics;
 use crate::sessions::ActiveLogin;
 use crate::sessions::Sessions;
 use emlab_protocol::ErrorCode;
 use emlab_protocol::lab::{Lab, ServiceParameters};
+use emlab_protocol::sccp::ResetType;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +33,8 @@ struct Credential {
 
 pub struct ServerState {
     pub directory: Directory,
+    /// Test-only fault switches (none in normal use).
+    pub faults: crate::faults::Faults,
     sessions: Mutex<Sessions>,
     parameters: RwLock<Arc<ServiceParameters>>,
     /// The Trusted List of IPs, resolved when the parameters are set (IP-2).
@@ -74,6 +78,7 @@ impl ServerState {
             .collect();
         ServerState {
             directory,
+            faults: crate::faults::Faults::default(),
             sessions: Mutex::new(sessions),
             trusted: RwLock::new(Arc::new(resolve_trusted(&parameters.trusted_ips))),
             parameters: RwLock::new(Arc::new(parameters)),
@@ -185,9 +190,13 @@ impl ServerState {
         if !self.control.is_registered(device) {
             return;
         }
-        let view = |login| crate::config_files::profile_view(&self.directory, device, login);
-        self.control
-            .send(device, control::plan(&view(before), &view(after)));
+        let view = |login| crate::config_files::profile_view(&self.directory, device, login, 0);
+        let plan = control::plan(&view(before), &view(after));
+        if self.faults.has(Fault::ResetInsteadOfRestart) {
+            self.control.send(device, &[ResetType::Reset]);
+            return;
+        }
+        self.control.send(device, plan);
     }
 
     /// The service parameters in force.
@@ -208,9 +217,10 @@ impl ServerState {
 
     /// Clears the phone's call logs if `moment` calls for it (LOGS-1/2).
     pub fn clear_call_logs(&self, device: DeviceIdx, moment: Moment) {
-        if !self
-            .call_logs
-            .clears(moment, self.parameters().clear_call_logs)
+        if self.faults.has(Fault::KeepCallLogs)
+            || !self
+                .call_logs
+                .clears(moment, self.parameters().clear_call_logs)
         {
             return;
         }
@@ -233,7 +243,7 @@ impl ServerState {
         device: Option<DeviceIdx>,
         source: Option<Source>,
     ) -> Result<(), ErrorCode> {
-        if !parameters.validate_ip_address {
+        if !parameters.validate_ip_address || self.faults.has(Fault::TrustEveryAddress) {
             return Ok(());
         }
         // No source known (an in-process caller): nothing to validate against.

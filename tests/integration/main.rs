@@ -5,6 +5,7 @@ mod addresses;
 mod call_logs;
 mod cli;
 mod config_files;
+mod conform;
 mod control_channel;
 mod em_api;
 mod fleet;

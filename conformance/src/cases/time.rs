@@ -10,7 +10,8 @@ pub async fn enforced_max_login_time_logs_out(p: Arc<Probe>) -> Result<(), Stop>
     p.clear(&[D1]).await;
     p.set_params(r#"{"enforce_max_login_time": true, "max_login_time": "0:10"}"#)
         .await?;
-    let login = p.login(D1, "mona").await;
+    // bob's profile has no idle timer, so only the login time can end it.
+    let login = p.login(D1, "bob").await;
     p.advance_clock(11 * 60).await?;
     let after = p.user_on(D1).await;
     p.set_params(r#"{"enforce_max_login_time": false, "max_login_time": "8:00"}"#)

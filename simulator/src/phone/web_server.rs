@@ -39,10 +39,12 @@ struct WebBinding {
     events: mpsc::UnboundedSender<PhoneEvent>,
 }
 
-#[derive(Default)]
 pub struct PhoneWebServer {
     phones: Mutex<HashMap<Ipv4Addr, WebBinding>>,
     pub port: u16,
+    /// Dropping the server closes its listener at once, so the port is
+    /// free for the next run in the same process.
+    _stop: tokio::sync::watch::Sender<()>,
 }
 
 impl PhoneWebServer {
@@ -53,11 +55,13 @@ impl PhoneWebServer {
         socket.set_reuseaddr(true)?;
         socket.bind((Ipv4Addr::UNSPECIFIED, port).into())?;
         let listener = socket.listen(4096)?;
+        let (stop, stopped) = tokio::sync::watch::channel(());
         let server = Arc::new(PhoneWebServer {
             phones: Mutex::new(HashMap::new()),
             port: listener.local_addr()?.port(),
+            _stop: stop,
         });
-        tokio::spawn(accept_loop(listener, Arc::downgrade(&server)));
+        tokio::spawn(accept_loop(listener, Arc::downgrade(&server), stopped));
         Ok(server)
     }
 
@@ -85,11 +89,19 @@ impl PhoneWebServer {
     }
 }
 
-async fn accept_loop(listener: TcpListener, server: std::sync::Weak<PhoneWebServer>) {
+async fn accept_loop(
+    listener: TcpListener,
+    server: std::sync::Weak<PhoneWebServer>,
+    mut stopped: tokio::sync::watch::Receiver<()>,
+) {
     loop {
-        let accepted = tokio::time::timeout(Duration::from_secs(1), listener.accept()).await;
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            // The sender went with the server: close the listener now.
+            _ = stopped.changed() => return,
+        };
         let Some(web) = server.upgrade() else { return };
-        let Ok(Ok((stream, peer))) = accepted else {
+        let Ok((stream, peer)) = accepted else {
             continue;
         };
         let Ok(local) = stream.local_addr() else {

@@ -1,0 +1,100 @@
+//! Test-only fault switches: ways to make the reference server wrong on
+//! purpose, one or more per requirement group, so that `emlab conform` can
+//! prove it notices (`tests/integration/conform.rs`). Off unless a test or
+//! `emlab serve --fault NAME` turns them on; each names the requirement it
+//! breaks.
+
+use std::collections::HashSet;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// LOG-3: the phone's `Yes` says "Logout Successful" but logs nobody out.
+    LogoutDoesNothing,
+    /// AUTH-1: any PIN is accepted.
+    AcceptAnyPin,
+    /// PROF-6: a device with Extension Mobility disabled accepts logins.
+    IgnoreEmDisabled,
+    /// MULTI-1: a second device is allowed when multiple logins are not.
+    AllowSecondDevice,
+    /// LIM-1: answers 25 where 26 (Busy) is due.
+    Answer25For26,
+    /// TIME-1/3: maximum login times are never applied.
+    IgnoreMaxLoginTime,
+    /// RST-1: resets where a restart is due.
+    ResetInsteadOfRestart,
+    /// LOGS-1: never clears call logs.
+    KeepCallLogs,
+    /// IP-1: every source address is trusted.
+    TrustEveryAddress,
+    /// BTN-2: entries beyond the phone's buttons are kept.
+    KeepExtraButtons,
+    /// URL-2: a missing `device` parameter shows 201 instead of 207.
+    MissingDevice201,
+}
+
+impl Fault {
+    pub const ALL: [Fault; 11] = [
+        Fault::LogoutDoesNothing,
+        Fault::AcceptAnyPin,
+        Fault::IgnoreEmDisabled,
+        Fault::AllowSecondDevice,
+        Fault::Answer25For26,
+        Fault::IgnoreMaxLoginTime,
+        Fault::ResetInsteadOfRestart,
+        Fault::KeepCallLogs,
+        Fault::TrustEveryAddress,
+        Fault::KeepExtraButtons,
+        Fault::MissingDevice201,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::LogoutDoesNothing => "logout-does-nothing",
+            Fault::AcceptAnyPin => "accept-any-pin",
+            Fault::IgnoreEmDisabled => "ignore-em-disabled",
+            Fault::AllowSecondDevice => "allow-second-device",
+            Fault::Answer25For26 => "answer-25-for-26",
+            Fault::IgnoreMaxLoginTime => "ignore-max-login-time",
+            Fault::ResetInsteadOfRestart => "reset-instead-of-restart",
+            Fault::KeepCallLogs => "keep-call-logs",
+            Fault::TrustEveryAddress => "trust-every-address",
+            Fault::KeepExtraButtons => "keep-extra-buttons",
+            Fault::MissingDevice201 => "missing-device-201",
+        }
+    }
+
+    /// The requirement the fault breaks.
+    pub fn breaks(self) -> &'static str {
+        match self {
+            Fault::LogoutDoesNothing => "LOG-3",
+            Fault::AcceptAnyPin => "AUTH-1",
+            Fault::IgnoreEmDisabled => "PROF-6",
+            Fault::AllowSecondDevice => "MULTI-1",
+            Fault::Answer25For26 => "LIM-1",
+            Fault::IgnoreMaxLoginTime => "TIME-1",
+            Fault::ResetInsteadOfRestart => "RST-1",
+            Fault::KeepCallLogs => "LOGS-1",
+            Fault::TrustEveryAddress => "IP-1",
+            Fault::KeepExtraButtons => "BTN-2",
+            Fault::MissingDevice201 => "URL-2",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Fault> {
+        Fault::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// The faults switched on (none in normal use).
+#[derive(Clone, Debug, Default)]
+pub struct Faults(HashSet<Fault>);
+
+impl Faults {
+    pub fn new(faults: impl IntoIterator<Item = Fault>) -> Self {
+        Faults(faults.into_iter().collect())
+    }
+
+    pub fn has(&self, f: Fault) -> bool {
+        !self.0.is_empty() && self.0.contains(&f)
+    }
+}

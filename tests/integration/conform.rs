@@ -1,0 +1,212 @@
+//! The conformance suite proves it finds faults: the reference server with
+//! one test-only fault switched on must fail the cases of exactly the
+//! requirement that fault breaks, and the unmodified server must pass them.
+//! The CLI tests run `emlab conform` end to end, against the embedded
+//! server and against a broken `emlab serve` in another process.
+
+use crate::support::scratch;
+use emlab_conformance::case::{CaseResult, Verdict};
+use emlab_conformance::catalogue;
+use emlab_conformance::probe::Target;
+use emlab_conformance::run::{Selection, run};
+use emlab_protocol::em_api::AppInfo;
+use emlab_protocol::lab::Lab;
+use emlab_server::ServerOptions;
+use emlab_server::faults::{Fault, Faults};
+use std::path::Path;
+use std::process::Command;
+
+fn conformance_lab() -> Lab {
+    Lab::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/lab.toml")).unwrap()
+}
+
+/// Runs the cases covering `requirement` against the reference server with `faults`.
+async fn conform(faults: &[Fault], requirement: &str) -> Vec<CaseResult> {
+    let lab = conformance_lab();
+    let server = emlab_server::start(
+        &lab,
+        ServerOptions {
+            lab_control: true,
+            faults: Faults::new(faults.iter().copied()),
+            ..ServerOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let target = Target {
+        em_base: server.base_url(),
+        config_base: server.config_url(),
+        sccp: server.sccp_addr,
+        sip: server.sip_addr,
+        lab_control: Some(server.base_url()),
+        profile: lab.file.server.profile,
+        lab,
+    };
+    let selection = Selection {
+        only: vec![requirement.to_string()],
+        strict: true,
+    };
+    let results = run(
+        &target,
+        &AppInfo::new("emlab", "secret"),
+        &catalogue::cases(),
+        &selection,
+    )
+    .await;
+    let _ = server.shutdown().await;
+    assert!(!results.is_empty(), "cases cover {requirement}");
+    results
+}
+
+fn failed(results: &[CaseResult]) -> Vec<&'static str> {
+    results
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Failed { .. }))
+        .map(|r| r.id)
+        .collect()
+}
+
+#[tokio::test]
+async fn every_fault_fails_the_requirement_it_breaks_and_the_plain_server_passes_it() {
+    for fault in Fault::ALL {
+        let id = fault.breaks();
+        let broken = conform(&[fault], id).await;
+        let failing = failed(&broken);
+        assert!(
+            failing.iter().any(|c| c.starts_with(id)),
+            "fault {} should fail a case of {id}; verdicts: {:?}",
+            fault.name(),
+            broken
+                .iter()
+                .map(|r| (r.id, r.verdict.name()))
+                .collect::<Vec<_>>()
+        );
+        // The failure says what was expected and what came back.
+        let r = broken
+            .iter()
+            .find(|r| r.id.starts_with(id) && r.verdict.name() == "failed")
+            .unwrap();
+        assert!(!r.transcript.is_empty(), "{}: a transcript", r.id);
+        let plain = conform(&[], id).await;
+        assert_eq!(
+            failed(&plain),
+            Vec::<&str>::new(),
+            "the unmodified server passes {id}"
+        );
+    }
+}
+
+#[test]
+fn conform_lists_its_catalogue_with_every_requirement() {
+    let o = Command::new(env!("CARGO_BIN_EXE_emlab"))
+        .args(["conform", "--list"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&o.stdout);
+    for id in catalogue::REQUIREMENT_IDS {
+        assert!(text.contains(id), "--list mentions {id}");
+    }
+    assert!(text.contains("MULTI-1/second-device-25"));
+}
+
+#[tokio::test]
+async fn conform_fails_a_broken_server_in_another_process_with_junit_naming_the_case() {
+    let dir = scratch("conform-broken");
+    let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/lab.toml");
+    // Free ports for the broken server's four listeners.
+    let ports: Vec<u16> = (0..3)
+        .map(|_| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        })
+        .collect();
+    let sip = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_emlab"))
+        .args([
+            "serve",
+            "--lab",
+            &lab.display().to_string(),
+            "--listen",
+            &format!("127.0.0.1:{}", ports[0]),
+            "--config-listen",
+            &format!("127.0.0.1:{}", ports[1]),
+            "--sccp-listen",
+            &format!("127.0.0.1:{}", ports[2]),
+            "--sip-listen",
+            &format!("127.0.0.1:{sip}"),
+            "--lab-control",
+            "--fault",
+            "allow-second-device",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{}", ports[0]);
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", ports[0])).is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let out = dir.join("out");
+    let args: Vec<String> = vec![
+        "conform".into(),
+        "--target".into(),
+        base.clone(),
+        "--config".into(),
+        format!("http://127.0.0.1:{}", ports[1]),
+        "--sccp".into(),
+        format!("127.0.0.1:{}", ports[2]),
+        "--sip".into(),
+        format!("127.0.0.1:{sip}"),
+        "--lab-control".into(),
+        base,
+        "--lab".into(),
+        lab.display().to_string(),
+        "--case".into(),
+        "MULTI".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ];
+    let o = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_emlab"))
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FAIL  MULTI-1/second-device-25"),
+        "{stdout}"
+    );
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains(r#"<testcase classname="MULTI" name="MULTI-1/second-device-25""#),
+        "{junit}"
+    );
+    assert!(
+        junit.contains("<failure message=\"expected second device: &quot;25&quot;"),
+        "{junit}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("conform.json")).unwrap()).unwrap();
+    assert!(json["failed"].as_u64().unwrap() >= 1);
+    assert!(
+        std::fs::read_to_string(out.join("conform.html"))
+            .unwrap()
+            .contains("<h2>MULTI</h2>")
+    );
+}
