@@ -592,8 +592,15 @@ async fn conform(target: Option<TargetFlags>, o: ConformOptions) -> Result<ExitC
             )));
         }
     }
-    // The embedded server speaks the profile asked for.
+    // The embedded server speaks the profile asked for, with a CME logout
+    // time for TIME-4 (the lab file may only carry one under profile cme).
     lab.file.server.profile = profile;
+    if target.is_none()
+        && profile == emlab_protocol::ServerProfile::Cme
+        && lab.file.server.logout_times.is_empty()
+    {
+        lab.file.server.logout_times = vec!["02:00".into()];
+    }
     let embedded = match &target {
         Some(_) => None,
         None => Some(

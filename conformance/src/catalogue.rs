@@ -23,9 +23,10 @@ const UCM: &[ServerProfile] = cases::UCM;
 const UCM4: &[ServerProfile] = cases::UCM4;
 const UCM_BOTH: &[ServerProfile] = cases::UCM_BOTH;
 const UCM_CME: &[ServerProfile] = cases::UCM_CME;
+const CME: &[ServerProfile] = cases::CME;
 
 pub fn cases() -> Vec<Case> {
-    vec![
+    let mut all = vec![
         case!(
             "LOG-1/phone-login-restarts",
             ["LOG-1", "PROF-8"],
@@ -330,38 +331,164 @@ pub fn cases() -> Vec<Case> {
             "Unparsable EM API input gets code 1; phone errors read `[N]-text`",
             url::errors_carry_number_and_text
         ),
+    ];
+    all.extend(timers_cme_and_more());
+    // Keep each group together, in the order of REQUIREMENTS.md.
+    let group_rank = |c: &Case| {
+        REQUIREMENT_IDS
+            .iter()
+            .position(|id| id.split('-').next() == Some(c.group()))
+    };
+    all.sort_by_key(|c| group_rank(c));
+    all
+}
+
+fn timers_cme_and_more() -> Vec<Case> {
+    vec![
+        case!(
+            "AUTH-5/old-pin-cached-two-minutes",
+            ["AUTH-5"],
+            UCM,
+            [PhoneService, LabControl],
+            "After a PIN change the old PIN works for 2 minutes, then only the new one",
+            auth::the_old_pin_works_for_two_minutes
+        ),
+        case!(
+            "AUTH-7/remember-last-user",
+            ["AUTH-7"],
+            UCM_BOTH,
+            [PhoneService, LabControl],
+            "Remember Last User pre-fills the prompt with the last user ID",
+            auth::remember_last_user_prefills_the_prompt
+        ),
+        case!(
+            "MULTI-4/another-user-18",
+            ["MULTI-4"],
+            UCM4,
+            [EmApi],
+            "A login on a device another user is logged in on gets 18 (ucm4)",
+            multi::another_user_on_the_device_gets_18
+        ),
+        case!(
+            "TIME-2/max-login-time-turns-enforce-on",
+            ["TIME-2"],
+            UCM_BOTH,
+            [LabControl],
+            "Setting a valid maximum login time turns Enforce on",
+            time::a_valid_max_login_time_turns_enforce_on
+        ),
+        case!(
+            "TIME-5/idle-phone-logged-out",
+            ["TIME-5"],
+            CME,
+            [LabControl],
+            "cme max-idle-time logs an idle phone out",
+            time::an_idle_phone_is_logged_out
+        ),
+        case!(
+            "LOGS-2/cme-clears-at-logout",
+            ["LOGS-2"],
+            CME,
+            [ControlChannel],
+            "cme clears the call history at logout",
+            logs::cme_clears_call_history_at_logout
+        ),
+        case!(
+            "IP-3/proxy-refused",
+            ["IP-3"],
+            UCM_BOTH,
+            [PhoneService, LabControl],
+            "Allow Proxy = False refuses a trusted phone's login through a proxy (Via)",
+            ip::requests_through_a_proxy_are_refused
+        ),
+        case!(
+            "BTN-1/cme-line-order",
+            ["BTN-1"],
+            CME,
+            [PhoneService, ConfigFiles],
+            "cme orders lines normal, silent-ring, beep-ring, feature-ring, monitor-ring, overlay",
+            btn::cme_orders_lines_by_type
+        ),
+        case!(
+            "BTN-4/sip-normal-lines-listed-features",
+            ["BTN-4"],
+            CME,
+            [ConfigFiles],
+            "A SIP phone gets only normal lines and Cisco's short feature list",
+            btn::sip_phones_keep_normal_lines_and_listed_features
+        ),
+        case!(
+            "BTN-7/speed-dials-by-tag",
+            ["BTN-7"],
+            CME,
+            [PhoneService, ConfigFiles],
+            "Speed dials follow their tags, not the order listed",
+            btn::speed_dials_follow_their_tags
+        ),
+        case!(
+            "LOG-8/call-backs-end-at-logout",
+            ["LOG-8"],
+            UCM_BOTH,
+            [LabControl],
+            "Call Backs the user activated are cancelled at logout",
+            log::call_backs_end_at_logout
+        ),
+        case!(
+            "LOG-10/dnd-follows-the-user",
+            ["LOG-10"],
+            UCM,
+            [LabControl, ConfigFiles],
+            "DND set while logged in is saved with the user, not the device, and restored at the next login",
+            log::dnd_follows_the_user
+        ),
+        case!(
+            "AUTH-4/pin-rules",
+            ["AUTH-4"],
+            ALL,
+            [PhoneService],
+            "PIN rules: any keypad characters (ucm), 5+ digits (ucm4), 4 to 8 digits (cme)",
+            auth::pin_rules_per_profile
+        ),
+        case!(
+            "TIME-6/stopped-service-keeps-logins",
+            ["TIME-6"],
+            UCM_BOTH,
+            [LabControl],
+            "Across an EM service restart logins outlive their expiry, and end within a day",
+            time::a_stopped_service_keeps_logins_past_expiry_until_a_day
+        ),
+        case!(
+            "BTN-6/7940-line-template",
+            ["BTN-6"],
+            UCM4,
+            [EmApi],
+            "ucm4 logs a 7940 in only on a `7940 1-Line`/`2-Line` template",
+            btn::a_7940_needs_its_line_template
+        ),
+        case!(
+            "TIME-4/logout-times",
+            ["TIME-4"],
+            CME,
+            [LabControl],
+            "cme logout times log every EM user out",
+            time::logout_times_log_everyone_out
+        ),
+        case!(
+            "URL-1/service-url-case-sensitive",
+            ["URL-1"],
+            ALL,
+            [PhoneService],
+            "`Device=` is not `device=`: no login",
+            url::the_service_url_is_case_sensitive
+        ),
     ]
 }
 
 /// Requirement IDs no case covers, with the reason.
 pub const NOT_COVERED: &[(&str, &str)] = &[
     (
-        "LOG-8",
-        "not yet: needs the phone's Call Back key (lab control `/lab/devices/{d}/call-back`); the reference server's own test is `log_8_*`",
-    ),
-    (
         "LOG-9",
         "cannot be checked from outside: ring type, contrast and volume live on the phone and appear in no interface of PROTOCOL.md",
-    ),
-    (
-        "LOG-10",
-        "not yet: needs the phone's DND key (lab control `/lab/devices/{d}/dnd`)",
-    ),
-    (
-        "AUTH-4",
-        "not yet: PIN rules per profile need PINs set through lab control",
-    ),
-    (
-        "AUTH-5",
-        "not yet: the 2-minute cache needs a PIN change and the lab clock",
-    ),
-    (
-        "AUTH-7",
-        "not yet: Remember Last User needs a login and logout before the prompt",
-    ),
-    (
-        "MULTI-4",
-        "not yet: ucm4's 18 needs a second user on a logged-in device",
     ),
     (
         "LIM-2",
@@ -371,28 +498,14 @@ pub const NOT_COVERED: &[(&str, &str)] = &[
         "LIM-3",
         "a one-hour load, not a conformance case: run scenarios/2000-per-hour.toml against the target",
     ),
-    ("TIME-2", "not yet: needs reading service parameters back"),
     (
-        "TIME-4",
-        "not yet: cme logout times need the lab clock at a time of day",
+        "IP-4",
+        "not yet: needs a target reachable over IPv6; the reference server's own tests (`ip_4_*`) cover it",
     ),
     (
-        "TIME-5",
-        "not yet: cme max-idle-time needs the lab clock and hook events",
+        "BTN-3",
+        "not yet: cme, a profile whose first listed line is monitored",
     ),
-    (
-        "TIME-6",
-        "not yet: needs the EM service stopped across an expiry",
-    ),
-    ("LOGS-2", "not yet: cme call history at logout"),
-    ("IP-3", "not yet: needs requests carrying a Via header"),
-    ("IP-4", "not yet: needs the target on IPv6"),
-    ("BTN-1", "not yet: cme button order"),
-    ("BTN-3", "not yet: cme first line never monitored"),
-    ("BTN-4", "not yet: SIP phone buttons (8851)"),
-    ("BTN-6", "not yet: ucm4 7940 templates"),
-    ("BTN-7", "not yet: speed-dial tags and overlay lines"),
-    ("URL-1", "not yet: service URL case and bracketed IPv6"),
 ];
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use emlab_protocol::phone_xml::{self, PhoneObject};
 use emlab_protocol::sccp::{Register, ResetType};
 use emlab_simulator::em_client::{EmClient, Reply};
 use emlab_simulator::phone::PhoneEvent;
-use emlab_simulator::phone::http::{self, Fetched};
+use emlab_simulator::phone::http::{self, Fetched, HeaderName, HeaderValue};
 use emlab_simulator::phone::sccp_link::{self, SccpCommand, SccpLink};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Mutex;
@@ -251,8 +251,18 @@ impl Probe {
     }
 
     pub async fn get(&self, from: Ipv4Addr, url: &str) -> Fetched {
-        self.note(format!("GET {url} (from {from})"));
-        let f = http::get(IpAddr::V4(from), url, &[], TIMEOUT).await;
+        self.get_with(from, url, &[]).await
+    }
+
+    /// `GET` with extra headers (a `Via`, as through a proxy).
+    pub async fn get_with(
+        &self,
+        from: Ipv4Addr,
+        url: &str,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Fetched {
+        self.note(format!("GET {url} (from {from}) {headers:?}"));
+        let f = http::get(IpAddr::V4(from), url, headers, TIMEOUT).await;
         match &f {
             Fetched::Ok { status, body } => {
                 self.note(format!("← HTTP {status} {}", String::from_utf8_lossy(body)))
@@ -360,6 +370,17 @@ impl Probe {
         let status = post_json(&url, json).await;
         self.note(format!("← {status:?}"));
         status.ok_or_else(|| fail("lab control to answer", "no answer"))
+    }
+
+    /// `GET /lab/<path>`: the JSON body.
+    pub async fn lab_get(&self, path: &str) -> Result<serde_json::Value, Stop> {
+        let base = self.need_lab_control()?.to_string();
+        let url = format!("{}/lab/{path}", base.trim_end_matches('/'));
+        match self.get(Ipv4Addr::LOCALHOST, &url).await {
+            Fetched::Ok { status: 200, body } => serde_json::from_slice(&body)
+                .map_err(|e| fail("JSON from lab control", e.to_string())),
+            other => Err(fail("HTTP 200 from lab control", other.failure_label())),
+        }
     }
 
     /// Sets service parameters through lab control.

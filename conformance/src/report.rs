@@ -202,6 +202,6 @@ pre{{white-space:pre-wrap;font-size:12px;background:#f8f8f8;padding:6px;margin:4
         }
         h.push_str("</table>");
     }
-    let _ = write!(h, "<p>emlab {}</p></body></html>\n", r.emlab_version);
+    let _ = writeln!(h, "<p>emlab {}</p></body></html>", r.emlab_version);
     h
 }

@@ -757,14 +757,14 @@ fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
             if mix.is_empty() {
                 continue;
             }
-            if numeric {
-                if let Some(bad) = mix.keys().find(|k| k.parse::<u8>().map_or(true, |n| n > 3)) {
-                    return Err(err(
-                        key,
-                        bad,
-                        format!("`{bad}` is not a module count from 0 to 3"),
-                    ));
-                }
+            if numeric
+                && let Some(bad) = mix.keys().find(|k| k.parse::<u8>().map_or(true, |n| n > 3))
+            {
+                return Err(err(
+                    key,
+                    bad,
+                    format!("`{bad}` is not a module count from 0 to 3"),
+                ));
             }
             let total: u32 = mix.values().sum();
             if total != 100 {

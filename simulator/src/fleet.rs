@@ -65,12 +65,12 @@ pub fn parse_users(path: &Path, text: &str) -> Result<Vec<UserRow>, ConfigError>
             .get(2)
             .filter(|d| !d.is_empty())
             .map(|d| d.to_string());
-        if let Some(d) = &device {
-            if !emlab_protocol::lab::is_device_name(d) {
-                return Err(bad(
-                    "the device must be SEP followed by 12 upper-case hex digits",
-                ));
-            }
+        if let Some(d) = &device
+            && !emlab_protocol::lab::is_device_name(d)
+        {
+            return Err(bad(
+                "the device must be SEP followed by 12 upper-case hex digits",
+            ));
         }
         rows.push(UserRow {
             user_id: fields[0].to_string(),

@@ -61,7 +61,8 @@ impl ApiPhone {
     }
 }
 
-/// The phones of a run, by path.
+/// The phones of a run, by path. One per run, so the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Fleet {
     Api {
         phones: Vec<Arc<ApiPhone>>,

@@ -125,7 +125,7 @@ async fn service(
             }
         }
     };
-    if q.get("doLogout").is_some() {
+    if q.contains_key("doLogout") {
         fake.logged_in.store(false, Ordering::SeqCst);
         changed(&fake);
         return xml(PhoneObject::Text(PhoneText::new(
@@ -134,7 +134,7 @@ async fn service(
             "Logout Successful",
         )));
     }
-    if q.get("userid").is_some() {
+    if q.contains_key("userid") {
         fake.logged_in.store(true, Ordering::SeqCst);
         changed(&fake);
         return xml(PhoneObject::Text(PhoneText::new(

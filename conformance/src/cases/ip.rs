@@ -39,3 +39,41 @@ pub async fn trusted_list_is_at_most_1024_characters(p: Arc<Probe>) -> Result<()
         format!("HTTP {status}"),
     )
 }
+
+pub async fn requests_through_a_proxy_are_refused(p: Arc<Probe>) -> Result<(), Stop> {
+    use emlab_simulator::phone::http::{HeaderName, HeaderValue};
+    p.need_lab_control()?;
+    p.clear(&[D1]).await;
+    // Trust the phone's address, so only the proxy rule can refuse it.
+    let ip = phone_ip(61);
+    p.set_params(&format!(
+        r#"{{"validate_ip_address": true, "trusted_ips": "{ip}", "allow_proxy": false}}"#
+    ))
+    .await?;
+    let url = format!(
+        "{}/emapp/EMAppServlet?device={D1}&userid=mona&seq=66666",
+        p.target.em_base.trim_end_matches('/')
+    );
+    let via = [(
+        HeaderName::from_static("via"),
+        HeaderValue::from_static("1.1 proxy.example"),
+    )];
+    let f = p.get_with(ip, &url, &via).await;
+    p.set_params(r#"{"validate_ip_address": false, "trusted_ips": ""}"#)
+        .await?;
+    p.clear(&[D1]).await;
+    let code = match f {
+        emlab_simulator::phone::http::Fetched::Ok { status: 200, body } => {
+            emlab_protocol::phone_xml::PhoneObject::from_xml(&String::from_utf8_lossy(&body))
+                .ok()
+                .as_ref()
+                .and_then(Probe::code_of)
+        }
+        _ => None,
+    };
+    expect(
+        code.is_some(),
+        "an error screen for a login through a proxy",
+        "no error",
+    )
+}

@@ -171,3 +171,59 @@ pub async fn an_administrator_may_log_any_device_out(p: Arc<Probe>) -> Result<()
     expect_eq("administrator logout", status, 200)?;
     expect_eq("user on the device", p.user_on(D1).await?.as_str(), "none")
 }
+
+pub async fn call_backs_end_at_logout(p: Arc<Probe>) -> Result<(), Stop> {
+    p.need_lab_control()?;
+    p.clear(&[D1]).await;
+    expect_eq("login", p.login(D1, "mona").await.as_str(), "success")?;
+    expect_eq(
+        "Call Back pressed",
+        p.lab_post(&format!("devices/{D1}/call-back"), r#"{"number": "2002"}"#)
+            .await?,
+        200,
+    )?;
+    let during = p.lab_get("users/mona").await?["call_backs"].clone();
+    expect_eq("logout", p.logout(D1).await.as_str(), "success")?;
+    let after = p.lab_get("users/mona").await?["call_backs"].clone();
+    expect(
+        during.as_array().is_some_and(|a| !a.is_empty()),
+        "an active Call Back while logged in",
+        during.to_string(),
+    )?;
+    expect(
+        after.as_array().is_some_and(|a| a.is_empty()),
+        "no Call Back after logout",
+        after.to_string(),
+    )
+}
+
+pub async fn dnd_follows_the_user(p: Arc<Probe>) -> Result<(), Stop> {
+    p.need_lab_control()?;
+    p.need_user("kiosk")?;
+    p.clear(&[D1]).await;
+    expect_eq("login", p.login(D1, "kiosk").await.as_str(), "success")?;
+    p.lab_post(
+        &format!("devices/{D1}/dnd"),
+        r#"{"status": true, "alert": "beep-only"}"#,
+    )
+    .await?;
+    expect_eq("logout", p.logout(D1).await.as_str(), "success")?;
+    let logged_out = p.config(D1).await?.dnd.map(|d| d.status);
+    expect_eq(
+        "login again",
+        p.login(D1, "kiosk").await.as_str(),
+        "success",
+    )?;
+    let back = p.config(D1).await?.dnd.map(|d| (d.status, d.alert));
+    p.clear(&[D1]).await;
+    expect(
+        logged_out != Some(true),
+        "the device's own DND untouched after logout",
+        format!("{logged_out:?}"),
+    )?;
+    expect_eq(
+        "DND restored at the next login",
+        back,
+        Some((true, "beep-only".to_string())),
+    )
+}

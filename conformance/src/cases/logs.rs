@@ -45,3 +45,39 @@ pub async fn clear_call_logs_at_manual_login(p: Arc<Probe>) -> Result<(), Stop> 
         "no push within 2 s",
     )
 }
+
+pub async fn cme_clears_call_history_at_logout(p: Arc<Probe>) -> Result<(), Stop> {
+    let port = p.target.lab.file.server.phone_web_port;
+    let web = PhoneWebServer::start(port).await.map_err(|e| {
+        skip(format!(
+            "cannot listen on the lab's phone_web_port {port}: {e}"
+        ))
+    })?;
+    p.clear(&[FLEET1]).await;
+    let ip = phone_ip(51);
+    let _phone = p.sccp_phone(FLEET1, ip).await?;
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let auth = format!(
+        "{}/ccmcip/authenticate.jsp",
+        p.target.em_base.trim_end_matches('/')
+    );
+    web.bind(ip, FLEET1, &auth, tx);
+    expect_eq(
+        "login",
+        p.login(FLEET1, "user00001").await.as_str(),
+        "success",
+    )?;
+    expect_eq("logout", p.logout(FLEET1).await.as_str(), "success")?;
+    let mut cleared = false;
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
+        if matches!(e, PhoneEvent::CallLogsCleared) {
+            cleared = true;
+            break;
+        }
+    }
+    expect(
+        cleared,
+        "Init:CallHistory pushed to the phone at logout (cme)",
+        "no push within 2 s",
+    )
+}

@@ -81,3 +81,15 @@ pub async fn concurrent_logins_leave_one_device(p: Arc<Probe>) -> Result<(), Sto
         format!("{successes} succeeded"),
     )
 }
+
+pub async fn another_user_on_the_device_gets_18(p: Arc<Probe>) -> Result<(), Stop> {
+    p.clear(&[D1]).await;
+    expect_eq("first login", p.login(D1, "mona").await.as_str(), "success")?;
+    let second = p.login(D1, "bob").await;
+    p.clear(&[D1]).await;
+    expect_eq(
+        "another user on the same device (ucm4)",
+        second.as_str(),
+        "18",
+    )
+}

@@ -48,3 +48,16 @@ pub async fn errors_carry_number_and_text(p: Arc<Probe>) -> Result<(), Stop> {
         text,
     )
 }
+
+pub async fn the_service_url_is_case_sensitive(p: Arc<Probe>) -> Result<(), Stop> {
+    // `Device=` is not `device=`: the device name is missing.
+    let s = p
+        .phone_screen(phone_ip(74), &format!("Device={D1}&userid=mona&seq=66666"))
+        .await?;
+    expect(
+        Probe::code_of(&s).is_some(),
+        "an error screen for `Device=`",
+        format!("{s:?}"),
+    )?;
+    expect_eq("user on the device", p.user_on(D1).await?.as_str(), "none")
+}

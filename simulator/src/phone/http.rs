@@ -8,7 +8,9 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
-use hyper::header::{HOST, HeaderName, HeaderValue};
+use hyper::header::HOST;
+/// The header types [`get`] takes, for callers without their own `hyper`.
+pub use hyper::header::{HeaderName, HeaderValue};
 use hyper_util::rt::TokioIo;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;

@@ -226,10 +226,10 @@ async fn receive_loop(transport: std::sync::Weak<SipTransport>) {
         if msg.status().is_some() {
             let status = msg.status().unwrap_or(0);
             let name = msg.header("from").and_then(from_tag);
-            if let Some(b) = name.and_then(|n| t.phones().get_mut(n).map(|b| b.pending.take())) {
-                if let Some(tx) = b {
-                    let _ = tx.send(status);
-                }
+            if let Some(b) = name.and_then(|n| t.phones().get_mut(n).map(|b| b.pending.take()))
+                && let Some(tx) = b
+            {
+                let _ = tx.send(status);
             }
             continue;
         }
