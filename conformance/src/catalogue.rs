@@ -474,6 +474,22 @@ fn timers_cme_and_more() -> Vec<Case> {
             time::logout_times_log_everyone_out
         ),
         case!(
+            "IP-4/ipv6-phone-logs-in",
+            ["IP-4", "URL-1"],
+            ALL,
+            [PhoneService],
+            "An IPv6 phone gets a bracketed service URL and logs in (skipped on an IPv4 target)",
+            ip::ipv6_phones_log_in
+        ),
+        case!(
+            "BTN-3/first-line-not-monitored",
+            ["BTN-3"],
+            ALL,
+            [PhoneService, ConfigFiles],
+            "A profile listing a monitored line first never puts it on button 1",
+            btn::the_first_line_is_never_monitored
+        ),
+        case!(
             "URL-1/service-url-case-sensitive",
             ["URL-1"],
             ALL,
@@ -497,14 +513,6 @@ pub const NOT_COVERED: &[(&str, &str)] = &[
     (
         "LIM-3",
         "a one-hour load, not a conformance case: run scenarios/2000-per-hour.toml against the target",
-    ),
-    (
-        "IP-4",
-        "not yet: needs a target reachable over IPv6; the reference server's own tests (`ip_4_*`) cover it",
-    ),
-    (
-        "BTN-3",
-        "not yet: cme, a profile whose first listed line is monitored",
     ),
 ];
 

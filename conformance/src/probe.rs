@@ -261,8 +261,18 @@ impl Probe {
         url: &str,
         headers: &[(HeaderName, HeaderValue)],
     ) -> Fetched {
+        self.get_from(IpAddr::V4(from), url, headers).await
+    }
+
+    /// `GET` from any local address, IPv6 included.
+    pub async fn get_from(
+        &self,
+        from: IpAddr,
+        url: &str,
+        headers: &[(HeaderName, HeaderValue)],
+    ) -> Fetched {
         self.note(format!("GET {url} (from {from}) {headers:?}"));
-        let f = http::get(IpAddr::V4(from), url, headers, TIMEOUT).await;
+        let f = http::get(from, url, headers, TIMEOUT).await;
         match &f {
             Fetched::Ok { status, body } => {
                 self.note(format!("← HTTP {status} {}", String::from_utf8_lossy(body)))

@@ -210,3 +210,50 @@ async fn conform_fails_a_broken_server_in_another_process_with_junit_naming_the_
             .contains("<h2>MULTI</h2>")
     );
 }
+
+#[tokio::test]
+async fn the_ipv6_case_runs_against_a_server_on_ipv6_and_skips_on_ipv4() {
+    let lab = conformance_lab();
+    let server = emlab_server::start(
+        &lab,
+        ServerOptions {
+            listen: std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)),
+            ..ServerOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let target = Target {
+        em_base: server.base_url(),
+        config_base: server.config_url(),
+        sccp: server.sccp_addr,
+        sip: server.sip_addr,
+        lab_control: None,
+        profile: lab.file.server.profile,
+        lab,
+    };
+    let selection = Selection {
+        only: vec!["IP-4".into()],
+        strict: false,
+    };
+    let results = run(
+        &target,
+        &AppInfo::new("emlab", "secret"),
+        &catalogue::cases(),
+        &selection,
+    )
+    .await;
+    let _ = server.shutdown().await;
+    assert_eq!(results.len(), 1);
+    assert_eq!(
+        results[0].verdict,
+        Verdict::Passed,
+        "{:?}",
+        results[0].transcript
+    );
+    let v4 = conform(&[], "IP-4").await;
+    assert!(
+        matches!(&v4[0].verdict, Verdict::Failed { observed, .. } if observed.contains("skipped")),
+        "strict turns the IPv4 skip into a failure"
+    );
+}

@@ -162,3 +162,33 @@ pub async fn a_7940_needs_its_line_template(p: Arc<Probe>) -> Result<(), Stop> {
     )?;
     expect_eq("login on `7940 1-Line`", one_line.as_str(), "success")
 }
+
+/// alice-7960 lists a monitored line first; it never takes button 1.
+pub async fn the_first_line_is_never_monitored(p: Arc<Probe>) -> Result<(), Stop> {
+    p.need_user("alice")?;
+    p.clear(&[D1]).await;
+    let s = p
+        .phone_screen(
+            super::phone_ip(82),
+            &format!("device={D1}&userid=alice&seq=12345&profile=alice-7960"),
+        )
+        .await?;
+    expect(
+        Probe::code_of(&s).is_none(),
+        "alice logs in with alice-7960",
+        format!("{s:?}"),
+    )?;
+    let c = p.config(D1).await;
+    p.clear(&[D1]).await;
+    let first = c?
+        .buttons
+        .buttons
+        .iter()
+        .find(|b| b.kind == "line")
+        .map(|b| b.line_type.clone());
+    expect(
+        first.as_deref().is_some_and(|t| t != "monitor-ring"),
+        "a first line that is not monitored",
+        format!("{first:?}"),
+    )
+}

@@ -77,3 +77,52 @@ pub async fn requests_through_a_proxy_are_refused(p: Arc<Probe>) -> Result<(), S
         "no error",
     )
 }
+
+/// An IPv6 phone logs in through a bracketed service URL. Needs a target
+/// reachable over IPv6 (`--target http://[::1]:8080`).
+pub async fn ipv6_phones_log_in(p: Arc<Probe>) -> Result<(), Stop> {
+    use emlab_protocol::phone_xml::PhoneObject;
+    use emlab_simulator::phone::http::Fetched;
+    use std::net::{IpAddr, Ipv6Addr};
+    if !p.target.em_base.starts_with("http://[") {
+        return Err(crate::case::skip(
+            "the target listens on IPv4; give an IPv6 --target (http://[::1]:PORT) to check IP-4",
+        ));
+    }
+    p.need_user("user00003")?;
+    let device = "SEP0E0000000003";
+    p.clear(&[device]).await;
+    let base = p.target.em_base.trim_end_matches('/').to_string();
+    let from = IpAddr::V6(Ipv6Addr::LOCALHOST);
+    let screen = |f: Fetched| match f {
+        Fetched::Ok { status: 200, body } => {
+            PhoneObject::from_xml(&String::from_utf8_lossy(&body)).ok()
+        }
+        _ => None,
+    };
+    let prompt = screen(
+        p.get_from(
+            from,
+            &format!("{base}/emapp/EMAppServlet?device={device}"),
+            &[],
+        )
+        .await,
+    );
+    let url = match &prompt {
+        Some(PhoneObject::Input(i)) => i.url.clone(),
+        other => return Err(crate::case::fail("the login prompt", format!("{other:?}"))),
+    };
+    expect(
+        url.starts_with("http://["),
+        "the prompt's URL with a bracketed IPv6 host (URL-1)",
+        url.clone(),
+    )?;
+    let pin = p.pin_of("user00003");
+    let done = screen(
+        p.get_from(from, &format!("{url}&userid=user00003&seq={pin}"), &[])
+            .await,
+    );
+    p.clear(&[device]).await;
+    let ok = matches!(&done, Some(PhoneObject::Text(t)) if t.text == "Login Successful");
+    expect(ok, "Login Successful over IPv6", format!("{done:?}"))
+}
