@@ -640,7 +640,25 @@ async fn conform(target: Option<TargetFlags>, o: ConformOptions) -> Result<ExitC
                 lab_path.display()
             ))
         })?;
+    // IP-4 needs the phone service over IPv6: the target's own base when it
+    // is IPv6; for the embedded default, a second reference server on ::1
+    // (its own state, so its logins do not disturb the other cases).
+    let ipv6_server = match &embedded {
+        Some(_) => {
+            let v6 = ServerOptions {
+                listen: SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)),
+                ..ServerOptions::default()
+            };
+            emlab_server::start(&lab, v6).await.ok()
+        }
+        None => None,
+    };
+    let ipv6_base = match &ipv6_server {
+        Some(s) => Some(s.base_url()),
+        None => endpoints.em_base.starts_with("http://[").then(|| endpoints.em_base.clone()),
+    };
     let probe_target = probe::Target {
+        ipv6_base,
         em_base: endpoints.em_base.clone(),
         config_base: endpoints.config_base.clone(),
         sccp: endpoints.sccp,
@@ -656,7 +674,7 @@ async fn conform(target: Option<TargetFlags>, o: ConformOptions) -> Result<ExitC
         strict: o.strict,
     };
     let results = run::run(&probe_target, &app, &cases, &selection).await;
-    if let Some(server) = embedded {
+    for server in embedded.into_iter().chain(ipv6_server) {
         let _ = server.shutdown().await;
     }
     let (passed, failed, skipped) = report::count(&results);

@@ -31,6 +31,9 @@ pub struct Target {
     pub sip: SocketAddr,
     /// `http://host:port` of `/lab/`, when the target has lab control.
     pub lab_control: Option<String>,
+    /// An IPv6 base URL of the phone service (`http://[::1]:port`), for
+    /// IP-4: the target's own when it is IPv6, else one the harness knows.
+    pub ipv6_base: Option<String>,
     pub lab: Lab,
     pub profile: ServerProfile,
 }

@@ -39,6 +39,7 @@ async fn conform(faults: &[Fault], requirement: &str) -> Vec<CaseResult> {
         sccp: server.sccp_addr,
         sip: server.sip_addr,
         lab_control: Some(server.base_url()),
+        ipv6_base: None,
         profile: lab.file.server.profile,
         lab,
     };
@@ -229,6 +230,7 @@ async fn the_ipv6_case_runs_against_a_server_on_ipv6_and_skips_on_ipv4() {
         sccp: server.sccp_addr,
         sip: server.sip_addr,
         lab_control: None,
+        ipv6_base: Some(server.base_url()),
         profile: lab.file.server.profile,
         lab,
     };

@@ -84,15 +84,15 @@ pub async fn ipv6_phones_log_in(p: Arc<Probe>) -> Result<(), Stop> {
     use emlab_protocol::phone_xml::PhoneObject;
     use emlab_simulator::phone::http::Fetched;
     use std::net::{IpAddr, Ipv6Addr};
-    if !p.target.em_base.starts_with("http://[") {
+    let Some(base) = p.target.ipv6_base.clone() else {
         return Err(crate::case::skip(
             "the target listens on IPv4; give an IPv6 --target (http://[::1]:PORT) to check IP-4",
         ));
-    }
+    };
     p.need_user("user00003")?;
     let device = "SEP0E0000000003";
     p.clear(&[device]).await;
-    let base = p.target.em_base.trim_end_matches('/').to_string();
+    let base = base.trim_end_matches('/').to_string();
     let from = IpAddr::V6(Ipv6Addr::LOCALHOST);
     let screen = |f: Fetched| match f {
         Fetched::Ok { status: 200, body } => {
