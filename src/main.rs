@@ -68,19 +68,8 @@ enum Command {
     Run {
         /// The scenario file.
         scenario: PathBuf,
-        /// Base URL of the server under test (e.g. http://127.0.0.1:8080).
-        /// Without it, the reference server runs in-process on loopback.
-        #[arg(long)]
-        target: Option<String>,
-        /// Base URL of the target's configuration files (default: the target's host, port 6970).
-        #[arg(long)]
-        config: Option<String>,
-        /// The target's SCCP address (default: the target's host, port 2000).
-        #[arg(long)]
-        sccp: Option<String>,
-        /// The target's SIP address, UDP (default: the target's host, port 5060).
-        #[arg(long)]
-        sip: Option<String>,
+        #[command(flatten)]
+        target: TargetArgs,
         /// The lab file the target was started with (default: the scenario's `lab`).
         #[arg(long)]
         lab: Option<PathBuf>,
@@ -93,19 +82,8 @@ enum Command {
     },
     /// Run the conformance catalogue against a server; exit 0 only if every case passed.
     Conform {
-        /// Base URL of the server under test. Without it, the reference
-        /// server runs in-process with the conformance lab.
-        #[arg(long)]
-        target: Option<String>,
-        /// Base URL of the target's configuration files (default: its host, port 6970).
-        #[arg(long)]
-        config: Option<String>,
-        /// The target's SCCP address (default: its host, port 2000).
-        #[arg(long)]
-        sccp: Option<String>,
-        /// The target's SIP address (default: its host, port 5060).
-        #[arg(long)]
-        sip: Option<String>,
+        #[command(flatten)]
+        target: TargetArgs,
         /// Base URL of the target's lab control (`/lab/`), if it has one.
         #[arg(long)]
         lab_control: Option<String>,
@@ -131,6 +109,41 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+/// Where the server under test is (PROTOCOL.md §7); shared by `run` and `conform`.
+#[derive(clap::Args)]
+struct TargetArgs {
+    /// Base URL of the server under test (e.g. http://127.0.0.1:8080).
+    /// Without it, the reference server runs in-process on loopback.
+    #[arg(long)]
+    target: Option<String>,
+    /// Base URL of the target's configuration files (default: the target's host, port 6970).
+    #[arg(long)]
+    config: Option<String>,
+    /// The target's SCCP address (default: the target's host, port 2000).
+    #[arg(long)]
+    sccp: Option<String>,
+    /// The target's SIP address, UDP (default: the target's host, port 5060).
+    #[arg(long)]
+    sip: Option<String>,
+}
+
+impl TargetArgs {
+    fn flags(self) -> Option<TargetFlags> {
+        let TargetArgs {
+            target,
+            config,
+            sccp,
+            sip,
+        } = self;
+        target.map(|url| TargetFlags {
+            url,
+            config,
+            sccp,
+            sip,
+        })
+    }
 }
 
 /// A failure that ends the command with exit code 2.
@@ -194,26 +207,15 @@ fn main() -> ExitCode {
             Command::Run {
                 scenario,
                 target,
-                config,
-                sccp,
-                sip,
                 lab,
                 out,
                 rate,
             } => {
-                let target = target.map(|url| TargetFlags {
-                    url,
-                    config,
-                    sccp,
-                    sip,
-                });
+                let target = target.flags();
                 run(&scenario, target, lab.as_deref(), out, rate.as_deref()).await
             }
             Command::Conform {
                 target,
-                config,
-                sccp,
-                sip,
                 lab_control,
                 lab,
                 profile,
@@ -223,12 +225,7 @@ fn main() -> ExitCode {
                 junit,
                 out,
             } => {
-                let target = target.map(|url| TargetFlags {
-                    url,
-                    config,
-                    sccp,
-                    sip,
-                });
+                let target = target.flags();
                 let options = ConformOptions {
                     lab_control,
                     lab,
@@ -655,7 +652,10 @@ async fn conform(target: Option<TargetFlags>, o: ConformOptions) -> Result<ExitC
     };
     let ipv6_base = match &ipv6_server {
         Some(s) => Some(s.base_url()),
-        None => endpoints.em_base.starts_with("http://[").then(|| endpoints.em_base.clone()),
+        None => endpoints
+            .em_base
+            .starts_with("http://[")
+            .then(|| endpoints.em_base.clone()),
     };
     let probe_target = probe::Target {
         ipv6_base,

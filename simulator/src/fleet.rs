@@ -107,6 +107,17 @@ struct ProfileFacts {
     first_line: Option<String>,
 }
 
+/// A generated device as the lab file makes it.
+fn fleet_device(m: &emlab_protocol::lab::FleetMember) -> DeviceFacts {
+    DeviceFacts {
+        name: m.device_name.clone(),
+        model: m.model,
+        modules: m.modules.iter().map(|s| s.to_string()).collect(),
+        locale: Some(m.locale.clone()),
+        logout_profile: None,
+    }
+}
+
 fn profile_facts(file: &LabFile, name: &str) -> Option<ProfileFacts> {
     file.profile
         .iter()
@@ -251,13 +262,7 @@ pub fn build(lab: &Lab, count: u32, users: Option<&[UserRow]>) -> Result<Vec<Pho
                 let m = members
                     .next()
                     .ok_or_else(|| format!("the lab's [fleet] has fewer than {count} devices"))?;
-                let device = DeviceFacts {
-                    name: m.device_name.clone(),
-                    model: m.model,
-                    modules: m.modules.iter().map(|s| s.to_string()).collect(),
-                    locale: Some(m.locale.clone()),
-                    logout_profile: None,
-                };
+                let device = fleet_device(&m);
                 let user = UserFacts {
                     locale: Some(m.profile_locale.clone()),
                     profile: Some(ProfileFacts {
@@ -276,26 +281,14 @@ pub fn build(lab: &Lab, count: u32, users: Option<&[UserRow]>) -> Result<Vec<Pho
                         .or_else(|| {
                             lab.fleet_members()
                                 .find(|m| &m.device_name == name)
-                                .map(|m| DeviceFacts {
-                                    name: m.device_name.clone(),
-                                    model: m.model,
-                                    modules: m.modules.iter().map(|s| s.to_string()).collect(),
-                                    locale: Some(m.locale.clone()),
-                                    logout_profile: None,
-                                })
+                                .map(|m| fleet_device(&m))
                         })
                         .ok_or_else(|| format!("users file: device `{name}` is not in the lab"))?,
                     None => {
                         let m = members.next().ok_or_else(|| {
                             format!("the lab's [fleet] has fewer than {count} devices for the users file")
                         })?;
-                        DeviceFacts {
-                            name: m.device_name.clone(),
-                            model: m.model,
-                            modules: m.modules.iter().map(|s| s.to_string()).collect(),
-                            locale: Some(m.locale.clone()),
-                            logout_profile: None,
-                        }
+                        fleet_device(&m)
                     }
                 };
                 // An unknown user is a legitimate test (201); expect the logout view.

@@ -20,6 +20,25 @@ fn conformance_lab() -> Lab {
     Lab::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/lab.toml")).unwrap()
 }
 
+/// The probe's view of a reference server started with `lab`.
+fn target_of(
+    server: &emlab_server::RunningServer,
+    lab: Lab,
+    lab_control: bool,
+    ipv6: bool,
+) -> Target {
+    Target {
+        em_base: server.base_url(),
+        config_base: server.config_url(),
+        sccp: server.sccp_addr,
+        sip: server.sip_addr,
+        lab_control: lab_control.then(|| server.base_url()),
+        ipv6_base: ipv6.then(|| server.base_url()),
+        profile: lab.file.server.profile,
+        lab,
+    }
+}
+
 /// Runs the cases covering `requirement` against the reference server with `faults`.
 async fn conform(faults: &[Fault], requirement: &str) -> Vec<CaseResult> {
     let lab = conformance_lab();
@@ -33,16 +52,7 @@ async fn conform(faults: &[Fault], requirement: &str) -> Vec<CaseResult> {
     )
     .await
     .unwrap();
-    let target = Target {
-        em_base: server.base_url(),
-        config_base: server.config_url(),
-        sccp: server.sccp_addr,
-        sip: server.sip_addr,
-        lab_control: Some(server.base_url()),
-        ipv6_base: None,
-        profile: lab.file.server.profile,
-        lab,
-    };
+    let target = target_of(&server, lab, true, false);
     let selection = Selection {
         only: vec![requirement.to_string()],
         strict: true,
@@ -224,16 +234,7 @@ async fn the_ipv6_case_runs_against_a_server_on_ipv6_and_skips_on_ipv4() {
     )
     .await
     .unwrap();
-    let target = Target {
-        em_base: server.base_url(),
-        config_base: server.config_url(),
-        sccp: server.sccp_addr,
-        sip: server.sip_addr,
-        lab_control: None,
-        ipv6_base: Some(server.base_url()),
-        profile: lab.file.server.profile,
-        lab,
-    };
+    let target = target_of(&server, lab, false, true);
     let selection = Selection {
         only: vec!["IP-4".into()],
         strict: false,

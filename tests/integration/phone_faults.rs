@@ -377,6 +377,21 @@ mod with_wiremock {
         addr
     }
 
+    /// The config file of a phone nobody is logged in on.
+    async fn mount_logged_out_config(http: &MockServer) {
+        let fake = Fake {
+            fault: Fault::None,
+            logged_in: AtomicBool::new(false),
+            control: Mutex::new(None),
+            base: Mutex::new(http.uri()),
+        };
+        Mock::given(method("GET"))
+            .and(path(format!("/{DEVICE}.cnf.xml")))
+            .respond_with(ResponseTemplate::new(200).set_body_string(config(&fake).to_xml()))
+            .mount(http)
+            .await;
+    }
+
     fn endpoints(http: &MockServer, sccp: SocketAddr) -> Endpoints {
         Endpoints {
             em_base: http.uri(),
@@ -417,17 +432,7 @@ mod with_wiremock {
     #[tokio::test]
     async fn a_service_slower_than_the_phone_waits_is_a_timeout_not_a_hang() {
         let http = MockServer::start().await;
-        let fake = Fake {
-            fault: Fault::None,
-            logged_in: AtomicBool::new(false),
-            control: Mutex::new(None),
-            base: Mutex::new(http.uri()),
-        };
-        Mock::given(method("GET"))
-            .and(path(format!("/{DEVICE}.cnf.xml")))
-            .respond_with(ResponseTemplate::new(200).set_body_string(config(&fake).to_xml()))
-            .mount(&http)
-            .await;
+        mount_logged_out_config(&http).await;
         Mock::given(method("GET"))
             .and(path("/emapp/EMAppServlet"))
             .respond_with(
@@ -455,17 +460,7 @@ mod with_wiremock {
     #[tokio::test]
     async fn a_login_that_never_restarts_the_phone_is_reported() {
         let http = MockServer::start().await;
-        let fake = Fake {
-            fault: Fault::None,
-            logged_in: AtomicBool::new(false),
-            control: Mutex::new(None),
-            base: Mutex::new(http.uri()),
-        };
-        Mock::given(method("GET"))
-            .and(path(format!("/{DEVICE}.cnf.xml")))
-            .respond_with(ResponseTemplate::new(200).set_body_string(config(&fake).to_xml()))
-            .mount(&http)
-            .await;
+        mount_logged_out_config(&http).await;
         let base = http.uri();
         let item = |param: &str| InputItem {
             display_name: param.into(),

@@ -72,23 +72,31 @@ pub async fn sip_phones_keep_normal_lines_and_listed_features(p: Arc<Probe>) -> 
     )
 }
 
-pub async fn speed_dials_follow_their_tags(p: Arc<Probe>) -> Result<(), Stop> {
+/// alice logs in on D1 at the phone, choosing `alice-7960` (a monitored
+/// line listed first, speed dials listed out of tag order); the config she
+/// got. D1 is logged out again.
+async fn alice_7960_on_d1(
+    p: &Probe,
+    ip: u8,
+) -> Result<emlab_protocol::config_file::DeviceConfig, Stop> {
     p.need_user("alice")?;
     p.clear(&[D1]).await;
-    // alice-7960 lists speed dial tag 2 before tag 1.
-    let s = p
-        .phone_screen(
-            super::phone_ip(80),
-            &format!("device={D1}&userid=alice&seq=12345&profile=alice-7960"),
-        )
-        .await?;
-    expect(
-        Probe::code_of(&s).is_none(),
-        "alice logs in with alice-7960",
-        format!("{s:?}"),
-    )?;
-    let c = p.config(D1).await;
+    let query = format!("device={D1}&userid=alice&seq=12345&profile=alice-7960");
+    let s = p.phone_screen(super::phone_ip(ip), &query).await?;
+    let c = match Probe::code_of(&s) {
+        None => p.config(D1).await,
+        Some(code) => Err(crate::case::fail(
+            "alice logs in with alice-7960",
+            format!("[{code}]"),
+        )),
+    };
     p.clear(&[D1]).await;
+    c
+}
+
+pub async fn speed_dials_follow_their_tags(p: Arc<Probe>) -> Result<(), Stop> {
+    // alice-7960 lists speed dial tag 2 before tag 1.
+    let c = alice_7960_on_d1(&p, 80).await;
     let labels: Vec<String> = c?
         .buttons
         .buttons
@@ -104,21 +112,7 @@ pub async fn speed_dials_follow_their_tags(p: Arc<Probe>) -> Result<(), Stop> {
 }
 
 pub async fn cme_orders_lines_by_type(p: Arc<Probe>) -> Result<(), Stop> {
-    p.need_user("alice")?;
-    p.clear(&[D1]).await;
-    let s = p
-        .phone_screen(
-            super::phone_ip(81),
-            &format!("device={D1}&userid=alice&seq=12345&profile=alice-7960"),
-        )
-        .await?;
-    expect(
-        Probe::code_of(&s).is_none(),
-        "alice logs in with alice-7960",
-        format!("{s:?}"),
-    )?;
-    let c = p.config(D1).await;
-    p.clear(&[D1]).await;
+    let c = alice_7960_on_d1(&p, 81).await;
     let types: Vec<String> = c?
         .buttons
         .buttons
@@ -165,21 +159,7 @@ pub async fn a_7940_needs_its_line_template(p: Arc<Probe>) -> Result<(), Stop> {
 
 /// alice-7960 lists a monitored line first; it never takes button 1.
 pub async fn the_first_line_is_never_monitored(p: Arc<Probe>) -> Result<(), Stop> {
-    p.need_user("alice")?;
-    p.clear(&[D1]).await;
-    let s = p
-        .phone_screen(
-            super::phone_ip(82),
-            &format!("device={D1}&userid=alice&seq=12345&profile=alice-7960"),
-        )
-        .await?;
-    expect(
-        Probe::code_of(&s).is_none(),
-        "alice logs in with alice-7960",
-        format!("{s:?}"),
-    )?;
-    let c = p.config(D1).await;
-    p.clear(&[D1]).await;
+    let c = alice_7960_on_d1(&p, 82).await;
     let first = c?
         .buttons
         .buttons

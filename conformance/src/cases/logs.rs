@@ -3,39 +3,65 @@
 use super::lab::*;
 use super::phone_ip;
 use crate::case::{Stop, expect, expect_eq, skip};
-use crate::probe::Probe;
+use crate::probe::{Probe, SccpPhone};
 use emlab_simulator::phone::PhoneEvent;
 use emlab_simulator::phone::web_server::PhoneWebServer;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// FLEET1 as a phone that registers from its own address (so the server
+/// knows where to push) and answers `/CGI/Execute` on the lab's
+/// `phone_web_port`.
+struct PushablePhone {
+    _web: Arc<PhoneWebServer>,
+    _phone: SccpPhone,
+    events: UnboundedReceiver<PhoneEvent>,
+}
+
+impl PushablePhone {
+    async fn start(p: &Probe, n: u8) -> Result<PushablePhone, Stop> {
+        let port = p.target.lab.file.server.phone_web_port;
+        let web = PhoneWebServer::start(port).await.map_err(|e| {
+            skip(format!(
+                "cannot listen on the lab's phone_web_port {port}: {e}"
+            ))
+        })?;
+        p.clear(&[FLEET1]).await;
+        let ip = phone_ip(n);
+        let phone = p.sccp_phone(FLEET1, ip).await?;
+        let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+        let auth = format!(
+            "{}/ccmcip/authenticate.jsp",
+            p.target.em_base.trim_end_matches('/')
+        );
+        web.bind(ip, FLEET1, &auth, tx);
+        Ok(PushablePhone {
+            _web: web,
+            _phone: phone,
+            events,
+        })
+    }
+
+    /// Whether `Init:CallHistory` arrives within 2 s.
+    async fn cleared(&mut self) -> bool {
+        while let Ok(Some(e)) =
+            tokio::time::timeout(Duration::from_secs(2), self.events.recv()).await
+        {
+            if matches!(e, PhoneEvent::CallLogsCleared) {
+                return true;
+            }
+        }
+        false
+    }
+}
 
 pub async fn clear_call_logs_at_manual_login(p: Arc<Probe>) -> Result<(), Stop> {
     p.need_lab_control()?;
-    let port = p.target.lab.file.server.phone_web_port;
-    let web = PhoneWebServer::start(port).await.map_err(|e| {
-        skip(format!(
-            "cannot listen on the lab's phone_web_port {port}: {e}"
-        ))
-    })?;
-    p.clear(&[FLEET1]).await;
-    // The phone registers from its address, so the server knows where to push.
-    let ip = phone_ip(50);
-    let _phone = p.sccp_phone(FLEET1, ip).await?;
-    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
-    let auth = format!(
-        "{}/ccmcip/authenticate.jsp",
-        p.target.em_base.trim_end_matches('/')
-    );
-    web.bind(ip, FLEET1, &auth, tx);
+    let mut phone = PushablePhone::start(&p, 50).await?;
     p.set_params(r#"{"clear_call_logs": true}"#).await?;
     let login = p.login(FLEET1, "user00001").await;
-    let mut cleared = false;
-    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
-        if matches!(e, PhoneEvent::CallLogsCleared) {
-            cleared = true;
-            break;
-        }
-    }
+    let cleared = phone.cleared().await;
     p.set_params(r#"{"clear_call_logs": false}"#).await?;
     p.clear(&[FLEET1]).await;
     expect_eq("login", login.as_str(), "success")?;
@@ -47,36 +73,15 @@ pub async fn clear_call_logs_at_manual_login(p: Arc<Probe>) -> Result<(), Stop> 
 }
 
 pub async fn cme_clears_call_history_at_logout(p: Arc<Probe>) -> Result<(), Stop> {
-    let port = p.target.lab.file.server.phone_web_port;
-    let web = PhoneWebServer::start(port).await.map_err(|e| {
-        skip(format!(
-            "cannot listen on the lab's phone_web_port {port}: {e}"
-        ))
-    })?;
-    p.clear(&[FLEET1]).await;
-    let ip = phone_ip(51);
-    let _phone = p.sccp_phone(FLEET1, ip).await?;
-    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
-    let auth = format!(
-        "{}/ccmcip/authenticate.jsp",
-        p.target.em_base.trim_end_matches('/')
-    );
-    web.bind(ip, FLEET1, &auth, tx);
+    let mut phone = PushablePhone::start(&p, 51).await?;
     expect_eq(
         "login",
         p.login(FLEET1, "user00001").await.as_str(),
         "success",
     )?;
     expect_eq("logout", p.logout(FLEET1).await.as_str(), "success")?;
-    let mut cleared = false;
-    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_secs(2), events.recv()).await {
-        if matches!(e, PhoneEvent::CallLogsCleared) {
-            cleared = true;
-            break;
-        }
-    }
     expect(
-        cleared,
+        phone.cleared().await,
         "Init:CallHistory pushed to the phone at logout (cme)",
         "no push within 2 s",
     )

@@ -218,6 +218,17 @@ enum Link {
     Sip,
 }
 
+/// A login or logout the service answered, and what follows from it.
+struct Change<'a> {
+    step: Step,
+    /// What the phone should run afterwards.
+    target: &'a ExpectedView,
+    clears_call_logs: bool,
+    /// The state after success, and after a refusal.
+    done: PhoneState,
+    refused: PhoneState,
+}
+
 /// What the phone runs now, from its last verified configuration.
 struct Running {
     locale: String,
@@ -706,18 +717,16 @@ impl VirtualPhone {
             &answer,
             |o| matches!(o, PhoneObject::Text(t) if t.text == "Login Successful"),
         );
-        let end = Instant::now();
-        ctx.record(Step::Login, phase, due, sent, end, &label, "success");
-        if label != "success" {
-            self.set_state(ctx, PhoneState::Idle);
-            return None;
-        }
-        self.follow_restart(inner, ctx, phase, due, end, &self.spec.logged_in.clone())
-            .await;
-        self.check_call_logs(inner, ctx, phase, end, ctx.call_logs.at_login)
-            .await;
-        self.set_state(ctx, PhoneState::LoggedIn);
-        Some(Instant::now())
+        let change = Change {
+            step: Step::Login,
+            target: &self.spec.logged_in,
+            clears_call_logs: ctx.call_logs.at_login,
+            done: PhoneState::LoggedIn,
+            refused: PhoneState::Idle,
+        };
+        self.complete(inner, ctx, phase, due, sent, &label, change)
+            .await
+            .then(Instant::now)
     }
 
     /// The logout through the phone service: the confirmation, then `Yes`.
@@ -753,17 +762,42 @@ impl VirtualPhone {
                 |o| matches!(o, PhoneObject::Text(t) if t.text == "Logout Successful"),
             );
         }
+        let change = Change {
+            step: Step::Logout,
+            target: &self.spec.logged_out,
+            clears_call_logs: ctx.call_logs.at_logout,
+            done: PhoneState::Idle,
+            refused: PhoneState::LoggedIn,
+        };
+        self.complete(inner, ctx, phase, due, sent, &label, change)
+            .await
+    }
+
+    /// After the service answered a login or logout: records the answer and,
+    /// when it succeeded, follows the restart into the new profile and
+    /// checks the call logs. True when it succeeded.
+    #[allow(clippy::too_many_arguments)]
+    async fn complete(
+        &self,
+        inner: &mut Inner,
+        ctx: &PhoneContext,
+        phase: usize,
+        due: Instant,
+        sent: Instant,
+        label: &str,
+        change: Change<'_>,
+    ) -> bool {
         let end = Instant::now();
-        ctx.record(Step::Logout, phase, due, sent, end, &label, "success");
+        ctx.record(change.step, phase, due, sent, end, label, "success");
         if label != "success" {
-            self.set_state(ctx, PhoneState::LoggedIn);
+            self.set_state(ctx, change.refused);
             return false;
         }
-        self.follow_restart(inner, ctx, phase, due, end, &self.spec.logged_out.clone())
+        self.follow_restart(inner, ctx, phase, due, end, change.target)
             .await;
-        self.check_call_logs(inner, ctx, phase, end, ctx.call_logs.at_logout)
+        self.check_call_logs(inner, ctx, phase, end, change.clears_call_logs)
             .await;
-        self.set_state(ctx, PhoneState::Idle);
+        self.set_state(ctx, change.done);
         true
     }
 
