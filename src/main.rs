@@ -84,30 +84,8 @@ enum Command {
     Conform {
         #[command(flatten)]
         target: TargetArgs,
-        /// Base URL of the target's lab control (`/lab/`), if it has one.
-        #[arg(long)]
-        lab_control: Option<String>,
-        /// The lab file the target was started with (default: conformance/lab.toml).
-        #[arg(long)]
-        lab: Option<PathBuf>,
-        /// The target's server profile (default: the lab's).
-        #[arg(long, value_parser = ["ucm", "ucm4", "cme"])]
-        profile: Option<String>,
-        /// Run only these cases (a case ID, a requirement ID or a group); repeatable.
-        #[arg(long = "case")]
-        cases: Vec<String>,
-        /// Print the catalogue and exit.
-        #[arg(long)]
-        list: bool,
-        /// Count skipped cases as failures.
-        #[arg(long)]
-        strict: bool,
-        /// Where to write the JUnit XML (default: OUT/junit.xml).
-        #[arg(long)]
-        junit: Option<PathBuf>,
-        /// Output folder (default: reports/conform-<UTC timestamp>).
-        #[arg(long)]
-        out: Option<PathBuf>,
+        #[command(flatten)]
+        options: ConformOptions,
     },
 }
 
@@ -214,30 +192,7 @@ fn main() -> ExitCode {
                 let target = target.flags();
                 run(&scenario, target, lab.as_deref(), out, rate.as_deref()).await
             }
-            Command::Conform {
-                target,
-                lab_control,
-                lab,
-                profile,
-                cases,
-                list,
-                strict,
-                junit,
-                out,
-            } => {
-                let target = target.flags();
-                let options = ConformOptions {
-                    lab_control,
-                    lab,
-                    profile,
-                    cases,
-                    list,
-                    strict,
-                    junit,
-                    out,
-                };
-                conform(target, options).await
-            }
+            Command::Conform { target, options } => conform(target.flags(), options).await,
         }
     });
     match result {
@@ -525,14 +480,32 @@ async fn run(
     })
 }
 
+/// What `emlab conform` runs and where it writes.
+#[derive(clap::Args)]
 struct ConformOptions {
+    /// Base URL of the target's lab control (`/lab/`), if it has one.
+    #[arg(long)]
     lab_control: Option<String>,
+    /// The lab file the target was started with (default: conformance/lab.toml).
+    #[arg(long)]
     lab: Option<PathBuf>,
+    /// The target's server profile (default: the lab's).
+    #[arg(long, value_parser = ["ucm", "ucm4", "cme"])]
     profile: Option<String>,
+    /// Run only these cases (a case ID, a requirement ID or a group); repeatable.
+    #[arg(long = "case")]
     cases: Vec<String>,
+    /// Print the catalogue and exit.
+    #[arg(long)]
     list: bool,
+    /// Count skipped cases as failures.
+    #[arg(long)]
     strict: bool,
+    /// Where to write the JUnit XML (default: OUT/junit.xml).
+    #[arg(long)]
     junit: Option<PathBuf>,
+    /// Output folder (default: reports/conform-<UTC timestamp>).
+    #[arg(long)]
     out: Option<PathBuf>,
 }
 
