@@ -377,7 +377,12 @@ async fn open_arrivals(
         }
         phase_start += phase.duration;
     }
-    false
+    // The schedule lasts as long as its phases: a trailing pause (a phase
+    // with no arrivals) holds the run, and the registered phones, until its end.
+    tokio::select! {
+        _ = timer.sleep_until(phase_start) => false,
+        _ = stop.changed() => true,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -588,8 +593,5 @@ async fn read_throttled(url: &str) -> Option<f64> {
     else {
         return None;
     };
-    std::str::from_utf8(&body).ok()?.lines().find_map(|l| {
-        let v = l.strip_prefix("em_requests_throttled_total")?;
-        v.trim().parse().ok()
-    })
+    crate::phone::http::throttled_total(std::str::from_utf8(&body).ok()?)
 }

@@ -237,3 +237,46 @@ async fn queueing_behind_the_schedule_is_not_hidden() {
         login.service.max()
     );
 }
+
+#[tokio::test]
+async fn a_trailing_pause_holds_the_run_until_its_end() {
+    let server = MockServer::start().await;
+    mock(&server, LOGIN, xml("<response><success/></response>")).await;
+    mock(&server, LOGOUT, xml("<response><success/></response>")).await;
+    let phones = vec![Arc::new(ApiPhone::new("SEP0E0000000000", "user00000"))];
+    let mut load = Load::open(1, 20.0, Duration::from_millis(100));
+    load.query = false;
+    load.phases.push(emlab_simulator::scenario::Phase {
+        name: "pause".into(),
+        duration: Duration::from_millis(600),
+        rate_per_s: 0.0,
+        to_per_s: None,
+        phones: 1,
+    });
+    let client = EmClient::new(
+        &server.uri(),
+        AppInfo::new("emlab", "emlab"),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let storm = LoginStorm {
+        fleet: Fleet::Api { phones, client },
+        metrics_url: None,
+        load,
+        expect_login: Expected::Success,
+        expect_logout: Expected::Success,
+    };
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    let r = storm.run(Arc::new(Progress::default()), stop).await;
+    assert_eq!(
+        r.recorder.step(Step::Login).count(),
+        2,
+        "arrivals at 0 and 50 ms"
+    );
+    assert!(
+        r.elapsed >= Duration::from_millis(700),
+        "the pause is part of the run: {:?}",
+        r.elapsed
+    );
+    assert!(!r.interrupted);
+}
