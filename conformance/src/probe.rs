@@ -380,9 +380,29 @@ impl Probe {
         let base = self.need_lab_control()?.to_string();
         let url = format!("{}/lab/{path}", base.trim_end_matches('/'));
         self.note(format!("POST {url} {json}"));
-        let status = post_json(&url, json).await;
-        self.note(format!("← {status:?}"));
-        status.ok_or_else(|| fail("lab control to answer", "no answer"))
+        let json_type = [(
+            HeaderName::from_static("content-type"),
+            HeaderValue::from_static("application/json"),
+        )];
+        let f = http::request(
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            http::Method::POST,
+            &url,
+            &json_type,
+            json.to_string().into(),
+            TIMEOUT,
+        )
+        .await;
+        match f {
+            Fetched::Ok { status, .. } => {
+                self.note(format!("← HTTP {status}"));
+                Ok(status)
+            }
+            other => {
+                self.note(format!("← {}", other.failure_label()));
+                Err(fail("lab control to answer", other.failure_label()))
+            }
+        }
     }
 
     /// `GET /lab/<path>`: the JSON body.
@@ -432,28 +452,4 @@ pub fn describe(reply: &Reply) -> String {
         Reply::Answer(r) => r.to_xml(),
         other => other.label(),
     }
-}
-
-/// A minimal JSON POST (lab control is plain HTTP/1.1 on loopback or a lab network).
-async fn post_json(url: &str, json: &str) -> Option<u16> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://")?;
-    let (authority, path) = rest.split_once('/').map(|(a, p)| (a, format!("/{p}")))?;
-    let addr = tokio::net::lookup_host(authority).await.ok()?.next()?;
-    let mut s = tokio::time::timeout(TIMEOUT, tokio::net::TcpStream::connect(addr))
-        .await
-        .ok()?
-        .ok()?;
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
-        json.len()
-    );
-    s.write_all(req.as_bytes()).await.ok()?;
-    let mut buf = Vec::new();
-    tokio::time::timeout(TIMEOUT, s.read_to_end(&mut buf))
-        .await
-        .ok()?
-        .ok()?;
-    let head = String::from_utf8_lossy(&buf);
-    head.split(' ').nth(1)?.parse().ok()
 }

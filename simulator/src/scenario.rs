@@ -298,19 +298,6 @@ impl Load {
         l
     }
 
-    /// The number of cycles an open run starts (a closed run's depends on the server).
-    pub fn cycles(&self) -> u64 {
-        let scheduled: u64 = self
-            .phases
-            .iter()
-            .map(|p| (0..).take_while(|&k| p.arrival(k).is_some()).count() as u64)
-            .sum();
-        match self.max_cycles {
-            Some(n) => n.min(scheduled),
-            None => scheduled,
-        }
-    }
-
     pub fn duration(&self) -> Duration {
         self.phases.iter().map(|p| p.duration).sum()
     }

@@ -20,42 +20,23 @@ fn conformance_lab() -> Lab {
     Lab::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/lab.toml")).unwrap()
 }
 
-/// The probe's view of a reference server started with `lab`.
-fn target_of(
-    server: &emlab_server::RunningServer,
-    lab: Lab,
-    lab_control: bool,
-    ipv6: bool,
-) -> Target {
-    Target {
-        em_base: server.base_url(),
+/// Starts the reference server with the conformance lab and `options`,
+/// runs the cases `selection` picks, and stops it. The target has lab
+/// control when the server serves it; an IPv6 server is also the IPv6 base.
+async fn run_against(options: ServerOptions, selection: Selection) -> Vec<CaseResult> {
+    let lab = conformance_lab();
+    let lab_control = options.lab_control;
+    let server = emlab_server::start(&lab, options).await.unwrap();
+    let base = server.base_url();
+    let target = Target {
         config_base: server.config_url(),
         sccp: server.sccp_addr,
         sip: server.sip_addr,
-        lab_control: lab_control.then(|| server.base_url()),
-        ipv6_base: ipv6.then(|| server.base_url()),
+        lab_control: lab_control.then(|| base.clone()),
+        ipv6_base: base.starts_with("http://[").then(|| base.clone()),
         profile: lab.file.server.profile,
         lab,
-    }
-}
-
-/// Runs the cases covering `requirement` against the reference server with `faults`.
-async fn conform(faults: &[Fault], requirement: &str) -> Vec<CaseResult> {
-    let lab = conformance_lab();
-    let server = emlab_server::start(
-        &lab,
-        ServerOptions {
-            lab_control: true,
-            faults: Faults::new(faults.iter().copied()),
-            ..ServerOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let target = target_of(&server, lab, true, false);
-    let selection = Selection {
-        only: vec![requirement.to_string()],
-        strict: true,
+        em_base: base,
     };
     let results = run(
         &target,
@@ -65,6 +46,22 @@ async fn conform(faults: &[Fault], requirement: &str) -> Vec<CaseResult> {
     )
     .await;
     let _ = server.shutdown().await;
+    results
+}
+
+/// Runs the cases covering `requirement`, strictly, against the reference
+/// server with lab control and `faults`.
+async fn conform(faults: &[Fault], requirement: &str) -> Vec<CaseResult> {
+    let options = ServerOptions {
+        lab_control: true,
+        faults: Faults::new(faults.iter().copied()),
+        ..ServerOptions::default()
+    };
+    let selection = Selection {
+        only: vec![requirement.to_string()],
+        strict: true,
+    };
+    let results = run_against(options, selection).await;
     assert!(!results.is_empty(), "cases cover {requirement}");
     results
 }
@@ -224,29 +221,15 @@ async fn conform_fails_a_broken_server_in_another_process_with_junit_naming_the_
 
 #[tokio::test]
 async fn the_ipv6_case_runs_against_a_server_on_ipv6_and_skips_on_ipv4() {
-    let lab = conformance_lab();
-    let server = emlab_server::start(
-        &lab,
-        ServerOptions {
-            listen: std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)),
-            ..ServerOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let target = target_of(&server, lab, false, true);
+    let options = ServerOptions {
+        listen: std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, 0)),
+        ..ServerOptions::default()
+    };
     let selection = Selection {
         only: vec!["IP-4".into()],
         strict: false,
     };
-    let results = run(
-        &target,
-        &AppInfo::new("emlab", "secret"),
-        &catalogue::cases(),
-        &selection,
-    )
-    .await;
-    let _ = server.shutdown().await;
+    let results = run_against(options, selection).await;
     assert_eq!(results.len(), 1);
     assert_eq!(
         results[0].verdict,

@@ -39,11 +39,7 @@ pub async fn over_the_limit_gets_26_and_counts_throttled(p: Arc<Probe>) -> Resul
         "no 26 among 60 simultaneous logins",
     )?;
     let m = p.metrics().await?;
-    let throttled = m
-        .lines()
-        .find_map(|l| l.strip_prefix("em_requests_throttled_total "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .unwrap_or(0.0);
+    let throttled = emlab_simulator::phone::http::throttled_total(&m).unwrap_or(0.0);
     expect(
         throttled >= busy as f64,
         format!("em_requests_throttled_total >= {busy}"),

@@ -13,15 +13,26 @@ pub async fn second_device_gets_25(p: Arc<Probe>) -> Result<(), Stop> {
     expect_eq("second device", second.as_str(), "25")
 }
 
-pub async fn allowed_lets_the_user_on_both(p: Arc<Probe>) -> Result<(), Stop> {
+/// mona logs in on D1 then D2 under `behavior`; both answers and who is
+/// left on D1. The parameter goes back to `not-allowed` afterwards.
+async fn mona_on_two_devices(
+    p: &Probe,
+    behavior: &str,
+) -> Result<(String, String, Result<String, Stop>), Stop> {
     p.clear(&[D1, D2]).await;
-    p.set_params(r#"{"multiple_login_behavior": "allowed"}"#)
+    p.set_params(&format!(r#"{{"multiple_login_behavior": "{behavior}"}}"#))
         .await?;
     let a = p.login(D1, "mona").await;
     let b = p.login(D2, "mona").await;
+    let first = p.user_on(D1).await;
     p.clear(&[D1, D2]).await;
     p.set_params(r#"{"multiple_login_behavior": "not-allowed"}"#)
         .await?;
+    Ok((a, b, first))
+}
+
+pub async fn allowed_lets_the_user_on_both(p: Arc<Probe>) -> Result<(), Stop> {
+    let (a, b, _) = mona_on_two_devices(&p, "allowed").await?;
     expect_eq(
         "both logins",
         (a.as_str(), b.as_str()),
@@ -30,15 +41,7 @@ pub async fn allowed_lets_the_user_on_both(p: Arc<Probe>) -> Result<(), Stop> {
 }
 
 pub async fn auto_logout_frees_the_first_device(p: Arc<Probe>) -> Result<(), Stop> {
-    p.clear(&[D1, D2]).await;
-    p.set_params(r#"{"multiple_login_behavior": "auto-logout"}"#)
-        .await?;
-    let a = p.login(D1, "mona").await;
-    let b = p.login(D2, "mona").await;
-    let first = p.user_on(D1).await;
-    p.clear(&[D1, D2]).await;
-    p.set_params(r#"{"multiple_login_behavior": "not-allowed"}"#)
-        .await?;
+    let (a, b, first) = mona_on_two_devices(&p, "auto-logout").await?;
     expect_eq(
         "both logins",
         (a.as_str(), b.as_str()),

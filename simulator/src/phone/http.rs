@@ -7,14 +7,26 @@
 //! at zero file descriptors.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::header::HOST;
+use http_body_util::{BodyExt, Full, Limited};
 /// The header types [`get`] takes, for callers without their own `hyper`.
+pub use hyper::Method;
+use hyper::header::HOST;
 pub use hyper::header::{HeaderName, HeaderValue};
 use hyper_util::rt::TokioIo;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::net::TcpSocket;
+
+/// `em_requests_throttled_total` (Requests Throttled, LIM-1) from a
+/// server's Prometheus `/metrics` page.
+pub fn throttled_total(metrics: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| {
+        l.strip_prefix("em_requests_throttled_total ")?
+            .trim()
+            .parse()
+            .ok()
+    })
+}
 
 /// A larger answer than this is malformed for a phone.
 const MAX_BODY: usize = 256 * 1024;
@@ -49,7 +61,19 @@ pub async fn get(
     headers: &[(HeaderName, HeaderValue)],
     timeout: Duration,
 ) -> Fetched {
-    match tokio::time::timeout(timeout, exchange(local, url, headers)).await {
+    request(local, Method::GET, url, headers, Bytes::new(), timeout).await
+}
+
+/// Any method with a body, the same way (lab control's JSON POSTs).
+pub async fn request(
+    local: IpAddr,
+    method: Method,
+    url: &str,
+    headers: &[(HeaderName, HeaderValue)],
+    body: Bytes,
+    timeout: Duration,
+) -> Fetched {
+    match tokio::time::timeout(timeout, exchange(local, method, url, headers, body)).await {
         Ok(Some(f)) => f,
         Ok(None) => Fetched::Transport,
         Err(_) => Fetched::Timeout,
@@ -58,8 +82,10 @@ pub async fn get(
 
 async fn exchange(
     local: IpAddr,
+    method: Method,
     url: &str,
     headers: &[(HeaderName, HeaderValue)],
+    body: Bytes,
 ) -> Option<Fetched> {
     let uri: hyper::Uri = url.parse().ok()?;
     let authority = uri.authority()?.clone();
@@ -84,14 +110,18 @@ async fn exchange(
     let stream = socket.connect(remote).await.ok()?;
     let _ = stream.set_nodelay(true);
     let (mut sender, connection) =
-        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
             .await
             .ok()?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut request = hyper::Request::get(path).body(Empty::new()).ok()?;
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .body(Full::new(body))
+        .ok()?;
     request
         .headers_mut()
         .insert(HOST, HeaderValue::from_str(authority.as_str()).ok()?);
