@@ -56,9 +56,18 @@ enum Command {
         /// Address of the SIP control channel (UDP).
         #[arg(long, default_value = "127.0.0.1:5060")]
         sip_listen: SocketAddr,
+        /// Address of the configuration files over TFTP (UDP; ports below
+        /// 1024 need root or CAP_NET_BIND_SERVICE).
+        #[arg(long, default_value = "127.0.0.1:69")]
+        tftp_listen: SocketAddr,
+        /// Serve no TFTP.
+        #[arg(long, conflicts_with = "tftp_listen")]
+        no_tftp: bool,
         /// Serve `/lab/` (clock advance).
         #[arg(long)]
         lab_control: bool,
+        #[command(flatten)]
+        tls: ServeTlsArgs,
         /// Break the server on purpose (test-only; see server-under-test/src/faults.rs),
         /// to watch `emlab conform` catch it. Repeatable.
         #[arg(long = "fault", hide = true)]
@@ -105,22 +114,99 @@ struct TargetArgs {
     /// The target's SIP address, UDP (default: the target's host, port 5060).
     #[arg(long)]
     sip: Option<String>,
+    /// The target's TFTP address, where 7900-series phones fetch their
+    /// configuration (default: the target's host, port 69; `off`: over HTTP).
+    #[arg(long)]
+    tftp: Option<String>,
+    /// Trust this CA (PEM) for https:// URLs, beside the system's roots.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Accept any certificate for https:// URLs (said in the summary and reports).
+    #[arg(long)]
+    insecure: bool,
+}
+
+/// HTTPS for `emlab serve` (PROTOCOL.md §8).
+#[derive(clap::Args)]
+struct ServeTlsArgs {
+    /// Certificate chain (PEM) for HTTPS; needs --tls-key.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "tls"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// `self-signed`: make a certificate for localhost, 127.0.0.1 and ::1 and
+    /// write its PEM where the banner says (clients pass it as --ca).
+    #[arg(long, value_parser = ["self-signed"])]
+    tls: Option<String>,
+    /// HTTPS address of the EM API and phone service.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    tls_listen: SocketAddr,
+    /// HTTPS address of the configuration files.
+    #[arg(long, default_value = "127.0.0.1:6971")]
+    config_tls_listen: SocketAddr,
+}
+
+impl ServeTlsArgs {
+    /// The server's TLS setup and, for a self-signed one, where its PEM went.
+    fn options(self) -> Result<Option<(emlab_server::TlsOptions, Option<PathBuf>)>, UsageError> {
+        use emlab_tls::ServerIdentity;
+        let (identity, written) = match (self.tls_cert, self.tls_key, self.tls) {
+            (Some(cert), Some(key), _) => (ServerIdentity::Files { cert, key }, None),
+            (None, None, Some(_)) => {
+                let pem = std::env::temp_dir()
+                    .join(format!("emlab-serve-{}.pem", self.tls_listen.port()));
+                (
+                    ServerIdentity::SelfSigned {
+                        names: vec![self.tls_listen.ip().to_string()],
+                        write_to: pem.clone(),
+                    },
+                    Some(pem),
+                )
+            }
+            _ => return Ok(None),
+        };
+        let config = emlab_tls::server_config(&identity)?;
+        Ok(Some((
+            emlab_server::TlsOptions {
+                config,
+                listen: self.tls_listen,
+                config_listen: self.config_tls_listen,
+            },
+            written,
+        )))
+    }
 }
 
 impl TargetArgs {
-    fn flags(self) -> Option<TargetFlags> {
+    /// The target (`None`: the embedded default) and what https:// trusts.
+    fn flags(self) -> Result<(Option<TargetFlags>, emlab_tls::ClientTls), UsageError> {
         let TargetArgs {
             target,
             config,
             sccp,
             sip,
+            tftp,
+            ca,
+            insecure,
         } = self;
-        target.map(|url| TargetFlags {
-            url,
-            config,
-            sccp,
-            sip,
-        })
+        let tls = emlab_tls::ClientTls::new(ca.as_deref(), insecure)?;
+        Ok((
+            target.map(|url| TargetFlags {
+                url,
+                config,
+                sccp,
+                sip,
+                tftp,
+                tls: tls.clone(),
+            }),
+            tls,
+        ))
     }
 }
 
@@ -153,9 +239,13 @@ fn main() -> ExitCode {
                 config_listen,
                 sccp_listen,
                 sip_listen,
+                tftp_listen,
+                no_tftp,
                 lab_control,
+                tls,
                 faults,
             } => {
+                let tls = tls.options()?;
                 let mut switched = Vec::new();
                 for name in &faults {
                     match Fault::from_name(name) {
@@ -169,6 +259,10 @@ fn main() -> ExitCode {
                         }
                     }
                 }
+                let (tls, pem) = match tls {
+                    Some((options, pem)) => (Some(options), pem),
+                    None => (None, None),
+                };
                 serve(
                     &lab,
                     ServerOptions {
@@ -176,9 +270,12 @@ fn main() -> ExitCode {
                         config_listen,
                         sccp_listen,
                         sip_listen,
+                        tftp_listen: (!no_tftp).then_some(tftp_listen),
                         lab_control,
                         faults: Faults::new(switched),
+                        tls,
                     },
+                    pem,
                 )
                 .await
             }
@@ -189,10 +286,13 @@ fn main() -> ExitCode {
                 out,
                 rate,
             } => {
-                let target = target.flags();
-                run(&scenario, target, lab.as_deref(), out, rate.as_deref()).await
+                let (target, tls) = target.flags()?;
+                run(&scenario, target, tls, lab.as_deref(), out, rate.as_deref()).await
             }
-            Command::Conform { target, options } => conform(target.flags(), options).await,
+            Command::Conform { target, options } => {
+                let (target, tls) = target.flags()?;
+                conform(target, tls, options).await
+            }
         }
     });
     match result {
@@ -204,20 +304,41 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(lab_path: &Path, options: ServerOptions) -> Result<ExitCode, UsageError> {
+async fn serve(
+    lab_path: &Path,
+    options: ServerOptions,
+    self_signed_pem: Option<PathBuf>,
+) -> Result<ExitCode, UsageError> {
     let lab = Lab::load(lab_path)?;
-    let (listen, config_listen, lab_control) =
-        (options.listen, options.config_listen, options.lab_control);
+    let lab_control = options.lab_control;
+    // The error names the address that could not be bound.
     let server = emlab_server::start(&lab, options).await.map_err(|e| {
-        UsageError(format!(
-            "cannot listen on {listen} and {config_listen}: {e}"
-        ))
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            UsageError(format!(
+                "{e} (ports below 1024 need root; choose others, e.g. --tftp-listen 127.0.0.1:6969, or --no-tftp)"
+            ))
+        } else {
+            UsageError(e.to_string())
+        }
     })?;
     let d = &server.state.directory;
+    let https = match (server.https_base_url(), server.https_config_url()) {
+        (Some(em), Some(config)) => format!(
+            "; HTTPS: EM API and phone service on {em}, configuration files on {config}{}",
+            self_signed_pem
+                .map(|p| format!(", self-signed certificate written to {}", p.display()))
+                .unwrap_or_default()
+        ),
+        _ => String::new(),
+    };
     say(&format!(
-        "emlab serve: EM API and phone service on {}, configuration files on {}, SCCP on {}, SIP on udp/{} (lab {}, profile {}, {} devices, {} users){}\n",
+        "emlab serve: EM API and phone service on {}, configuration files on {}{}, SCCP on {}, SIP on udp/{} (lab {}, profile {}, {} devices, {} users){}{https}\n",
         server.base_url(),
         server.config_url(),
+        server
+            .tftp_addr
+            .map(|a| format!(" and tftp://{a}"))
+            .unwrap_or_default(),
         server.sccp_addr,
         server.sip_addr,
         lab_path.display(),
@@ -237,6 +358,8 @@ struct TargetFlags {
     config: Option<String>,
     sccp: Option<String>,
     sip: Option<String>,
+    tftp: Option<String>,
+    tls: emlab_tls::ClientTls,
 }
 
 impl TargetFlags {
@@ -245,11 +368,12 @@ impl TargetFlags {
         let authority = self
             .url
             .strip_prefix("http://")
+            .or_else(|| self.url.strip_prefix("https://"))
             .and_then(|rest| rest.split('/').next())
             .filter(|a| !a.is_empty())
             .ok_or_else(|| {
                 UsageError(format!(
-                    "--target `{}`: expected http://HOST:PORT",
+                    "--target `{}`: expected http://HOST:PORT or https://HOST:PORT",
                     self.url
                 ))
             })?;
@@ -290,6 +414,11 @@ impl TargetFlags {
             }),
             sccp: addr(&self.sccp, "--sccp", 2000)?,
             sip: addr(&self.sip, "--sip", 5060)?,
+            tftp: match self.tftp.as_deref() {
+                Some("off") => None,
+                _ => Some(addr(&self.tftp, "--tftp", 69)?),
+            },
+            tls: self.tls.clone(),
         })
     }
 }
@@ -297,6 +426,7 @@ impl TargetFlags {
 async fn run(
     scenario_path: &Path,
     target: Option<TargetFlags>,
+    tls: emlab_tls::ClientTls,
     lab_override: Option<&Path>,
     out: Option<PathBuf>,
     rate: Option<&str>,
@@ -362,20 +492,46 @@ async fn run(
     };
     let endpoints = match (&target, &embedded) {
         (Some(t), _) => t.endpoints()?,
-        (None, Some(s)) => Endpoints {
-            em_base: s.base_url(),
-            config_base: s.config_url(),
-            sccp: s.sccp_addr,
-            sip: s.sip_addr,
-        },
+        (None, Some(s)) => embedded_endpoints(s, &tls),
         (None, None) => unreachable!("embedded server started when there is no target"),
+    };
+    let preflight = match &target {
+        Some(_) => {
+            let specs = fleet::build(&lab, phones_needed, users.as_deref())?;
+            let phone_path = scenario.path == PathKind::Phone;
+            let any =
+                |p: ControlProtocol| phone_path && specs.iter().any(|s| s.model.protocol == p);
+            let input = emlab_simulator::preflight::PreflightInput {
+                endpoints: &endpoints,
+                tftp: endpoints.tftp,
+                lab_control: None,
+                app: &app,
+                devices: specs.iter().map(|s| s.device_name.clone()).collect(),
+                users: specs.iter().map(|s| s.user_id.clone()).collect(),
+                uses: emlab_simulator::preflight::Uses {
+                    phone_service: phone_path,
+                    config_files: any(ControlProtocol::Sip)
+                        || (any(ControlProtocol::Sccp) && endpoints.tftp.is_none()),
+                    sccp: any(ControlProtocol::Sccp),
+                    sip: any(ControlProtocol::Sip),
+                    tftp: any(ControlProtocol::Sccp) && endpoints.tftp.is_some(),
+                },
+            };
+            Some(checked_preflight(&input).await?)
+        }
+        None => None,
     };
     let load = scenario.load.clone();
     let recorder = Arc::new(std::sync::Mutex::new(storm::recorder_for(&load)));
     let mut states = None;
     let fleet = match scenario.path {
         PathKind::EmApi => {
-            let client = EmClient::new(&endpoints.em_base, app, load.request_timeout)?;
+            let client = EmClient::with_tls(
+                &endpoints.em_base,
+                app,
+                load.request_timeout,
+                &endpoints.tls,
+            )?;
             let specs = fleet::build(&lab, phones_needed, users.as_deref())?;
             let phones = specs
                 .iter()
@@ -399,7 +555,7 @@ async fn run(
             let call_logs = call_log_rule(&lab);
             let web = if call_logs.checked {
                 let port = lab.file.server.phone_web_port;
-                Some(PhoneWebServer::start(port).await.map_err(|e| {
+                Some(PhoneWebServer::start(port, endpoints.tls.clone()).await.map_err(|e| {
                     UsageError(format!(
                         "{}: cannot listen on port {port} for the phones' /CGI/Execute ({e}); set [server] phone_web_port",
                         lab_path.display()
@@ -431,6 +587,7 @@ async fn run(
     let storm = LoginStorm {
         fleet,
         metrics_url: Some(format!("{}/metrics", endpoints.em_base)),
+        tls: endpoints.tls.clone(),
         load,
         expect_login: scenario.expect_login.clone(),
         expect_logout: scenario.expect_logout.clone(),
@@ -455,6 +612,8 @@ async fn run(
         scenario: &scenario,
         target: &endpoints.em_base,
         embedded_server: target.is_none(),
+        tls_insecure: endpoints.tls.insecure(),
+        preflight: preflight.as_ref(),
     };
     let report = RunReport::build(&info, &result);
     let dir = out.unwrap_or_else(|| {
@@ -519,7 +678,36 @@ fn default_conformance_lab() -> PathBuf {
     }
 }
 
-async fn conform(target: Option<TargetFlags>, o: ConformOptions) -> Result<ExitCode, UsageError> {
+/// The embedded reference server's interfaces, as a fleet sees them.
+fn embedded_endpoints(s: &emlab_server::RunningServer, tls: &emlab_tls::ClientTls) -> Endpoints {
+    Endpoints {
+        em_base: s.base_url(),
+        config_base: s.config_url(),
+        sccp: s.sccp_addr,
+        sip: s.sip_addr,
+        tftp: s.tftp_addr,
+        tls: tls.clone(),
+    }
+}
+
+/// Runs preflight, prints its table, and stops the command (exit 2) when
+/// the run would be meaningless.
+async fn checked_preflight(
+    input: &emlab_simulator::preflight::PreflightInput<'_>,
+) -> Result<emlab_simulator::preflight::Preflight, UsageError> {
+    let found = emlab_simulator::preflight::run(input).await;
+    say(&found.table());
+    match found.first_fatal() {
+        Some(line) => Err(UsageError(line)),
+        None => Ok(found),
+    }
+}
+
+async fn conform(
+    target: Option<TargetFlags>,
+    tls: emlab_tls::ClientTls,
+    o: ConformOptions,
+) -> Result<ExitCode, UsageError> {
     use emlab_conformance::{catalogue, probe, report, run};
     let cases = catalogue::cases();
     if o.list {
@@ -587,15 +775,7 @@ async fn conform(target: Option<TargetFlags>, o: ConformOptions) -> Result<ExitC
     };
     let (endpoints, lab_control) = match (&target, &embedded) {
         (Some(t), _) => (t.endpoints()?, o.lab_control.clone()),
-        (None, Some(s)) => (
-            Endpoints {
-                em_base: s.base_url(),
-                config_base: s.config_url(),
-                sccp: s.sccp_addr,
-                sip: s.sip_addr,
-            },
-            Some(s.base_url()),
-        ),
+        (None, Some(s)) => (embedded_endpoints(s, &tls), Some(s.base_url())),
         (None, None) => unreachable!("embedded server started when there is no target"),
     };
     let app = lab
@@ -639,6 +819,7 @@ async fn conform(target: Option<TargetFlags>, o: ConformOptions) -> Result<ExitC
         lab_control,
         lab,
         profile,
+        tls: endpoints.tls.clone(),
     };
     let started = std::time::Instant::now();
     let started_at = std::time::SystemTime::now();

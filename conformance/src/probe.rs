@@ -36,6 +36,8 @@ pub struct Target {
     pub ipv6_base: Option<String>,
     pub lab: Lab,
     pub profile: ServerProfile,
+    /// What `https://` bases are trusted with (`--ca`, `--insecure`).
+    pub tls: http::ClientTls,
 }
 
 /// The target plus one case's transcript.
@@ -87,7 +89,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Probe {
     pub fn new(target: Target, app: AppInfo) -> Result<Probe, String> {
-        let client = EmClient::new(&target.em_base, app.clone(), TIMEOUT)?;
+        let client = EmClient::with_tls(&target.em_base, app.clone(), TIMEOUT, &target.tls)?;
         Ok(Probe {
             target,
             app,
@@ -181,7 +183,8 @@ impl Probe {
     }
 
     pub fn client_as(&self, app: AppInfo) -> Result<EmClient, Stop> {
-        EmClient::new(&self.target.em_base, app, TIMEOUT).map_err(|e| fail("a client", e))
+        EmClient::with_tls(&self.target.em_base, app, TIMEOUT, &self.target.tls)
+            .map_err(|e| fail("a client", e))
     }
 
     pub fn login_message(&self, device: &str, user: &str) -> Message {
@@ -275,7 +278,7 @@ impl Probe {
         headers: &[(HeaderName, HeaderValue)],
     ) -> Fetched {
         self.note(format!("GET {url} (from {from}) {headers:?}"));
-        let f = http::get(from, url, headers, TIMEOUT).await;
+        let f = http::get(from, url, headers, TIMEOUT, &self.target.tls).await;
         match &f {
             Fetched::Ok { status, body } => {
                 self.note(format!("← HTTP {status} {}", String::from_utf8_lossy(body)))
@@ -391,6 +394,7 @@ impl Probe {
             &json_type,
             json.to_string().into(),
             TIMEOUT,
+            &self.target.tls,
         )
         .await;
         match f {

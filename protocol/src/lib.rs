@@ -25,6 +25,7 @@ pub mod phone_model;
 pub mod phone_xml;
 pub mod sccp;
 pub mod sip;
+pub mod tftp;
 
 pub use config_error::ConfigError;
 pub use error_code::{ErrorCode, ServerProfile};

@@ -182,6 +182,40 @@ pub struct RegisterRequest<'a> {
     pub contact_user: &'a str,
     /// `0` unregisters.
     pub expires: u32,
+    /// The catalogue name, e.g. `8851` (the User-Agent says it).
+    pub model: &'a str,
+}
+
+/// The `User-Agent` of a Cisco 8800-series phone on enterprise firmware:
+/// `Cisco-CP8851/14.2.1`.
+pub fn user_agent(model: &str) -> String {
+    format!("Cisco-CP{model}/14.2.1")
+}
+
+/// `OPTIONS`, the keep-alive ping any SIP server answers; preflight uses it
+/// to see that something listens on the SIP port.
+pub fn options_request(server: &str, local: &str, call_id: &str) -> SipMessage {
+    let headers = vec![
+        (
+            "Via".to_string(),
+            format!("SIP/2.0/UDP {local};branch=z9hG4bK{call_id}"),
+        ),
+        ("Max-Forwards".into(), "70".into()),
+        ("From".into(), format!("<sip:emlab@{local}>;tag={call_id}")),
+        ("To".into(), format!("<sip:{server}>")),
+        ("Call-ID".into(), call_id.to_string()),
+        ("CSeq".into(), "1 OPTIONS".into()),
+        (
+            "User-Agent".into(),
+            format!("emlab/{}", env!("CARGO_PKG_VERSION")),
+        ),
+        ("Content-Length".into(), "0".into()),
+    ];
+    SipMessage {
+        start_line: format!("OPTIONS sip:{server} SIP/2.0"),
+        headers,
+        body: String::new(),
+    }
 }
 
 /// `REGISTER`, as a Cisco 8800 sends it: its device name in the Contact's
@@ -214,6 +248,8 @@ pub fn register_request(r: &RegisterRequest<'_>) -> SipMessage {
             "Supported".into(),
             "replaces,X-cisco-service-control".into(),
         ),
+        ("Max-Forwards".into(), "70".into()),
+        ("User-Agent".into(), user_agent(r.model)),
         ("Expires".into(), r.expires.to_string()),
         ("Content-Length".into(), "0".into()),
     ];
@@ -360,9 +396,12 @@ mod tests {
             cseq: 2,
             contact_user: "p8",
             expires: 3600,
+            model: "8851",
         });
         let back = SipMessage::parse(r.to_wire().as_bytes()).unwrap();
         assert_eq!(back.method(), Some("REGISTER"));
+        assert_eq!(back.header("max-forwards"), Some("70"));
+        assert_eq!(back.header("user-agent"), Some("Cisco-CP8851/14.2.1"));
         let contact = back.header("contact").unwrap();
         assert_eq!(contact_device_name(contact), Some("SEP0E0000000008"));
         assert_eq!(

@@ -49,14 +49,20 @@ pub fn router(ctx: Arc<ConfigContext>) -> Router {
 }
 
 async fn config_file(State(ctx): State<Arc<ConfigContext>>, Path(file): Path<String>) -> Response {
-    let device = device_of_file(&file).and_then(|d| ctx.state.directory.device_idx(d));
-    match device {
-        Some(d) => {
-            let xml = device_config(&ctx.state, d, &ctx.em_base).to_xml();
-            ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], xml).into_response()
-        }
+    match file_for(&ctx, &file) {
+        Some(xml) => ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], xml).into_response(),
         None => (StatusCode::NOT_FOUND, "no such configuration file\n").into_response(),
     }
+}
+
+/// The bytes of `SEP<MAC>.cnf.xml` for a known device, as HTTP and TFTP serve them.
+pub fn file_for(ctx: &ConfigContext, file: &str) -> Option<Vec<u8>> {
+    let device = device_of_file(file).and_then(|d| ctx.state.directory.device_idx(d))?;
+    Some(
+        device_config(&ctx.state, device, &ctx.em_base)
+            .to_xml()
+            .into_bytes(),
+    )
 }
 
 /// The modules a profile brings to `model`: its own on the same model, the

@@ -21,9 +21,11 @@
 //! - [`control`]: registered phones, and restart versus reset (RST-1..3);
 //! - [`sccp_server`]: the SCCP listener for 7960/7940/7905 phones;
 //! - [`sip_server`]: the SIP (UDP) listener for 8800 phones;
+//! - [`tftp_server`]: the configuration files over TFTP (UDP);
 //! - [`phone_service`]: the phone-facing EM service (users at phones);
 //! - [`metrics`]: Prometheus counters;
-//! - [`http`]: the routes of the EM API, `/metrics` and `/lab/`.
+//! - [`http`]: the routes of the EM API, `/metrics` and `/lab/`;
+//! - [`https`]: the same routes, and the configuration files, behind TLS.
 
 pub mod addresses;
 pub mod admission;
@@ -36,6 +38,7 @@ pub mod em_api;
 pub mod faults;
 pub mod features;
 pub mod http;
+pub mod https;
 pub mod lab_control;
 pub mod metrics;
 pub mod operations;
@@ -44,6 +47,7 @@ pub mod sccp_server;
 pub mod sessions;
 pub mod sip_server;
 pub mod state;
+pub mod tftp_server;
 
 use emlab_protocol::lab::Lab;
 use state::ServerState;
@@ -62,10 +66,24 @@ pub struct ServerOptions {
     pub sccp_listen: SocketAddr,
     /// The SIP control channel, UDP (5060 by default on the CLI).
     pub sip_listen: SocketAddr,
+    /// The configuration files over TFTP, UDP (69 by default on the CLI);
+    /// `None`: no TFTP.
+    pub tftp_listen: Option<SocketAddr>,
     /// Serve `/lab/` (PROTOCOL.md §6).
     pub lab_control: bool,
     /// Test-only fault switches ([`faults`]); empty in normal use.
     pub faults: faults::Faults,
+    /// HTTPS beside HTTP, when the server has a certificate.
+    pub tls: Option<TlsOptions>,
+}
+
+/// HTTPS listeners (PROTOCOL.md §8): the EM API and phone service
+/// (Cisco: 8443) and the configuration files (Cisco: 6971).
+#[derive(Clone)]
+pub struct TlsOptions {
+    pub config: Arc<emlab_tls::ServerConfig>,
+    pub listen: SocketAddr,
+    pub config_listen: SocketAddr,
 }
 
 impl Default for ServerOptions {
@@ -76,8 +94,10 @@ impl Default for ServerOptions {
             config_listen: loopback,
             sccp_listen: loopback,
             sip_listen: loopback,
+            tftp_listen: Some(loopback),
             lab_control: false,
             faults: faults::Faults::default(),
+            tls: None,
         }
     }
 }
@@ -88,6 +108,10 @@ pub struct RunningServer {
     pub config_addr: SocketAddr,
     pub sccp_addr: SocketAddr,
     pub sip_addr: SocketAddr,
+    /// The TFTP address of the configuration files, when TFTP is on.
+    pub tftp_addr: Option<SocketAddr>,
+    /// The HTTPS addresses of the EM API and of the configuration files.
+    pub tls_addrs: Option<(SocketAddr, SocketAddr)>,
     pub state: Arc<ServerState>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
@@ -95,6 +119,7 @@ pub struct RunningServer {
     sccp_task: JoinHandle<()>,
     sip_task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
+    side_tasks: Vec<JoinHandle<()>>,
 }
 
 impl RunningServer {
@@ -108,8 +133,22 @@ impl RunningServer {
         format!("http://{}", self.config_addr)
     }
 
+    /// `https://ADDR` of the EM API and phone service, when TLS is on.
+    pub fn https_base_url(&self) -> Option<String> {
+        self.tls_addrs.map(|(em, _)| format!("https://{em}"))
+    }
+
+    /// `https://ADDR` of the configuration files, when TLS is on.
+    pub fn https_config_url(&self) -> Option<String> {
+        self.tls_addrs
+            .map(|(_, config)| format!("https://{config}"))
+    }
+
     pub async fn shutdown(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(());
+        for task in &self.side_tasks {
+            task.abort();
+        }
         self.sweeper.abort();
         // Configuration downloads are short; no need to drain them.
         self.config_task.abort();
@@ -122,38 +161,79 @@ impl RunningServer {
 /// A listening socket with a deep accept queue. `TcpListener::bind` asks
 /// for 128, and a fleet booting a few hundred phones at once overflows
 /// that: the kernel drops their SYNs and each retries a second later.
+/// The error names the address, so an operator knows which port is taken.
 pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
+    let bind = || {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(4096)
     };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(4096)
+    bind().map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
 /// Binds and starts serving; returns once the socket is listening.
 pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<RunningServer> {
     let listener = listen(options.listen)?;
     let addr = listener.local_addr()?;
+    // Listeners beside the main ones (HTTPS, TFTP), aborted at shutdown.
+    let mut side_tasks = Vec::new();
     let config_listener = listen(options.config_listen)?;
     let config_addr = config_listener.local_addr()?;
     let mut state = ServerState::new(lab);
     state.faults = options.faults.clone();
     let state = Arc::new(state);
-    let config_app = config_files::router(Arc::new(config_files::ConfigContext {
+    let config_ctx = Arc::new(config_files::ConfigContext {
         state: state.clone(),
         em_base: format!("http://{addr}"),
-    }));
+    });
+    let config_app = config_files::router(config_ctx.clone());
+    let mut tftp_addr = None;
+    if let Some(tftp_listen) = options.tftp_listen {
+        let socket = tokio::net::UdpSocket::bind(tftp_listen)
+            .await
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot listen on udp/{tftp_listen}: {e}"))
+            })?;
+        tftp_addr = Some(socket.local_addr()?);
+        side_tasks.push(tokio::spawn(tftp_server::serve(socket, config_ctx)));
+    }
+    let mut tls_addrs = None;
+    let app = http::router(state.clone(), options.lab_control);
+    if let Some(tls) = &options.tls {
+        let em_listener = listen(tls.listen)?;
+        let config_tls_listener = listen(tls.config_listen)?;
+        tls_addrs = Some((em_listener.local_addr()?, config_tls_listener.local_addr()?));
+        let acceptor = emlab_tls::TlsAcceptor::from(tls.config.clone());
+        side_tasks.push(tokio::spawn(https::serve(
+            em_listener,
+            acceptor.clone(),
+            app.clone(),
+        )));
+        side_tasks.push(tokio::spawn(https::serve(
+            config_tls_listener,
+            acceptor,
+            config_app.clone(),
+        )));
+    }
     let config_task = tokio::spawn(async move { axum::serve(config_listener, config_app).await });
     let sccp_listener = listen(options.sccp_listen)?;
     let sccp_addr = sccp_listener.local_addr()?;
     let sccp_task = tokio::spawn(sccp_server::serve(sccp_listener, state.clone()));
-    let sip_socket = tokio::net::UdpSocket::bind(options.sip_listen).await?;
+    let sip_socket = tokio::net::UdpSocket::bind(options.sip_listen)
+        .await
+        .map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot listen on udp/{}: {e}", options.sip_listen),
+            )
+        })?;
     let sip_addr = sip_socket.local_addr()?;
     let sip_task = tokio::spawn(sip_server::serve(sip_socket, state.clone()));
-    let app = http::router(state.clone(), options.lab_control);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         // Peer addresses reach the handlers: Validate IP Address needs them (IP-1).
@@ -181,6 +261,8 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
         config_addr,
         sccp_addr,
         sip_addr,
+        tftp_addr,
+        tls_addrs,
         state,
         shutdown: tx,
         task,
@@ -188,5 +270,6 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
         sccp_task,
         sip_task,
         sweeper,
+        side_tasks,
     })
 }

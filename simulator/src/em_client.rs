@@ -4,8 +4,10 @@
 
 use bytes::Bytes;
 use emlab_protocol::em_api::{self, AppInfo, Message, Response};
+use emlab_tls::ClientTls;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -47,25 +49,46 @@ impl Reply {
 
 #[derive(Clone)]
 pub struct EmClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     uri: hyper::Uri,
     pub app: AppInfo,
     timeout: Duration,
 }
 
 impl EmClient {
-    /// A client for the server at `base_url` (`http://host:port`).
+    /// A client for the server at `base_url` (`http://host:port`, or
+    /// `https://` trusting the system's roots).
     pub fn new(base_url: &str, app: AppInfo, timeout: Duration) -> Result<EmClient, String> {
+        EmClient::with_tls(base_url, app, timeout, &ClientTls::default())
+    }
+
+    /// The same, trusting what `tls` trusts for `https://` (`--ca`, `--insecure`).
+    pub fn with_tls(
+        base_url: &str,
+        app: AppInfo,
+        timeout: Duration,
+        tls: &ClientTls,
+    ) -> Result<EmClient, String> {
         let uri: hyper::Uri = format!("{}{}", base_url.trim_end_matches('/'), em_api::EM_API_PATH)
             .parse()
             .map_err(|e| format!("bad target URL `{base_url}`: {e}"))?;
-        if uri.scheme_str() != Some("http") {
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
             return Err(format!(
-                "bad target URL `{base_url}`: only http:// is supported"
+                "bad target URL `{base_url}`: expected http:// or https://"
             ));
         }
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        // hyper-rustls sets ALPN itself (enable_http1) and refuses a
+        // config that already has it.
+        let mut config = (*tls.config()).clone();
+        config.alpn_protocols.clear();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(usize::MAX)
             .pool_idle_timeout(Duration::from_secs(30))

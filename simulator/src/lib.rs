@@ -8,6 +8,7 @@
 //!   the phone-facing service, configuration files and `/CGI/Execute`;
 //! - [`fleet`]: which phones take part and what each should see;
 //! - [`em_client`]: the EM API client that never panics on a bad server;
+//! - [`preflight`]: checks a target before a run (reach, TLS, credentials, directory);
 //! - [`recorder`]: histograms, outcomes and mismatches;
 //! - [`thresholds`]: pass/fail rules;
 //! - [`timer`]: the sub-millisecond timer the schedule runs on;
@@ -17,6 +18,7 @@
 pub mod em_client;
 pub mod fleet;
 pub mod phone;
+pub mod preflight;
 pub mod progress;
 pub mod recorder;
 pub mod report;

@@ -79,6 +79,8 @@ pub struct LoginStorm {
     /// The server's Prometheus page, read at every phase edge for its
     /// Requests Throttled counter; `None` or unreadable: not known.
     pub metrics_url: Option<String>,
+    /// What an `https://` metrics page is trusted with.
+    pub tls: crate::phone::http::ClientTls,
     pub load: Load,
     pub expect_login: Expected,
     pub expect_logout: Expected,
@@ -224,6 +226,7 @@ impl LoginStorm {
         let readings = Arc::new(Mutex::new(Vec::new()));
         let reader = self.metrics_url.clone().map(|url| {
             let readings = readings.clone();
+            let tls = self.tls.clone();
             let mut edges = vec![schedule_start];
             let mut t = schedule_start;
             for p in &self.load.phases[..self.load.phases.len().saturating_sub(1)] {
@@ -233,7 +236,7 @@ impl LoginStorm {
             tokio::spawn(async move {
                 for edge in edges {
                     tokio::time::sleep_until(edge).await;
-                    let v = read_throttled(&url).await;
+                    let v = read_throttled(&url, &tls).await;
                     readings.lock().unwrap_or_else(|p| p.into_inner()).push(v);
                 }
             })
@@ -301,7 +304,7 @@ impl LoginStorm {
         let mut throttled = vec![None];
         if let (Some(task), Some(url)) = (reader, &self.metrics_url) {
             task.abort();
-            let last = read_throttled(url).await;
+            let last = read_throttled(url, &self.tls).await;
             let mut r = std::mem::take(&mut *readings.lock().unwrap_or_else(|p| p.into_inner()));
             r.resize(self.load.phases.len(), None);
             r.push(last);
@@ -586,10 +589,10 @@ fn query_outcome(reply: &Reply, phone: &ApiPhone) -> String {
 }
 
 /// `em_requests_throttled_total` from a Prometheus text page.
-async fn read_throttled(url: &str) -> Option<f64> {
+async fn read_throttled(url: &str, tls: &crate::phone::http::ClientTls) -> Option<f64> {
     let local = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
     let crate::phone::http::Fetched::Ok { status: 200, body } =
-        crate::phone::http::get(local, url, &[], Duration::from_secs(2)).await
+        crate::phone::http::get(local, url, &[], Duration::from_secs(2), tls).await
     else {
         return None;
     };

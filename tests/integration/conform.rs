@@ -37,6 +37,7 @@ async fn run_against(options: ServerOptions, selection: Selection) -> Vec<CaseRe
         profile: lab.file.server.profile,
         lab,
         em_base: base,
+        tls: Default::default(),
     };
     let results = run(
         &target,

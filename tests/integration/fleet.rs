@@ -57,6 +57,7 @@ async fn storm(
     let storm = LoginStorm {
         fleet: Fleet::Api { phones, client },
         metrics_url: None,
+        tls: Default::default(),
         load,
         expect_login: Expected::Success,
         expect_logout: Expected::Success,
@@ -262,6 +263,7 @@ async fn a_trailing_pause_holds_the_run_until_its_end() {
     let storm = LoginStorm {
         fleet: Fleet::Api { phones, client },
         metrics_url: None,
+        tls: Default::default(),
         load,
         expect_login: Expected::Success,
         expect_logout: Expected::Success,

@@ -231,6 +231,8 @@ async fn start_fake(fault: Fault) -> Endpoints {
         config_base: base,
         sccp: sccp_addr,
         sip: SocketAddr::from(([127, 0, 0, 1], 9)),
+        tftp: None,
+        tls: Default::default(),
     }
 }
 
@@ -398,6 +400,8 @@ mod with_wiremock {
             config_base: http.uri(),
             sccp,
             sip: SocketAddr::from(([127, 0, 0, 1], 9)),
+            tftp: None,
+            tls: Default::default(),
         }
     }
 
@@ -547,6 +551,7 @@ mod sip_phone {
                 "p41",
                 ip,
                 "SEP0E0000000029",
+                "8851",
                 "20041",
                 "c41@x",
                 3600,

@@ -22,11 +22,13 @@ struct PushablePhone {
 impl PushablePhone {
     async fn start(p: &Probe, n: u8) -> Result<PushablePhone, Stop> {
         let port = p.target.lab.file.server.phone_web_port;
-        let web = PhoneWebServer::start(port).await.map_err(|e| {
-            skip(format!(
-                "cannot listen on the lab's phone_web_port {port}: {e}"
-            ))
-        })?;
+        let web = PhoneWebServer::start(port, p.target.tls.clone())
+            .await
+            .map_err(|e| {
+                skip(format!(
+                    "cannot listen on the lab's phone_web_port {port}: {e}"
+                ))
+            })?;
         p.clear(&[FLEET1]).await;
         let ip = phone_ip(n);
         let phone = p.sccp_phone(FLEET1, ip).await?;

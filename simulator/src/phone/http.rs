@@ -5,8 +5,12 @@
 //! A pooled client would share connections, and so source addresses,
 //! between phones; one socket per request also keeps 100,000 idle phones
 //! at zero file descriptors.
+//!
+//! `https://` URLs get a TLS handshake on that socket, trusting what the
+//! run's [`ClientTls`] trusts (`--ca`, `--insecure`).
 
 use bytes::Bytes;
+pub use emlab_tls::ClientTls;
 use http_body_util::{BodyExt, Full, Limited};
 /// The header types [`get`] takes, for callers without their own `hyper`.
 pub use hyper::Method;
@@ -60,8 +64,9 @@ pub async fn get(
     url: &str,
     headers: &[(HeaderName, HeaderValue)],
     timeout: Duration,
+    tls: &ClientTls,
 ) -> Fetched {
-    request(local, Method::GET, url, headers, Bytes::new(), timeout).await
+    request(local, Method::GET, url, headers, Bytes::new(), timeout, tls).await
 }
 
 /// Any method with a body, the same way (lab control's JSON POSTs).
@@ -72,8 +77,10 @@ pub async fn request(
     headers: &[(HeaderName, HeaderValue)],
     body: Bytes,
     timeout: Duration,
+    tls: &ClientTls,
 ) -> Fetched {
-    match tokio::time::timeout(timeout, exchange(local, method, url, headers, body)).await {
+    let exchange = exchange(local, method, url, headers, body, tls);
+    match tokio::time::timeout(timeout, exchange).await {
         Ok(Some(f)) => f,
         Ok(None) => Fetched::Transport,
         Err(_) => Fetched::Timeout,
@@ -86,10 +93,18 @@ async fn exchange(
     url: &str,
     headers: &[(HeaderName, HeaderValue)],
     body: Bytes,
+    tls: &ClientTls,
 ) -> Option<Fetched> {
     let uri: hyper::Uri = url.parse().ok()?;
+    let secure = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return None,
+    };
     let authority = uri.authority()?.clone();
-    let port = authority.port_u16().unwrap_or(80);
+    let port = authority
+        .port_u16()
+        .unwrap_or(if secure { 443 } else { 80 });
     let host = authority
         .host()
         .trim_start_matches('[')
@@ -109,13 +124,6 @@ async fn exchange(
     }
     let stream = socket.connect(remote).await.ok()?;
     let _ = stream.set_nodelay(true);
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
-            .await
-            .ok()?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = hyper::Request::builder()
         .method(method)
@@ -128,6 +136,27 @@ async fn exchange(
     for (name, value) in headers {
         request.headers_mut().insert(name.clone(), value.clone());
     }
+    if secure {
+        let name = emlab_tls::server_name(host).ok()?;
+        let stream = tls.connector().connect(name, stream).await.ok()?;
+        send(stream, request).await
+    } else {
+        send(stream, request).await
+    }
+}
+
+/// One request and its whole answer over an open connection.
+async fn send<Io>(io: Io, request: hyper::Request<Full<Bytes>>) -> Option<Fetched>
+where
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(io))
+            .await
+            .ok()?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
     let response = sender.send_request(request).await.ok()?;
     let status = response.status().as_u16();
     let body = Limited::new(response.into_body(), MAX_BODY)

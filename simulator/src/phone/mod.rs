@@ -24,6 +24,7 @@
 pub mod http;
 pub mod sccp_link;
 pub mod sip_transport;
+pub mod tftp;
 pub mod web_server;
 
 use crate::recorder::{Recorder, Step};
@@ -153,6 +154,11 @@ pub struct Endpoints {
     pub config_base: String,
     pub sccp: SocketAddr,
     pub sip: SocketAddr,
+    /// The TFTP server: 7900-series (SCCP) phones fetch their
+    /// configuration there, as real ones do; `None`: over HTTP like the rest.
+    pub tftp: Option<SocketAddr>,
+    /// What `https://` bases are trusted with.
+    pub tls: http::ClientTls,
 }
 
 /// When the server clears call logs (LOGS-1/2), from the lab file.
@@ -511,6 +517,7 @@ impl VirtualPhone {
                             &name,
                             spec.ip,
                             &spec.device_name,
+                            spec.model.name,
                             extension,
                             &call_id,
                             SIP_EXPIRES.as_secs() as u32,
@@ -553,22 +560,41 @@ impl VirtualPhone {
         want: &ExpectedView,
     ) -> bool {
         let spec = &self.spec;
-        let url = format!(
-            "{}/{}.cnf.xml",
-            ctx.endpoints.config_base.trim_end_matches('/'),
-            spec.device_name
-        );
+        let file = format!("{}.cnf.xml", spec.device_name);
         let sent = Instant::now();
-        let fetched = http::get(IpAddr::V4(spec.ip), &url, &[], ctx.request_timeout).await;
-        let checked = match &fetched {
-            Fetched::Ok { status: 200, body } => std::str::from_utf8(body)
+        let tftp = ctx
+            .endpoints
+            .tftp
+            .filter(|_| spec.model.protocol == ControlProtocol::Sccp);
+        let fetched: Result<bytes::Bytes, String> = match tftp {
+            Some(server) => tftp::fetch(IpAddr::V4(spec.ip), server, &file, ctx.request_timeout)
+                .await
+                .map(bytes::Bytes::from)
+                .map_err(|e| e.label()),
+            None => {
+                let url = format!("{}/{file}", ctx.endpoints.config_base.trim_end_matches('/'));
+                match http::get(
+                    IpAddr::V4(spec.ip),
+                    &url,
+                    &[],
+                    ctx.request_timeout,
+                    &ctx.endpoints.tls,
+                )
+                .await
+                {
+                    Fetched::Ok { status: 200, body } => Ok(body),
+                    Fetched::Ok { status: 404, .. } => Err("config-404".into()),
+                    other => Err(other.failure_label()),
+                }
+            }
+        };
+        let checked = fetched.and_then(|body| {
+            std::str::from_utf8(&body)
                 .ok()
                 .and_then(|x| DeviceConfig::from_xml(x).ok())
                 .ok_or_else(|| "malformed-config".to_string())
-                .and_then(|c| verify(spec.model, &c, want).map(|_| c)),
-            Fetched::Ok { status: 404, .. } => Err("config-404".into()),
-            other => Err(other.failure_label()),
-        };
+                .and_then(|c| verify(spec.model, &c, want).map(|_| c))
+        });
         let end = Instant::now();
         let outcome = match &checked {
             Ok(_) => "success".to_string(),
@@ -617,6 +643,7 @@ impl VirtualPhone {
             url,
             &phone_headers(&self.spec),
             ctx.request_timeout,
+            &ctx.endpoints.tls,
         )
         .await
     }

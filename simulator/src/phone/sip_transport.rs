@@ -73,6 +73,7 @@ impl SipTransport {
         name: &str,
         ip: Ipv4Addr,
         device_name: &str,
+        model: &str,
         extension: &str,
         call_id: &str,
         expires: u32,
@@ -103,6 +104,7 @@ impl SipTransport {
                 cseq,
                 contact_user: name,
                 expires,
+                model,
             });
             if self
                 .send_from(ip, request.to_wire().as_bytes())

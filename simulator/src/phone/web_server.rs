@@ -42,6 +42,8 @@ struct WebBinding {
 pub struct PhoneWebServer {
     phones: Mutex<HashMap<Ipv4Addr, WebBinding>>,
     pub port: u16,
+    /// What an `https://` authenticationURL is trusted with.
+    tls: http::ClientTls,
     /// Dropping the server closes its listener at once, so the port is
     /// free for the next run in the same process.
     _stop: tokio::sync::watch::Sender<()>,
@@ -49,7 +51,7 @@ pub struct PhoneWebServer {
 
 impl PhoneWebServer {
     /// Listens on the wildcard address at `port` (0: any free port).
-    pub async fn start(port: u16) -> std::io::Result<Arc<PhoneWebServer>> {
+    pub async fn start(port: u16, tls: http::ClientTls) -> std::io::Result<Arc<PhoneWebServer>> {
         // A deep accept queue: pushes to many phones arrive at once.
         let socket = tokio::net::TcpSocket::new_v4()?;
         socket.set_reuseaddr(true)?;
@@ -59,6 +61,7 @@ impl PhoneWebServer {
         let server = Arc::new(PhoneWebServer {
             phones: Mutex::new(HashMap::new()),
             port: listener.local_addr()?.port(),
+            tls,
             _stop: stop,
         });
         tokio::spawn(accept_loop(listener, Arc::downgrade(&server), stopped));
@@ -172,7 +175,7 @@ async fn handle(
             let separator = if auth_url.contains('?') { '&' } else { '?' };
             let url = format!("{auth_url}{separator}{query}");
             matches!(
-                http::get(IpAddr::V4(ip), &url, &[], Duration::from_secs(5)).await,
+                http::get(IpAddr::V4(ip), &url, &[], Duration::from_secs(5), &web.tls).await,
                 Fetched::Ok { status: 200, body } if body.as_ref().trim_ascii() == b"AUTHORIZED"
             )
         }

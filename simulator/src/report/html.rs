@@ -28,7 +28,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
 .pass{{color:#1a7f37;font-weight:bold}}.fail{{color:#c62828;font-weight:bold}}.note{{color:#666}}</style></head><body>
 <h1>emlab run <code>{name}</code>: <span class="{cls}">{verdict}</span></h1>
 <p>{desc}</p>
-<p>Target <code>{target}</code>{embedded}. Started {started}; {cycles} cycles in {elapsed:.2} s{interrupted}.
+<p>Target <code>{target}</code>{embedded}{insecure}. Started {started}; {cycles} cycles in {elapsed:.2} s{interrupted}.
 {model} model, {path} path, {phones} phones, hold {hold:.0} ms{scale}. Late starts: {late}.</p>
 "#,
         name = esc(&r.scenario),
@@ -37,6 +37,11 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
         target = esc(&r.target),
         embedded = if r.embedded_server {
             " (embedded reference server)"
+        } else {
+            ""
+        },
+        insecure = if r.tls_insecure {
+            r#" <strong class="fail">--insecure: TLS certificates were not checked</strong>"#
         } else {
             ""
         },
@@ -63,6 +68,31 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
         hold = r.load.hold_ms,
         late = r.late_starts,
     );
+    if let Some(pre) = &r.preflight {
+        let _ = write!(
+            h,
+            "<h2>Preflight</h2><table><tr><th>check</th><th>at</th><th>result</th><th>detail</th></tr>"
+        );
+        for f in &pre.findings {
+            let (cls, word) = match f.severity {
+                crate::preflight::Severity::Ok => ("pass", "ok"),
+                crate::preflight::Severity::Differs => ("note", "differs"),
+                crate::preflight::Severity::Fatal => ("fail", "fatal"),
+            };
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"{cls}\">{word}</td><td>{}</td></tr>",
+                esc(&f.check),
+                esc(&f.at),
+                esc(&f.detail)
+            );
+        }
+        let _ = write!(
+            h,
+            "</table><p class=\"note\">Preflight took {:.2} s.</p>",
+            pre.seconds
+        );
+    }
     h.push_str("<h2>Latency</h2><table><tr><th>step</th><th>count</th><th>rate/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>mean</th><th>outcomes</th></tr>");
     for (step, s) in &r.steps {
         let name = step.name();

@@ -26,6 +26,11 @@ pub struct RunReport {
     pub description: String,
     pub target: String,
     pub embedded_server: bool,
+    /// `--insecure`: TLS certificates were not checked.
+    pub tls_insecure: bool,
+    /// What preflight found (runs against a `--target`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<crate::preflight::Preflight>,
     pub started_at: String,
     pub elapsed_s: f64,
     pub load: LoadReport,
@@ -164,6 +169,8 @@ pub struct RunInfo<'a> {
     pub scenario: &'a Scenario,
     pub target: &'a str,
     pub embedded_server: bool,
+    pub tls_insecure: bool,
+    pub preflight: Option<&'a crate::preflight::Preflight>,
 }
 
 impl RunReport {
@@ -246,6 +253,8 @@ impl RunReport {
             description: info.scenario.description.clone(),
             target: info.target.to_string(),
             embedded_server: info.embedded_server,
+            tls_insecure: info.tls_insecure,
+            preflight: info.preflight.cloned(),
             started_at: rfc3339(result.started_at),
             elapsed_s: secs,
             load: LoadReport {

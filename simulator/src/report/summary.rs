@@ -15,6 +15,12 @@ pub fn summary(r: &RunReport) -> String {
         "emlab run {} against {}{}",
         r.scenario, r.target, server
     );
+    if r.tls_insecure {
+        let _ = writeln!(
+            out,
+            "WARNING: --insecure: TLS certificates were not checked"
+        );
+    }
     let l = &r.load;
     let shape = match l.model {
         "closed" => format!("closed model, think {:.0} ms", l.think_ms),
