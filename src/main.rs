@@ -790,6 +790,31 @@ async fn conform(
                 lab_path.display()
             ))
         })?;
+    let preflight = match &target {
+        Some(_) => {
+            let uses_sccp = lab.file.device.iter().any(|d| {
+                emlab_protocol::phone_model::find(&d.model)
+                    .is_some_and(|m| m.protocol == ControlProtocol::Sccp)
+            });
+            let input = emlab_simulator::preflight::PreflightInput {
+                endpoints: &endpoints,
+                tftp: endpoints.tftp,
+                lab_control: lab_control.as_deref(),
+                app: &app,
+                devices: lab.file.device.iter().map(|d| d.name.clone()).collect(),
+                users: lab.file.user.iter().map(|u| u.id.clone()).collect(),
+                uses: emlab_simulator::preflight::Uses {
+                    phone_service: true,
+                    config_files: true,
+                    sccp: uses_sccp,
+                    sip: false,
+                    tftp: false,
+                },
+            };
+            Some(checked_preflight(&input).await?)
+        }
+        None => None,
+    };
     // IP-4 needs the phone service over IPv6: the target's own base when it
     // is IPv6; for the embedded default, a second reference server on ::1
     // (its own state, so its logins do not disturb the other cases).
@@ -846,6 +871,8 @@ async fn conform(
             .iter()
             .map(|(id, reason)| report::NotCovered { id, reason })
             .collect(),
+        tls_insecure: endpoints.tls.insecure(),
+        preflight: preflight.as_ref(),
     };
     let dir = o.out.clone().unwrap_or_else(|| {
         PathBuf::from("reports").join(format!(

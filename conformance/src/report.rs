@@ -20,6 +20,11 @@ pub struct ConformReport<'a> {
     pub results: &'a [CaseResult],
     /// Requirement IDs no case covers, with the reason.
     pub not_covered: Vec<NotCovered>,
+    /// `--insecure`: TLS certificates were not checked.
+    pub tls_insecure: bool,
+    /// What preflight found (runs against a `--target`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preflight: Option<&'a emlab_simulator::preflight::Preflight>,
 }
 
 #[derive(Serialize)]
@@ -50,6 +55,12 @@ pub fn console(r: &ConformReport<'_>) -> String {
         "emlab conform against {} (profile {})",
         r.target, r.profile
     );
+    if r.tls_insecure {
+        let _ = writeln!(
+            out,
+            "WARNING: --insecure: TLS certificates were not checked"
+        );
+    }
     for c in r.results {
         let mark = match &c.verdict {
             Verdict::Passed => "PASS",
@@ -153,12 +164,17 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 .passed{{color:#1a7f37;font-weight:bold}}.failed{{color:#c62828;font-weight:bold}}.skipped{{color:#8a6d00;font-weight:bold}}
 pre{{white-space:pre-wrap;font-size:12px;background:#f8f8f8;padding:6px;margin:4px 0}}</style></head><body>
 <h1>emlab conform: <span class="{cls}">{verdict}</span></h1>
-<p>Target <code>{target}</code>, profile <code>{profile}</code>{strict}. {p} passed, {f} failed, {s} skipped in {t:.1} s.</p>
+<p>Target <code>{target}</code>, profile <code>{profile}</code>{strict}{insecure}. {p} passed, {f} failed, {s} skipped in {t:.1} s.</p>
 "#,
         cls = if r.ok() { "passed" } else { "failed" },
         target = esc(&r.target),
         profile = r.profile,
         strict = if r.strict { ", strict" } else { "" },
+        insecure = if r.tls_insecure {
+            r#" <strong class="failed">--insecure: TLS certificates were not checked</strong>"#
+        } else {
+            ""
+        },
         p = r.passed,
         f = r.failed,
         s = r.skipped,

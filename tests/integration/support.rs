@@ -439,3 +439,21 @@ impl TestServer {
         )
     }
 }
+
+/// Whether the independent peer `program` is installed. Under CI it must
+/// be (`.ci/run` installs it); elsewhere a test without it says so and stops.
+pub fn peer_installed(program: &str, package: &str) -> bool {
+    // Looked up on PATH rather than run: not every peer has a --version
+    // (tftp-hpa's would take it for a host name and wait for commands).
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(program).is_file()));
+    if !found {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI must install {package} (see .ci/run)"
+        );
+        eprintln!("skipped: {program} is not installed (apt-get install {package})");
+    }
+    found
+}
