@@ -89,6 +89,19 @@ enum Command {
         #[arg(long)]
         rate: Option<String>,
     },
+    /// Preflight a target: reach every interface, TLS, the application's
+    /// credentials, and a sample of the lab's devices and users; exit 2 if
+    /// a run against it would be meaningless.
+    Check {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The lab file the target was started with (its devices and users are looked up).
+        #[arg(long)]
+        lab: PathBuf,
+        /// Base URL of the target's lab control (`/lab/`), if it has one.
+        #[arg(long)]
+        lab_control: Option<String>,
+    },
     /// Run the conformance catalogue against a server; exit 0 only if every case passed.
     Conform {
         #[command(flatten)]
@@ -288,6 +301,17 @@ fn main() -> ExitCode {
             } => {
                 let (target, tls) = target.flags()?;
                 run(&scenario, target, tls, lab.as_deref(), out, rate.as_deref()).await
+            }
+            Command::Check {
+                target,
+                lab,
+                lab_control,
+            } => {
+                let (target, _) = target.flags()?;
+                let target = target.ok_or_else(|| {
+                    UsageError("check needs --target URL (the server to check)".into())
+                })?;
+                check(&target, &lab, lab_control.as_deref()).await
             }
             Command::Conform { target, options } => {
                 let (target, tls) = target.flags()?;
@@ -676,6 +700,73 @@ fn default_conformance_lab() -> PathBuf {
     } else {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/lab.toml")
     }
+}
+
+/// `emlab check`: every interface the lab's phones would use, then the directory.
+async fn check(
+    target: &TargetFlags,
+    lab_path: &Path,
+    lab_control: Option<&str>,
+) -> Result<ExitCode, UsageError> {
+    let lab = Lab::load(lab_path)?;
+    let endpoints = target.endpoints()?;
+    let app = lab
+        .file
+        .application
+        .iter()
+        .find(|a| a.proxy_rights)
+        .map(|a| AppInfo::new(a.id.clone(), a.certificate.clone()))
+        .ok_or_else(|| {
+            UsageError(format!(
+                "{}: no application with proxy_rights = true",
+                lab_path.display()
+            ))
+        })?;
+    let members: Vec<_> = lab.fleet_members().collect();
+    let models = lab
+        .file
+        .device
+        .iter()
+        .filter_map(|d| emlab_protocol::phone_model::find(&d.model))
+        .chain(members.iter().map(|m| m.model));
+    let (mut sccp, mut sip) = (false, false);
+    for m in models {
+        match m.protocol {
+            ControlProtocol::Sccp => sccp = true,
+            ControlProtocol::Sip => sip = true,
+        }
+    }
+    let devices = lab
+        .file
+        .device
+        .iter()
+        .map(|d| d.name.clone())
+        .chain(members.iter().map(|m| m.device_name.clone()))
+        .collect();
+    let users = lab
+        .file
+        .user
+        .iter()
+        .map(|u| u.id.clone())
+        .chain(members.iter().map(|m| m.user_id.clone()))
+        .collect();
+    let input = emlab_simulator::preflight::PreflightInput {
+        endpoints: &endpoints,
+        tftp: endpoints.tftp,
+        lab_control,
+        app: &app,
+        devices,
+        users,
+        uses: emlab_simulator::preflight::Uses {
+            phone_service: true,
+            config_files: true,
+            sccp,
+            sip,
+            tftp: sccp && endpoints.tftp.is_some(),
+        },
+    };
+    checked_preflight(&input).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The embedded reference server's interfaces, as a fleet sees them.

@@ -28,6 +28,7 @@ pub const KEEP_ALIVE: u32 = 0x0000;
 pub const REGISTER: u32 = 0x0001;
 pub const OFF_HOOK: u32 = 0x0006;
 pub const ON_HOOK: u32 = 0x0007;
+pub const CAPABILITIES_RES: u32 = 0x0010;
 pub const UNREGISTER: u32 = 0x0027;
 pub const REGISTER_ACK: u32 = 0x0081;
 pub const CAPABILITIES_REQ: u32 = 0x009B;
@@ -93,6 +94,10 @@ pub enum Message {
         max_protocol_version: u8,
     },
     CapabilitiesReq,
+    /// The phone's codecs, in answer to CapabilitiesReq: a u32 count, then
+    /// per codec u32 payload capability, u32 max frames per packet and 8
+    /// bytes of codec-specific parameters (zero for the G.711/G.729 family).
+    CapabilitiesRes(Vec<MediaCapability>),
     RegisterReject {
         text: String,
     },
@@ -107,6 +112,31 @@ pub enum Message {
         body: Vec<u8>,
     },
 }
+
+/// One codec a phone offers (Skinny `MediaCapabilityStructure`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaCapability {
+    /// Skinny's payload type: 2 G.711 A-law, 4 G.711 µ-law, 11 G.729, 12 G.729 Annex A.
+    pub payload: u32,
+    pub max_frames_per_packet: u32,
+}
+
+/// What a 7960 offers: G.711 µ-law and A-law (up to 40 frames a packet)
+/// and G.729 Annex A (up to 6).
+pub const PHONE_CODECS: [MediaCapability; 3] = [
+    MediaCapability {
+        payload: 4,
+        max_frames_per_packet: 40,
+    },
+    MediaCapability {
+        payload: 2,
+        max_frames_per_packet: 40,
+    },
+    MediaCapability {
+        payload: 12,
+        max_frames_per_packet: 6,
+    },
+];
 
 /// A frame that cannot be SCCP: the connection must be closed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,6 +185,7 @@ impl Message {
             Message::Unregister => UNREGISTER,
             Message::RegisterAck { .. } => REGISTER_ACK,
             Message::CapabilitiesReq => CAPABILITIES_REQ,
+            Message::CapabilitiesRes(_) => CAPABILITIES_RES,
             Message::RegisterReject { .. } => REGISTER_REJECT,
             Message::Reset(_) => RESET,
             Message::KeepAliveAck => KEEP_ALIVE_ACK,
@@ -191,6 +222,15 @@ impl Message {
                 b.extend([0, 0]);
                 b.extend(secondary_keep_alive_s.to_le_bytes());
                 b.extend([*max_protocol_version, 0, 0, 0]);
+                b
+            }
+            Message::CapabilitiesRes(caps) => {
+                let mut b = (caps.len() as u32).to_le_bytes().to_vec();
+                for c in caps {
+                    b.extend(c.payload.to_le_bytes());
+                    b.extend(c.max_frames_per_packet.to_le_bytes());
+                    b.extend([0u8; 8]);
+                }
                 b
             }
             Message::RegisterReject { text } => chars(text, 32),
@@ -243,6 +283,20 @@ impl Message {
             ON_HOOK => Message::OnHook,
             UNREGISTER => Message::Unregister,
             CAPABILITIES_REQ => Message::CapabilitiesReq,
+            CAPABILITIES_RES => {
+                need(4)?;
+                let count = u32_at(body, 0) as usize;
+                // Each codec is 16 bytes; a count the body cannot hold is short.
+                need(4 + count.saturating_mul(16))?;
+                Message::CapabilitiesRes(
+                    (0..count)
+                        .map(|i| MediaCapability {
+                            payload: u32_at(body, 4 + i * 16),
+                            max_frames_per_packet: u32_at(body, 8 + i * 16),
+                        })
+                        .collect(),
+                )
+            }
             KEEP_ALIVE_ACK => Message::KeepAliveAck,
             REGISTER => {
                 need(36)?;
@@ -367,5 +421,23 @@ mod tests {
         };
         assert_eq!(ack.encode().len(), 12 + 20);
         assert_eq!(Message::decode(&ack.encode()), Ok(Some((ack, 32))));
+    }
+
+    #[test]
+    fn capabilities_res_carries_a_count_then_16_bytes_a_codec() {
+        let res = Message::CapabilitiesRes(PHONE_CODECS.to_vec());
+        let wire = res.encode();
+        assert_eq!(&wire[8..12], &[0x10, 0, 0, 0]);
+        assert_eq!(&wire[12..16], &[3, 0, 0, 0]);
+        assert_eq!(wire.len(), 12 + 4 + 3 * 16);
+        assert_eq!(Message::decode(&wire), Ok(Some((res, wire.len()))));
+        // A count the body cannot hold is a short body, not a panic.
+        let lying = [
+            8u8, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ];
+        assert!(matches!(
+            Message::decode(&lying),
+            Err(FrameError::ShortBody { id: 0x10, .. })
+        ));
     }
 }

@@ -167,6 +167,13 @@ pub fn response(
     }
 }
 
+/// A `Warning` header (RFC 3261 §20.43) that says why a request was
+/// refused: warn-code 399 (miscellaneous), the agent, the quoted text.
+pub fn warning(agent: &str, text: &str) -> (&'static str, String) {
+    let quoted = text.replace('\\', "\\\\").replace('"', "\\\"");
+    ("Warning", format!("399 {agent} \"{quoted}\""))
+}
+
 /// What an 8800-series phone puts in its REGISTER.
 pub struct RegisterRequest<'a> {
     /// `host:port` of the registrar.
@@ -383,6 +390,14 @@ mod tests {
         assert_eq!(back.header("to"), Some("<sip:2001@127.0.0.1>;tag=srv1"));
         assert_eq!(back.header("cseq"), Some("1 REGISTER"));
         assert_eq!(back.header("via"), r.header("via"));
+    }
+
+    #[test]
+    fn a_warning_quotes_its_text() {
+        assert_eq!(
+            warning("emlab", r#"device "X" unknown"#),
+            ("Warning", r#"399 emlab "device \"X\" unknown""#.to_string())
+        );
     }
 
     #[test]

@@ -43,7 +43,11 @@ pub async fn serve(socket: UdpSocket, state: Arc<ServerState>) {
 }
 
 fn register(state: &ServerState, peer: SocketAddr, msg: &SipMessage, tag: &str) -> SipMessage {
-    let bad = |status, reason| sip::response(msg, status, reason, tag, &[]);
+    // Every refusal says why in a Warning header, so a SIP trace (or SIPp's
+    // log) shows the cause without reading the server's.
+    let bad = |status, reason, why: &str| {
+        sip::response(msg, status, reason, tag, &[sip::warning("emlab", why)])
+    };
     let (Some(_), Some(_), Some(_), Some(call_id), Some(contact)) = (
         msg.header("via"),
         msg.header("from"),
@@ -51,16 +55,36 @@ fn register(state: &ServerState, peer: SocketAddr, msg: &SipMessage, tag: &str) 
         msg.header("call-id"),
         msg.header("contact"),
     ) else {
-        return bad(400, "Bad Request");
+        return bad(
+            400,
+            "Bad Request",
+            "REGISTER needs Via, From, CSeq, Call-ID and Contact",
+        );
     };
     let Some(name) = sip::contact_device_name(contact) else {
-        return bad(400, "Bad Request");
+        return bad(
+            400,
+            "Bad Request",
+            "no device name in the Contact's +u.sip!devicename.ccm.cisco.com",
+        );
     };
     let Some(device) = state.directory.device_idx(name) else {
-        return bad(404, "Not Found");
+        return bad(
+            404,
+            "Not Found",
+            &format!("device {name} is not in the directory"),
+        );
     };
-    if state.directory.device(device).model.protocol != ControlProtocol::Sip {
-        return bad(403, "Forbidden");
+    let model = state.directory.device(device).model;
+    if model.protocol != ControlProtocol::Sip {
+        return bad(
+            403,
+            "Forbidden",
+            &format!(
+                "device {name} is a {} configured for SCCP, not SIP",
+                model.name
+            ),
+        );
     }
     let expires = if contact.trim() == "*" {
         0
@@ -72,7 +96,7 @@ fn register(state: &ServerState, peer: SocketAddr, msg: &SipMessage, tag: &str) 
         return sip::response(msg, 200, "OK", tag, &[("Expires", "0".into())]);
     }
     let Some(contact_uri) = sip::angle_uri(contact) else {
-        return bad(400, "Bad Request");
+        return bad(400, "Bad Request", "the Contact has no <sip:...> URI");
     };
     let binding = SipBinding {
         peer,

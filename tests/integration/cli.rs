@@ -394,3 +394,59 @@ async fn ctrl_c_stops_the_run_and_still_writes_the_reports() {
         report["steps"]["logout"]["count"]
     );
 }
+
+/// `emlab check` passes a target started with the lab it is given, and
+/// stops (exit 2, one line) when the lab describes another directory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_passes_the_right_lab_and_stops_on_another_directory() {
+    let lab = emlab_protocol::lab::Lab::load(&shipped_lab()).unwrap();
+    let server = emlab_server::start(&lab, emlab_server::ServerOptions::default())
+        .await
+        .unwrap();
+    let flags = |lab: &Path| -> Vec<String> {
+        vec![
+            "check".into(),
+            "--target".into(),
+            server.base_url(),
+            "--config".into(),
+            server.config_url(),
+            "--sccp".into(),
+            server.sccp_addr.to_string(),
+            "--sip".into(),
+            server.sip_addr.to_string(),
+            "--tftp".into(),
+            server.tftp_addr.unwrap().to_string(),
+            "--lab".into(),
+            lab.display().to_string(),
+        ]
+    };
+    let o = emlab_async(flags(&shipped_lab())).await;
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    for check in [
+        "EM API",
+        "config files",
+        "SCCP",
+        "SIP",
+        "TFTP",
+        "credentials",
+        "devices",
+        "users",
+        "phone service",
+    ] {
+        assert!(out.contains(check), "{check} in {out}");
+    }
+    assert!(!out.contains("FATAL"), "{out}");
+    let other = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/lab.toml");
+    let o = emlab_async(flags(&other)).await;
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let err = stderr(&o);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.starts_with("emlab: preflight: "), "{err}");
+    server.shutdown().await.unwrap();
+}

@@ -352,6 +352,24 @@ async fn rst_1_a_captured_login_decodes_as_skinny_in_tshark() {
     assert_eq!(phone.resets().await, RESTART);
     assert!(t.logout(FLEET0).await.error_code().is_none());
     assert_eq!(phone.resets().await, RESTART);
+    // A virtual phone of the fleet answers CapabilitiesReq with its codecs.
+    let (events, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let _link = emlab_simulator::phone::sccp_link::register(
+        Ipv4Addr::new(127, 16, 0, 2),
+        t.server.sccp_addr,
+        Register {
+            device_name: FLEET1.into(),
+            user_id: 0,
+            instance: 1,
+            ip: Ipv4Addr::new(127, 16, 0, 2),
+            device_type: TYPE_7960,
+            max_streams: 5,
+        },
+        events,
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("the fleet's phone registers");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let _ = Command::new("kill")
         .args(["-INT", &capture.id().to_string()])
@@ -376,6 +394,10 @@ async fn rst_1_a_captured_login_decodes_as_skinny_in_tshark() {
             "skinny.resetType",
             "-e",
             "skinny.DeviceName",
+            "-e",
+            "skinny.capCount",
+            "-e",
+            "skinny.payloadCapability",
         ])
         .output()
         .expect("tshark reads the capture");
@@ -384,12 +406,24 @@ async fn rst_1_a_captured_login_decodes_as_skinny_in_tshark() {
         .map(|l| l.split('\t').map(str::to_string).collect())
         .collect();
     let ids: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
-    // RegisterReq 0x0001, RegisterAck 0x0081, CapabilitiesReq 0x009B, then two Resets 0x009F.
-    assert_eq!(ids, ["1", "129", "155", "159", "159"], "{rows:?}");
+    // RegisterReq 0x0001, RegisterAck 0x0081, CapabilitiesReq 0x009B, then
+    // two Resets 0x009F; the fleet's phone: Register, RegisterAck,
+    // CapabilitiesReq and its CapabilitiesRes 0x0010.
+    assert_eq!(
+        ids,
+        ["1", "129", "155", "159", "159", "1", "129", "155", "16"],
+        "{rows:?}"
+    );
     assert_eq!(rows[0][2], FLEET0, "the device name decodes");
     assert!(
-        rows[3..].iter().all(|r| r[1] == "0x00000002"),
+        rows[3..5].iter().all(|r| r[1] == "0x00000002"),
         "resetType 2 = restart: {rows:?}"
+    );
+    // Wireshark reads the codec list: three codecs, G.711 µ-law first.
+    assert_eq!(rows[8][3], "3", "capCount: {rows:?}");
+    assert_eq!(
+        rows[8][4], "0x00000004,0x00000002,0x0000000c",
+        "payloadCapability: {rows:?}"
     );
 }
 
@@ -524,29 +558,33 @@ async fn rst_2_sip_phone_locale_mismatch_restarts_then_resets() {
 async fn sip_register_errors_unregister_and_garbage() {
     let t = TestServer::start("", "").await;
     let phone = SipPhone::new(t.server.sip_addr).await;
-    let status = |m: Option<SipMessage>| m.and_then(|m| m.status());
+    // The status, and the Warning header that says why (RFC 3261 §20.43).
+    let status = |m: Option<SipMessage>| {
+        m.and_then(|m| Some((m.status()?, m.header("warning")?.to_string())))
+    };
+    let (code, why) = status(
+        phone
+            .exchange(&phone.register_text("SEP0000DEADBEEF", 3600, true))
+            .await,
+    )
+    .expect("404 with a Warning");
+    assert_eq!(code, 404);
     assert_eq!(
-        status(
-            phone
-                .exchange(&phone.register_text("SEP0000DEADBEEF", 3600, true))
-                .await
-        ),
-        Some(404)
+        why,
+        r#"399 emlab "device SEP0000DEADBEEF is not in the directory""#
     );
-    assert_eq!(
-        status(phone.exchange(&phone.register_text(D1, 3600, true)).await),
-        Some(403),
-        "an SCCP phone"
-    );
-    assert_eq!(
-        status(
-            phone
-                .exchange(&phone.register_text(D8851, 3600, false))
-                .await
-        ),
-        Some(400),
-        "no Contact"
-    );
+    let (code, why) = status(phone.exchange(&phone.register_text(D1, 3600, true)).await)
+        .expect("403 with a Warning");
+    assert_eq!(code, 403, "an SCCP phone");
+    assert!(why.contains("configured for SCCP, not SIP"), "{why}");
+    let (code, why) = status(
+        phone
+            .exchange(&phone.register_text(D8851, 3600, false))
+            .await,
+    )
+    .expect("400 with a Warning");
+    assert_eq!(code, 400, "no Contact");
+    assert!(why.contains("Contact"), "{why}");
     // Not SIP at all: dropped without an answer, and the server carries on.
     assert!(
         phone
@@ -554,17 +592,16 @@ async fn sip_register_errors_unregister_and_garbage() {
             .await
             .is_none()
     );
+    let ok = |m: Option<SipMessage>| m.and_then(|m| m.status());
     assert_eq!(
-        status(
-            phone
-                .exchange(&phone.register_text(D8851, 3600, true))
-                .await
-        ),
+        ok(phone
+            .exchange(&phone.register_text(D8851, 3600, true))
+            .await),
         Some(200)
     );
     // Expires: 0 unregisters: a login then sends nothing.
     assert_eq!(
-        status(phone.exchange(&phone.register_text(D8851, 0, true)).await),
+        ok(phone.exchange(&phone.register_text(D8851, 0, true)).await),
         Some(200)
     );
     assert!(t.login(D8851, "mona").await.error_code().is_none());

@@ -2,14 +2,15 @@
 //!
 //! The phone opens TCP from its own address to the server's port 2000 and
 //! sends Register (device name, IP, skinny device type); the server answers
-//! RegisterAck then CapabilitiesReq, or RegisterReject. From then on the
+//! RegisterAck then CapabilitiesReq (answered with CapabilitiesRes, the
+//! phone's codecs), or RegisterReject. From then on the
 //! phone sends KeepAlive at the interval RegisterAck announced, and the
 //! server may send Reset: type 2 restart, type 1 reset. A closed connection
 //! is a lost server: the phone reports it and re-registers when it next
 //! needs the server, as a real phone does after its keep-alive fails.
 
 use super::PhoneEvent;
-use emlab_protocol::sccp::{FrameError, Message, Register};
+use emlab_protocol::sccp::{FrameError, Message, PHONE_CODECS, Register};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -122,6 +123,15 @@ async fn run(
             frame = read_frame(&mut stream, &mut buf) => match frame {
                 Ok(Some(Message::Reset(kind))) => {
                     let _ = events.send(PhoneEvent::Control(kind));
+                }
+                // A real phone answers with its codecs; CUCM and
+                // chan-sccp wait for them before they place calls.
+                Ok(Some(Message::CapabilitiesReq)) => {
+                    let answer = Message::CapabilitiesRes(PHONE_CODECS.to_vec());
+                    if stream.write_all(&answer.encode()).await.is_err() {
+                        let _ = events.send(PhoneEvent::Lost);
+                        return;
+                    }
                 }
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => {
