@@ -819,11 +819,40 @@ async fn conform(
         for (id, why) in catalogue::NOT_COVERED {
             text.push_str(&format!("{id:<8} {why}\n"));
         }
+        // With --lab, which of its entries plays each role.
+        let named = match &o.lab {
+            Some(path) => Lab::load(path)?.file.conformance,
+            None => Default::default(),
+        };
+        text.push_str(
+            "\nroles (the [conformance] keys of a lab; a case whose role is missing is skipped):\n",
+        );
+        for r in emlab_conformance::roles::ROLES {
+            let entry = named
+                .get(r.name)
+                .map(|e| format!(" = {e}"))
+                .unwrap_or_default();
+            text.push_str(&format!(
+                "{:<26} {:<12} {}{entry}\n",
+                r.name,
+                r.kind.as_str(),
+                r.contract
+            ));
+        }
         say(&text);
         return Ok(ExitCode::SUCCESS);
     }
     let lab_path = o.lab.clone().unwrap_or_else(default_conformance_lab);
     let mut lab = Lab::load(&lab_path)?;
+    if let Err((key, value, why)) = emlab_conformance::roles::check(&lab) {
+        let source = std::fs::read_to_string(&lab_path).unwrap_or_default();
+        return Err(UsageError(
+            emlab_protocol::config_error::ConfigError::at_key(
+                &lab_path, &source, &key, &value, why,
+            )
+            .to_string(),
+        ));
+    }
     let profile = match o.profile.as_deref() {
         Some(p) => emlab_protocol::ServerProfile::from_name(p)
             .ok_or_else(|| UsageError(format!("--profile `{p}`: use ucm, ucm4 or cme")))?,

@@ -4,6 +4,7 @@
 //!
 //! - [`catalogue`]: every case, and the requirements no case covers yet;
 //! - [`case`]: what a case is, and its verdicts (passed, failed, skipped);
+//! - [`roles`]: which of the target's entries the cases use (`[conformance]`);
 //! - [`probe`]: how cases talk to the target, keeping a transcript;
 //! - [`cases`]: the checks, one file per requirement group;
 //! - [`run`]: runs the selection; [`report`]: console, JUnit, JSON, HTML.
@@ -13,4 +14,5 @@ pub mod cases;
 pub mod catalogue;
 pub mod probe;
 pub mod report;
+pub mod roles;
 pub mod run;

@@ -31,6 +31,10 @@ pub struct LabFile {
     #[serde(default)]
     pub device: Vec<Device>,
     pub fleet: Option<Fleet>,
+    /// Which entries play the roles conformance cases need (role name →
+    /// device, user or application); `emlab conform --list` names the roles.
+    #[serde(default)]
+    pub conformance: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

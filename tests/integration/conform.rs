@@ -24,7 +24,21 @@ fn conformance_lab() -> Lab {
 /// runs the cases `selection` picks, and stops it. The target has lab
 /// control when the server serves it; an IPv6 server is also the IPv6 base.
 async fn run_against(options: ServerOptions, selection: Selection) -> Vec<CaseResult> {
-    let lab = conformance_lab();
+    run_lab_against(conformance_lab(), options, selection).await
+}
+
+async fn run_lab_against(
+    lab: Lab,
+    options: ServerOptions,
+    selection: Selection,
+) -> Vec<CaseResult> {
+    let app = lab
+        .file
+        .application
+        .iter()
+        .find(|a| a.proxy_rights)
+        .map(|a| AppInfo::new(a.id.clone(), a.certificate.clone()))
+        .expect("an application with proxy rights");
     let lab_control = options.lab_control;
     let server = emlab_server::start(&lab, options).await.unwrap();
     let base = server.base_url();
@@ -39,15 +53,52 @@ async fn run_against(options: ServerOptions, selection: Selection) -> Vec<CaseRe
         em_base: base,
         tls: Default::default(),
     };
-    let results = run(
-        &target,
-        &AppInfo::new("emlab", "secret"),
-        &catalogue::cases(),
-        &selection,
-    )
-    .await;
+    let results = run(&target, &app, &catalogue::cases(), &selection).await;
     let _ = server.shutdown().await;
     results
+}
+
+/// Every lab shipped in `scenarios/`, served by the reference server, passes
+/// the catalogue: a case runs when the lab's `[conformance]` names its roles
+/// and is skipped (naming the role) when not, never failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shipped_lab_passes_with_its_own_names() {
+    for name in ["lab", "lab-limits", "lab-mixed", "storm-lab"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("scenarios/{name}.toml"));
+        let lab = Lab::load(&path).unwrap();
+        emlab_conformance::roles::check(&lab).unwrap();
+        let options = ServerOptions {
+            lab_control: true,
+            ..ServerOptions::default()
+        };
+        let all = Selection {
+            only: Vec::new(),
+            strict: false,
+        };
+        let results = run_lab_against(lab, options, all).await;
+        let passed = results
+            .iter()
+            .filter(|r| r.verdict == Verdict::Passed)
+            .count();
+        for r in &results {
+            match &r.verdict {
+                Verdict::Failed { expected, observed } => panic!(
+                    "{name}: {} failed: expected {expected}, observed {observed}\n{}",
+                    r.id,
+                    r.transcript.join("\n")
+                ),
+                // A skip names what the lab lacks (a role, a [fleet], a
+                // property a role's contract asks for).
+                Verdict::Skipped { reason } => assert!(
+                    reason.contains('`') || reason.contains('['),
+                    "{name}: {} skipped without naming why: {reason}",
+                    r.id
+                ),
+                Verdict::Passed => {}
+            }
+        }
+        assert!(passed >= 20, "{name}: only {passed} cases ran and passed");
+    }
 }
 
 /// Runs the cases covering `requirement`, strictly, against the reference

@@ -1,9 +1,9 @@
 //! AUTH: who may log in, and with what.
 
-use super::lab::*;
 use super::phone_ip;
 use crate::case::{Stop, expect, expect_eq};
 use crate::probe::Probe;
+use crate::roles::*;
 use emlab_protocol::em_api::{AppInfo, Login, Message, Operation, Request};
 use std::sync::Arc;
 
@@ -13,51 +13,76 @@ async fn code(p: &Probe, n: u8, query: &str) -> Result<Option<u16>, Stop> {
 }
 
 pub async fn wrong_pin_gets_201(p: Arc<Probe>) -> Result<(), Stop> {
-    p.need_user("mona")?;
-    p.clear(&[D1]).await;
+    let (d1, user) = (p.role(PHONE)?, p.role(USER)?);
+    p.clear(&[&d1]).await;
+    // Any PIN but the user's.
+    let wrong = if p.pin_of(&user) == "99999" {
+        "99998"
+    } else {
+        "99999"
+    };
     expect_eq(
         "code",
-        code(&p, 10, &format!("device={D1}&userid=mona&seq=99999")).await?,
+        code(&p, 10, &format!("device={d1}&userid={user}&seq={wrong}")).await?,
         Some(201),
     )
 }
 
 pub async fn unknown_user_gets_101(p: Arc<Probe>) -> Result<(), Stop> {
-    p.clear(&[D1]).await;
+    let d1 = p.role(PHONE)?;
+    p.clear(&[&d1]).await;
     expect_eq(
         "code",
-        code(&p, 11, &format!("device={D1}&userid=nobody&seq=12345")).await?,
+        code(&p, 11, &format!("device={d1}&userid=nobody&seq=12345")).await?,
         Some(101),
     )
 }
 
 pub async fn blank_pin_gets_202(p: Arc<Probe>) -> Result<(), Stop> {
-    p.clear(&[D1]).await;
+    let (d1, user) = (p.role(PHONE)?, p.role(USER)?);
+    p.clear(&[&d1]).await;
     expect_eq(
         "code",
-        code(&p, 12, &format!("device={D1}&userid=mona&seq=")).await?,
+        code(&p, 12, &format!("device={d1}&userid={user}&seq=")).await?,
         Some(202),
     )
 }
 
 pub async fn numeric_only_user_ids(p: Arc<Probe>) -> Result<(), Stop> {
-    p.need_user("bob")?;
-    p.clear(&[D1]).await;
+    let (d1, user) = (p.role(PHONE)?, p.role(USER_WITH_LOCALE)?);
+    if user.chars().all(|c| c.is_ascii_digit()) {
+        return Err(crate::case::skip(format!(
+            "`user_with_locale` ({user}) must have an alphanumeric ID for this case"
+        )));
+    }
+    p.clear(&[&d1]).await;
     p.set_params(r#"{"alphanumeric_user_id": false}"#).await?;
-    let c = code(&p, 13, &format!("device={D1}&userid=bob&seq=23456")).await;
+    let pin = p.pin_of(&user);
+    let c = code(&p, 13, &format!("device={d1}&userid={user}&seq={pin}")).await;
     p.set_params(r#"{"alphanumeric_user_id": true}"#).await?;
-    p.clear(&[D1]).await;
+    p.clear(&[&d1]).await;
     expect_eq("code for an alphanumeric ID", c?, Some(201))
 }
 
 pub async fn applications_need_credentials_and_proxy_rights(p: Arc<Probe>) -> Result<(), Stop> {
-    p.clear(&[D1]).await;
+    let (d1, user) = (p.role(PHONE)?, p.role(USER)?);
+    let other_app = p.role(APP_WITHOUT_PROXY_RIGHTS)?;
+    let other_cert = p
+        .target
+        .lab
+        .file
+        .application
+        .iter()
+        .find(|a| a.id == other_app)
+        .map(|a| a.certificate.clone())
+        .unwrap_or_default();
+    p.clear(&[&d1]).await;
     let as_app = |app: AppInfo| {
         Message::Request(Request::new(
             app,
             Operation::Login(Login {
-                device_name: D1.into(),
-                user_id: "mona".into(),
+                device_name: d1.clone(),
+                user_id: user.clone(),
                 ..Default::default()
             }),
         ))
@@ -66,33 +91,35 @@ pub async fn applications_need_credentials_and_proxy_rights(p: Arc<Probe>) -> Re
     let client = p.client_as(wrong.clone())?;
     let r = p.send_as(&client, &as_app(wrong)).await.label();
     expect_eq("wrong application certificate", r.as_str(), "3")?;
-    let kiosk = AppInfo::new("kiosk", "kiosk-cert");
-    let client = p.client_as(kiosk.clone())?;
-    let r = p.send_as(&client, &as_app(kiosk)).await.label();
+    let limited = AppInfo::new(other_app, other_cert);
+    let client = p.client_as(limited.clone())?;
+    let r = p.send_as(&client, &as_app(limited)).await.label();
     expect_eq(
         "application without proxy rights, another user",
         r.as_str(),
         "10",
     )?;
-    expect_eq("user on the device", p.user_on(D1).await?.as_str(), "none")
+    expect_eq("user on the device", p.user_on(&d1).await?.as_str(), "none")
 }
 
 pub async fn remember_last_user_prefills_the_prompt(p: Arc<Probe>) -> Result<(), Stop> {
     p.need_lab_control()?;
-    p.clear(&[D1]).await;
+    let (d1, user) = (p.role(PHONE)?, p.role(USER)?);
+    p.clear(&[&d1]).await;
     p.set_params(r#"{"remember_last_user": true}"#).await?;
     let result = async {
         let ip = phone_ip(14);
+        let pin = p.pin_of(&user);
         let s = p
-            .phone_screen(ip, &format!("device={D1}&userid=mona&seq=66666"))
+            .phone_screen(ip, &format!("device={d1}&userid={user}&seq={pin}"))
             .await?;
         expect(
             Probe::code_of(&s).is_none(),
-            "mona logs in",
+            format!("{user} logs in"),
             format!("{s:?}"),
         )?;
-        p.clear(&[D1]).await;
-        let prompt = p.phone_screen(ip, &format!("device={D1}")).await?;
+        p.clear(&[&d1]).await;
+        let prompt = p.phone_screen(ip, &format!("device={d1}")).await?;
         let default = match &prompt {
             emlab_protocol::phone_xml::PhoneObject::Input(i) => i
                 .items
@@ -101,37 +128,45 @@ pub async fn remember_last_user_prefills_the_prompt(p: Arc<Probe>) -> Result<(),
                 .map(|it| it.default_value.clone()),
             _ => None,
         };
-        expect_eq("userid DefaultValue", default.as_deref(), Some("mona"))
+        expect_eq(
+            "userid DefaultValue",
+            default.as_deref(),
+            Some(user.as_str()),
+        )
     }
     .await;
     p.set_params(r#"{"remember_last_user": false}"#).await?;
-    p.clear(&[D1]).await;
+    p.clear(&[&d1]).await;
     result
 }
 
 pub async fn the_old_pin_works_for_two_minutes(p: Arc<Probe>) -> Result<(), Stop> {
     p.need_lab_control()?;
-    p.need_user("kiosk")?;
-    p.clear(&[D1]).await;
+    let (d1, user) = (p.role(PHONE)?, p.role(SECOND_USER)?);
+    p.clear(&[&d1]).await;
     let ip = phone_ip(15);
-    let login = |pin: &'static str| {
-        let p = p.clone();
+    let old_pin = p.pin_of(&user);
+    let new_pin = if old_pin == "22222" { "33333" } else { "22222" };
+    let login = |pin: String| {
+        let (p, d1, user) = (p.clone(), d1.clone(), user.clone());
         async move {
             let s = p
-                .phone_screen(ip, &format!("device={D1}&userid=kiosk&seq={pin}"))
+                .phone_screen(ip, &format!("device={d1}&userid={user}&seq={pin}"))
                 .await?;
             let code = Probe::code_of(&s).map_or("success".to_string(), |c| c.to_string());
-            p.clear(&[D1]).await;
+            p.clear(&[&d1]).await;
             Ok::<String, Stop>(code)
         }
     };
-    let first = login("11111").await?;
-    p.lab_post("users/kiosk/pin", r#"{"pin": "22222"}"#).await?;
-    let cached = login("11111").await?;
+    let set_pin = |pin: &str| serde_json::json!({ "pin": pin }).to_string();
+    let pin_path = format!("users/{}/pin", crate::probe::path_segment(&user));
+    let first = login(old_pin.clone()).await?;
+    p.lab_post(&pin_path, &set_pin(new_pin)).await?;
+    let cached = login(old_pin.clone()).await?;
     p.advance_clock(3 * 60).await?;
-    let expired = login("11111").await?;
-    let new = login("22222").await?;
-    p.lab_post("users/kiosk/pin", r#"{"pin": "11111"}"#).await?;
+    let expired = login(old_pin.clone()).await?;
+    let new = login(new_pin.to_string()).await?;
+    p.lab_post(&pin_path, &set_pin(&old_pin)).await?;
     expect_eq(
         "(first, old PIN within 2 min, old PIN after 3 min, new PIN)",
         (
@@ -146,20 +181,28 @@ pub async fn the_old_pin_works_for_two_minutes(p: Arc<Probe>) -> Result<(), Stop
 
 /// ucm takes any keypad PIN; ucm4 wants 5+ digits and cme 4 to 8 digits.
 pub async fn pin_rules_per_profile(p: Arc<Probe>) -> Result<(), Stop> {
-    p.need_user("dave")?;
-    p.clear(&[D7905]).await;
+    let (phone, user) = (p.role(OTHER_MODEL_PHONE)?, p.role(KEYPAD_PIN_USER)?);
+    p.clear(&[&phone]).await;
+    let pin = p.pin_of(&user);
+    let encoded: String = form_urlencoded::byte_serialize(pin.as_bytes()).collect();
     let s = p
         .phone_screen(
             phone_ip(16),
-            &format!("device={D7905}&userid=dave&seq=ab%2312"),
+            &format!("device={phone}&userid={user}&seq={encoded}"),
         )
         .await?;
-    p.clear(&[D7905]).await;
+    p.clear(&[&phone]).await;
     let code = Probe::code_of(&s);
     match p.target.profile {
-        emlab_protocol::ServerProfile::Ucm => {
-            expect_eq("code for PIN `ab#12` (keypad characters)", code, None)
-        }
-        _ => expect_eq("code for PIN `ab#12` (not digits)", code, Some(201)),
+        emlab_protocol::ServerProfile::Ucm => expect_eq(
+            &format!("code for PIN `{pin}` (keypad characters)"),
+            code,
+            None,
+        ),
+        _ => expect_eq(
+            &format!("code for PIN `{pin}` (not digits)"),
+            code,
+            Some(201),
+        ),
     }
 }

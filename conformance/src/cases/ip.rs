@@ -1,21 +1,26 @@
 //! IP: where requests may come from.
 
-use super::lab::*;
 use super::phone_ip;
 use crate::case::{Stop, expect, expect_eq};
 use crate::probe::Probe;
+use crate::roles::*;
 use std::sync::Arc;
 
 pub async fn untrusted_sources_are_blocked(p: Arc<Probe>) -> Result<(), Stop> {
     p.need_lab_control()?;
-    p.clear(&[D1]).await;
+    let (d1, user) = (p.role(PHONE)?, p.role(USER)?);
+    let pin = p.pin_of(&user);
+    p.clear(&[&d1]).await;
     p.set_params(r#"{"validate_ip_address": true, "trusted_ips": ""}"#)
         .await?;
     let s = p
-        .phone_screen(phone_ip(60), &format!("device={D1}&userid=mona&seq=66666"))
+        .phone_screen(
+            phone_ip(60),
+            &format!("device={d1}&userid={user}&seq={pin}"),
+        )
         .await;
     p.set_params(r#"{"validate_ip_address": false}"#).await?;
-    p.clear(&[D1]).await;
+    p.clear(&[&d1]).await;
     let code = Probe::code_of(&s?);
     expect(
         code.is_some(),
@@ -43,7 +48,9 @@ pub async fn trusted_list_is_at_most_1024_characters(p: Arc<Probe>) -> Result<()
 pub async fn requests_through_a_proxy_are_refused(p: Arc<Probe>) -> Result<(), Stop> {
     use emlab_simulator::phone::http::{HeaderName, HeaderValue};
     p.need_lab_control()?;
-    p.clear(&[D1]).await;
+    let (d1, user) = (p.role(PHONE)?, p.role(USER)?);
+    let pin = p.pin_of(&user);
+    p.clear(&[&d1]).await;
     // Trust the phone's address, so only the proxy rule can refuse it.
     let ip = phone_ip(61);
     p.set_params(&format!(
@@ -51,7 +58,7 @@ pub async fn requests_through_a_proxy_are_refused(p: Arc<Probe>) -> Result<(), S
     ))
     .await?;
     let url = format!(
-        "{}/emapp/EMAppServlet?device={D1}&userid=mona&seq=66666",
+        "{}/emapp/EMAppServlet?device={d1}&userid={user}&seq={pin}",
         p.target.em_base.trim_end_matches('/')
     );
     let via = [(
@@ -61,7 +68,7 @@ pub async fn requests_through_a_proxy_are_refused(p: Arc<Probe>) -> Result<(), S
     let f = p.get_with(ip, &url, &via).await;
     p.set_params(r#"{"validate_ip_address": false, "trusted_ips": ""}"#)
         .await?;
-    p.clear(&[D1]).await;
+    p.clear(&[&d1]).await;
     let code = match f {
         emlab_simulator::phone::http::Fetched::Ok { status: 200, body } => {
             emlab_protocol::phone_xml::PhoneObject::from_xml(&String::from_utf8_lossy(&body))
@@ -89,8 +96,8 @@ pub async fn ipv6_phones_log_in(p: Arc<Probe>) -> Result<(), Stop> {
             "the target listens on IPv4; give an IPv6 --target (http://[::1]:PORT) to check IP-4",
         ));
     };
-    p.need_user("user00003")?;
-    let device = "SEP0E0000000003";
+    let (device, user) = (p.role(IPV6_PHONE)?, p.role(IPV6_USER)?);
+    let device = device.as_str();
     p.clear(&[device]).await;
     let base = base.trim_end_matches('/').to_string();
     let from = IpAddr::V6(Ipv6Addr::LOCALHOST);
@@ -117,9 +124,9 @@ pub async fn ipv6_phones_log_in(p: Arc<Probe>) -> Result<(), Stop> {
         "the prompt's URL with a bracketed IPv6 host (URL-1)",
         url.clone(),
     )?;
-    let pin = p.pin_of("user00003");
+    let pin = p.pin_of(&user);
     let done = screen(
-        p.get_from(from, &format!("{url}&userid=user00003&seq={pin}"), &[])
+        p.get_from(from, &format!("{url}&userid={user}&seq={pin}"), &[])
             .await,
     );
     p.clear(&[device]).await;

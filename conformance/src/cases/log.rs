@@ -1,9 +1,9 @@
 //! LOG: logging in and out at the phone.
 
-use super::lab::*;
 use super::phone_ip;
 use crate::case::{Stop, expect, expect_eq, fail};
 use crate::probe::{Probe, sequence};
+use crate::roles::*;
 use emlab_protocol::phone_xml::PhoneObject;
 use emlab_protocol::sccp::ResetType;
 use std::sync::Arc;
@@ -12,19 +12,19 @@ use std::time::Duration;
 const QUIET: Duration = Duration::from_millis(300);
 
 pub async fn phone_login_replaces_config_and_restarts(p: Arc<Probe>) -> Result<(), Stop> {
-    p.need_user("user00000")?;
-    p.clear(&[FLEET0]).await;
+    let (device, user) = (p.role(REGISTERING_PHONE)?, p.role(REGISTERING_USER)?);
+    p.clear(&[&device]).await;
     let ip = phone_ip(1);
-    let phone = p.sccp_phone(FLEET0, ip).await?;
-    let prompt = p.phone_screen(ip, &format!("device={FLEET0}")).await?;
+    let phone = p.sccp_phone(&device, ip).await?;
+    let prompt = p.phone_screen(ip, &format!("device={device}")).await?;
     expect(
         matches!(prompt, PhoneObject::Input(_)),
         "the login prompt (CiscoIPPhoneInput)",
         format!("{prompt:?}"),
     )?;
-    let pin = p.pin_of("user00000");
+    let pin = p.pin_of(&user);
     let done = p
-        .phone_screen(ip, &format!("device={FLEET0}&userid=user00000&seq={pin}"))
+        .phone_screen(ip, &format!("device={device}&userid={user}&seq={pin}"))
         .await?;
     let ok = matches!(&done, PhoneObject::Text(t) if t.text == "Login Successful");
     expect(ok, "Login Successful", format!("{done:?}"))?;
@@ -34,45 +34,54 @@ pub async fn phone_login_replaces_config_and_restarts(p: Arc<Probe>) -> Result<(
         "a restart",
         sequence(&seen),
     )?;
-    let c = p.config(FLEET0).await?;
-    expect_eq("loginUserId", c.login_user_id.as_str(), "user00000")?;
-    p.clear(&[FLEET0]).await;
+    let c = p.config(&device).await?;
+    expect_eq("loginUserId", c.login_user_id.as_str(), user.as_str())?;
+    p.clear(&[&device]).await;
     Ok(())
 }
 
 pub async fn logout_restores_the_logout_profile(p: Arc<Probe>) -> Result<(), Stop> {
-    p.need_device(D2)?;
-    p.clear(&[D2]).await;
-    let phone = p.sccp_phone(D2, phone_ip(2)).await?;
-    expect_eq("login", p.login(D2, "mona").await.as_str(), "success")?;
+    let (d2, user) = (p.role(SECOND_PHONE)?, p.role(USER)?);
+    let logout_profile = p
+        .lab_device(&d2)
+        .map(|d| d.logout_profile.clone())
+        .filter(|l| l != "auto")
+        .ok_or_else(|| {
+            crate::case::skip(format!(
+                "`second_phone` ({d2}) has no logout profile of its own"
+            ))
+        })?;
+    p.clear(&[&d2]).await;
+    let phone = p.sccp_phone(&d2, phone_ip(2)).await?;
+    expect_eq("login", p.login(&d2, &user).await.as_str(), "success")?;
     phone.commands(QUIET).await;
-    expect_eq("logout", p.logout(D2).await.as_str(), "success")?;
+    expect_eq("logout", p.logout(&d2).await.as_str(), "success")?;
     let seen = phone.commands(QUIET).await;
     expect(
         seen.first() == Some(&ResetType::Restart),
         "a restart after logout",
         sequence(&seen),
     )?;
-    let c = p.config(D2).await?;
-    expect_eq("emProfile", c.em_profile.as_str(), "lobby-7960")?;
+    let c = p.config(&d2).await?;
+    expect_eq("emProfile", c.em_profile.as_str(), logout_profile.as_str())?;
     expect_eq("loginUserId", c.login_user_id.as_str(), "")
 }
 
 pub async fn a_logged_in_phone_offers_logout(p: Arc<Probe>) -> Result<(), Stop> {
-    p.need_device(D1)?;
-    p.clear(&[D1]).await;
-    expect_eq("login", p.login(D1, "mona").await.as_str(), "success")?;
+    let (d1, user) = (p.role(PHONE)?, p.role(USER)?);
+    p.clear(&[&d1]).await;
+    expect_eq("login", p.login(&d1, &user).await.as_str(), "success")?;
     let ip = phone_ip(3);
-    let screen = p.phone_screen(ip, &format!("device={D1}")).await?;
+    let screen = p.phone_screen(ip, &format!("device={d1}")).await?;
     let PhoneObject::Text(t) = &screen else {
         return Err(fail(
-            "CiscoIPPhoneText `Logged in as mona`",
+            format!("CiscoIPPhoneText `Logged in as {user}`"),
             format!("{screen:?}"),
         ));
     };
     expect(
-        t.text.contains("mona"),
-        "the text names mona",
+        t.text.contains(user.as_str()),
+        format!("the text names {user}"),
         t.text.clone(),
     )?;
     let yes = t
@@ -90,16 +99,17 @@ pub async fn a_logged_in_phone_offers_logout(p: Arc<Probe>) -> Result<(), Stop> 
     let _ = done;
     expect_eq(
         "user on the device after Yes",
-        p.user_on(D1).await?.as_str(),
+        p.user_on(&d1).await?.as_str(),
         "none",
     )
 }
 
 pub async fn several_profiles_give_a_menu(p: Arc<Probe>) -> Result<(), Stop> {
-    p.need_user("alice")?;
-    p.clear(&[D1]).await;
+    let (d1, user) = (p.role(PHONE)?, p.role(USER_WITH_TWO_PROFILES)?);
+    let pin = p.pin_of(&user);
+    p.clear(&[&d1]).await;
     let screen = p
-        .phone_screen(phone_ip(4), &format!("device={D1}&userid=alice&seq=12345"))
+        .phone_screen(phone_ip(4), &format!("device={d1}&userid={user}&seq={pin}"))
         .await?;
     let PhoneObject::Menu(m) = &screen else {
         return Err(fail(
@@ -108,44 +118,56 @@ pub async fn several_profiles_give_a_menu(p: Arc<Probe>) -> Result<(), Stop> {
         ));
     };
     expect_eq("menu items", m.items.len(), 2)?;
-    p.clear(&[D1]).await;
+    p.clear(&[&d1]).await;
     Ok(())
 }
 
 pub async fn login_types_dn_and_sp(p: Arc<Probe>) -> Result<(), Stop> {
-    p.need_user("bob")?;
-    p.clear(&[D1]).await;
+    let (d1, user) = (p.role(PHONE)?, p.role(USER_WITH_LOCALE)?);
+    let entry = p.lab_user(&user).cloned();
+    let (Some(dn), Some(sp)) = (
+        entry.as_ref().and_then(|u| u.primary_extension.clone()),
+        entry
+            .as_ref()
+            .and_then(|u| u.self_service_id.clone().or(u.primary_extension.clone())),
+    ) else {
+        return Err(crate::case::skip(format!(
+            "`user_with_locale` ({user}) needs a primary extension and a self-service ID"
+        )));
+    };
+    let pin = p.pin_of(&user);
+    p.clear(&[&d1]).await;
     let ip = phone_ip(5);
-    for (login_type, id) in [("DN", "2002"), ("SP", "777")] {
+    for (login_type, id) in [("DN", dn), ("SP", sp)] {
         let s = p
             .phone_screen(
                 ip,
-                &format!("device={D1}&loginType={login_type}&userid={id}&seq=23456"),
+                &format!("device={d1}&loginType={login_type}&userid={id}&seq={pin}"),
             )
             .await?;
         let ok = matches!(&s, PhoneObject::Text(t) if t.text == "Login Successful");
         expect(
             ok,
-            format!("loginType={login_type} logs bob in"),
+            format!("loginType={login_type} logs {user} in"),
             format!("{s:?}"),
         )?;
-        expect_eq("user on the device", p.user_on(D1).await?.as_str(), "bob")?;
-        p.clear(&[D1]).await;
+        expect_eq(
+            "user on the device",
+            p.user_on(&d1).await?.as_str(),
+            user.as_str(),
+        )?;
+        p.clear(&[&d1]).await;
     }
     Ok(())
 }
 
 pub async fn off_hook_defers_the_restart(p: Arc<Probe>) -> Result<(), Stop> {
-    p.need_user("user00001")?;
-    p.clear(&[FLEET1]).await;
-    let phone = p.sccp_phone(FLEET1, phone_ip(6)).await?;
+    let (device, user) = (p.role(PUSH_PHONE)?, p.role(PUSH_USER)?);
+    p.clear(&[&device]).await;
+    let phone = p.sccp_phone(&device, phone_ip(6)).await?;
     p.off_hook(&phone, true);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    expect_eq(
-        "login",
-        p.login(FLEET1, "user00001").await.as_str(),
-        "success",
-    )?;
+    expect_eq("login", p.login(&device, &user).await.as_str(), "success")?;
     let early = phone.commands(QUIET).await;
     expect(
         early.is_empty(),
@@ -159,32 +181,35 @@ pub async fn off_hook_defers_the_restart(p: Arc<Probe>) -> Result<(), Stop> {
         "the restart once on-hook",
         sequence(&later),
     )?;
-    p.clear(&[FLEET1]).await;
+    p.clear(&[&device]).await;
     Ok(())
 }
 
 pub async fn an_administrator_may_log_any_device_out(p: Arc<Probe>) -> Result<(), Stop> {
     p.need_lab_control()?;
-    p.clear(&[D1]).await;
-    expect_eq("login", p.login(D1, "mona").await.as_str(), "success")?;
-    let status = p.lab_post(&format!("devices/{D1}/logout"), "{}").await?;
+    let (d1, user) = (p.role(PHONE)?, p.role(USER)?);
+    p.clear(&[&d1]).await;
+    expect_eq("login", p.login(&d1, &user).await.as_str(), "success")?;
+    let status = p.lab_post(&format!("devices/{d1}/logout"), "{}").await?;
     expect_eq("administrator logout", status, 200)?;
-    expect_eq("user on the device", p.user_on(D1).await?.as_str(), "none")
+    expect_eq("user on the device", p.user_on(&d1).await?.as_str(), "none")
 }
 
 pub async fn call_backs_end_at_logout(p: Arc<Probe>) -> Result<(), Stop> {
     p.need_lab_control()?;
-    p.clear(&[D1]).await;
-    expect_eq("login", p.login(D1, "mona").await.as_str(), "success")?;
+    let (d1, user) = (p.role(PHONE)?, p.role(USER)?);
+    let user_path = format!("users/{}", crate::probe::path_segment(&user));
+    p.clear(&[&d1]).await;
+    expect_eq("login", p.login(&d1, &user).await.as_str(), "success")?;
     expect_eq(
         "Call Back pressed",
-        p.lab_post(&format!("devices/{D1}/call-back"), r#"{"number": "2002"}"#)
+        p.lab_post(&format!("devices/{d1}/call-back"), r#"{"number": "2002"}"#)
             .await?,
         200,
     )?;
-    let during = p.lab_get("users/mona").await?["call_backs"].clone();
-    expect_eq("logout", p.logout(D1).await.as_str(), "success")?;
-    let after = p.lab_get("users/mona").await?["call_backs"].clone();
+    let during = p.lab_get(&user_path).await?["call_backs"].clone();
+    expect_eq("logout", p.logout(&d1).await.as_str(), "success")?;
+    let after = p.lab_get(&user_path).await?["call_backs"].clone();
     expect(
         during.as_array().is_some_and(|a| !a.is_empty()),
         "an active Call Back while logged in",
@@ -199,23 +224,19 @@ pub async fn call_backs_end_at_logout(p: Arc<Probe>) -> Result<(), Stop> {
 
 pub async fn dnd_follows_the_user(p: Arc<Probe>) -> Result<(), Stop> {
     p.need_lab_control()?;
-    p.need_user("kiosk")?;
-    p.clear(&[D1]).await;
-    expect_eq("login", p.login(D1, "kiosk").await.as_str(), "success")?;
+    let (d1, user) = (p.role(PHONE)?, p.role(SECOND_USER)?);
+    p.clear(&[&d1]).await;
+    expect_eq("login", p.login(&d1, &user).await.as_str(), "success")?;
     p.lab_post(
-        &format!("devices/{D1}/dnd"),
+        &format!("devices/{d1}/dnd"),
         r#"{"status": true, "alert": "beep-only"}"#,
     )
     .await?;
-    expect_eq("logout", p.logout(D1).await.as_str(), "success")?;
-    let logged_out = p.config(D1).await?.dnd.map(|d| d.status);
-    expect_eq(
-        "login again",
-        p.login(D1, "kiosk").await.as_str(),
-        "success",
-    )?;
-    let back = p.config(D1).await?.dnd.map(|d| (d.status, d.alert));
-    p.clear(&[D1]).await;
+    expect_eq("logout", p.logout(&d1).await.as_str(), "success")?;
+    let logged_out = p.config(&d1).await?.dnd.map(|d| d.status);
+    expect_eq("login again", p.login(&d1, &user).await.as_str(), "success")?;
+    let back = p.config(&d1).await?.dnd.map(|d| (d.status, d.alert));
+    p.clear(&[&d1]).await;
     expect(
         logged_out != Some(true),
         "the device's own DND untouched after logout",

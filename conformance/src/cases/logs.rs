@@ -1,19 +1,21 @@
 //! LOGS: clearing call logs, seen by the phone's own web server.
 
-use super::lab::*;
 use super::phone_ip;
 use crate::case::{Stop, expect, expect_eq, skip};
 use crate::probe::{Probe, SccpPhone};
+use crate::roles::*;
 use emlab_simulator::phone::PhoneEvent;
 use emlab_simulator::phone::web_server::PhoneWebServer;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-/// FLEET1 as a phone that registers from its own address (so the server
+/// `push_phone` as a phone that registers from its own address (so the server
 /// knows where to push) and answers `/CGI/Execute` on the lab's
 /// `phone_web_port`.
 struct PushablePhone {
+    device: String,
+    user: String,
     _web: Arc<PhoneWebServer>,
     _phone: SccpPhone,
     events: UnboundedReceiver<PhoneEvent>,
@@ -21,6 +23,7 @@ struct PushablePhone {
 
 impl PushablePhone {
     async fn start(p: &Probe, n: u8) -> Result<PushablePhone, Stop> {
+        let (device, user) = (p.role(PUSH_PHONE)?, p.role(PUSH_USER)?);
         let port = p.target.lab.file.server.phone_web_port;
         let web = PhoneWebServer::start(port, p.target.tls.clone())
             .await
@@ -29,16 +32,18 @@ impl PushablePhone {
                     "cannot listen on the lab's phone_web_port {port}: {e}"
                 ))
             })?;
-        p.clear(&[FLEET1]).await;
+        p.clear(&[&device]).await;
         let ip = phone_ip(n);
-        let phone = p.sccp_phone(FLEET1, ip).await?;
+        let phone = p.sccp_phone(&device, ip).await?;
         let (tx, events) = tokio::sync::mpsc::unbounded_channel();
         let auth = format!(
             "{}/ccmcip/authenticate.jsp",
             p.target.em_base.trim_end_matches('/')
         );
-        web.bind(ip, FLEET1, &auth, tx);
+        web.bind(ip, &device, &auth, tx);
         Ok(PushablePhone {
+            device,
+            user,
             _web: web,
             _phone: phone,
             events,
@@ -62,10 +67,10 @@ pub async fn clear_call_logs_at_manual_login(p: Arc<Probe>) -> Result<(), Stop> 
     p.need_lab_control()?;
     let mut phone = PushablePhone::start(&p, 50).await?;
     p.set_params(r#"{"clear_call_logs": true}"#).await?;
-    let login = p.login(FLEET1, "user00001").await;
+    let login = p.login(&phone.device, &phone.user).await;
     let cleared = phone.cleared().await;
     p.set_params(r#"{"clear_call_logs": false}"#).await?;
-    p.clear(&[FLEET1]).await;
+    p.clear(&[&phone.device]).await;
     expect_eq("login", login.as_str(), "success")?;
     expect(
         cleared,
@@ -78,10 +83,10 @@ pub async fn cme_clears_call_history_at_logout(p: Arc<Probe>) -> Result<(), Stop
     let mut phone = PushablePhone::start(&p, 51).await?;
     expect_eq(
         "login",
-        p.login(FLEET1, "user00001").await.as_str(),
+        p.login(&phone.device, &phone.user).await.as_str(),
         "success",
     )?;
-    expect_eq("logout", p.logout(FLEET1).await.as_str(), "success")?;
+    expect_eq("logout", p.logout(&phone.device).await.as_str(), "success")?;
     expect(
         phone.cleared().await,
         "Init:CallHistory pushed to the phone at logout (cme)",

@@ -1,38 +1,41 @@
 //! MULTI: one user, several devices.
 
-use super::lab::*;
 use crate::case::{Stop, expect, expect_eq};
 use crate::probe::Probe;
+use crate::roles::*;
 use std::sync::Arc;
 
 pub async fn second_device_gets_25(p: Arc<Probe>) -> Result<(), Stop> {
-    p.clear(&[D1, D2]).await;
-    expect_eq("first login", p.login(D1, "mona").await.as_str(), "success")?;
-    let second = p.login(D2, "mona").await;
-    p.clear(&[D1, D2]).await;
+    let (d1, d2, user) = (p.role(PHONE)?, p.role(SECOND_PHONE)?, p.role(USER)?);
+    p.clear(&[&d1, &d2]).await;
+    expect_eq("first login", p.login(&d1, &user).await.as_str(), "success")?;
+    let second = p.login(&d2, &user).await;
+    p.clear(&[&d1, &d2]).await;
     expect_eq("second device", second.as_str(), "25")
 }
 
-/// mona logs in on D1 then D2 under `behavior`; both answers and who is
-/// left on D1. The parameter goes back to `not-allowed` afterwards.
-async fn mona_on_two_devices(
+/// `user` logs in on `phone` then `second_phone` under `behavior`; both
+/// answers and who is left on the first. The parameter goes back to
+/// `not-allowed` afterwards.
+async fn one_user_on_two_devices(
     p: &Probe,
     behavior: &str,
 ) -> Result<(String, String, Result<String, Stop>), Stop> {
-    p.clear(&[D1, D2]).await;
+    let (d1, d2, user) = (p.role(PHONE)?, p.role(SECOND_PHONE)?, p.role(USER)?);
+    p.clear(&[&d1, &d2]).await;
     p.set_params(&format!(r#"{{"multiple_login_behavior": "{behavior}"}}"#))
         .await?;
-    let a = p.login(D1, "mona").await;
-    let b = p.login(D2, "mona").await;
-    let first = p.user_on(D1).await;
-    p.clear(&[D1, D2]).await;
+    let a = p.login(&d1, &user).await;
+    let b = p.login(&d2, &user).await;
+    let first = p.user_on(&d1).await;
+    p.clear(&[&d1, &d2]).await;
     p.set_params(r#"{"multiple_login_behavior": "not-allowed"}"#)
         .await?;
     Ok((a, b, first))
 }
 
 pub async fn allowed_lets_the_user_on_both(p: Arc<Probe>) -> Result<(), Stop> {
-    let (a, b, _) = mona_on_two_devices(&p, "allowed").await?;
+    let (a, b, _) = one_user_on_two_devices(&p, "allowed").await?;
     expect_eq(
         "both logins",
         (a.as_str(), b.as_str()),
@@ -41,7 +44,7 @@ pub async fn allowed_lets_the_user_on_both(p: Arc<Probe>) -> Result<(), Stop> {
 }
 
 pub async fn auto_logout_frees_the_first_device(p: Arc<Probe>) -> Result<(), Stop> {
-    let (a, b, first) = mona_on_two_devices(&p, "auto-logout").await?;
+    let (a, b, first) = one_user_on_two_devices(&p, "auto-logout").await?;
     expect_eq(
         "both logins",
         (a.as_str(), b.as_str()),
@@ -51,6 +54,7 @@ pub async fn auto_logout_frees_the_first_device(p: Arc<Probe>) -> Result<(), Sto
 }
 
 pub async fn concurrent_logins_leave_one_device(p: Arc<Probe>) -> Result<(), Stop> {
+    let user = p.role(USER)?;
     let devices: Vec<String> = p
         .target
         .lab
@@ -68,8 +72,8 @@ pub async fn concurrent_logins_leave_one_device(p: Arc<Probe>) -> Result<(), Sto
     p.clear(&refs).await;
     let mut tasks = tokio::task::JoinSet::new();
     for d in &devices {
-        let (p, d) = (p.clone(), d.clone());
-        tasks.spawn(async move { p.login(&d, "mona").await });
+        let (p, d, user) = (p.clone(), d.clone(), user.clone());
+        tasks.spawn(async move { p.login(&d, &user).await });
     }
     let mut successes = 0;
     while let Some(r) = tasks.join_next().await {
@@ -86,10 +90,11 @@ pub async fn concurrent_logins_leave_one_device(p: Arc<Probe>) -> Result<(), Sto
 }
 
 pub async fn another_user_on_the_device_gets_18(p: Arc<Probe>) -> Result<(), Stop> {
-    p.clear(&[D1]).await;
-    expect_eq("first login", p.login(D1, "mona").await.as_str(), "success")?;
-    let second = p.login(D1, "bob").await;
-    p.clear(&[D1]).await;
+    let (d1, user, other) = (p.role(PHONE)?, p.role(USER)?, p.role(USER_WITH_LOCALE)?);
+    p.clear(&[&d1]).await;
+    expect_eq("first login", p.login(&d1, &user).await.as_str(), "success")?;
+    let second = p.login(&d1, &other).await;
+    p.clear(&[&d1]).await;
     expect_eq(
         "another user on the same device (ucm4)",
         second.as_str(),

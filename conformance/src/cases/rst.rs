@@ -1,9 +1,9 @@
 //! RST: restart versus reset, seen on the control channel.
 
-use super::lab::*;
 use super::phone_ip;
 use crate::case::{Stop, expect_eq};
 use crate::probe::{Probe, sequence};
+use crate::roles::*;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,36 +19,50 @@ async fn login_sequence(p: &Probe, device: &str, user: &str, ip: u8) -> Result<S
 }
 
 pub async fn same_locale_and_modules_restart_only(p: Arc<Probe>) -> Result<(), Stop> {
-    p.need_user("user00002")?;
-    let seq = login_sequence(&p, FLEET2, "user00002", 40).await;
-    p.clear(&[FLEET2]).await;
+    let (phone, user) = (p.role(RESTART_PHONE)?, p.role(RESTART_USER)?);
+    let seq = login_sequence(&p, &phone, &user, 40).await;
+    p.clear(&[&phone]).await;
     expect_eq("commands", seq?.as_str(), "restart")
 }
 
 pub async fn another_locale_restarts_then_resets(p: Arc<Probe>) -> Result<(), Stop> {
-    p.need_user("bob")?;
-    // bob is German; the generated 7960 runs English with no modules, as bob's profile has none.
-    let seq = login_sequence(&p, FLEET2, "bob", 41).await;
-    let c = p.config(FLEET2).await;
-    p.clear(&[FLEET2]).await;
+    let (phone, user) = (p.role(RESTART_PHONE)?, p.role(USER_WITH_LOCALE)?);
+    // The user's own locale differs from the phone's (the role's contract);
+    // the profile brings no modules to a phone that has none.
+    let locale = p
+        .lab_user(&user)
+        .and_then(|u| u.locale.clone())
+        .ok_or_else(|| crate::case::skip(format!("`user_with_locale` ({user}) has no locale")))?;
+    let seq = login_sequence(&p, &phone, &user, 41).await;
+    let c = p.config(&phone).await;
+    p.clear(&[&phone]).await;
     expect_eq("commands", seq?.as_str(), "restart+reset")?;
     expect_eq(
         "userLocale in the reloaded config (RST-4)",
         c?.user_locale.name.as_str(),
-        "German_Germany",
+        locale.as_str(),
     )
 }
 
 pub async fn another_module_set_restarts_then_resets(p: Arc<Probe>) -> Result<(), Stop> {
-    p.need_user("mona")?;
-    // mona (English) brings a 7914 to a generated 7960 without one.
-    let seq = login_sequence(&p, FLEET2, "mona", 42).await;
-    let c = p.config(FLEET2).await;
-    p.clear(&[FLEET2]).await;
+    let (phone, user) = (p.role(RESTART_PHONE)?, p.role(USER)?);
+    // The user's profile brings add-on modules to a phone without one.
+    let modules = p
+        .first_profile_of(&user)
+        .and_then(|name| p.lab_profile(&name).map(|pr| pr.modules.len()))
+        .unwrap_or(0);
+    if modules == 0 {
+        return Err(crate::case::skip(format!(
+            "`user` ({user}) has no add-on module in its profile"
+        )));
+    }
+    let seq = login_sequence(&p, &phone, &user, 42).await;
+    let c = p.config(&phone).await;
+    p.clear(&[&phone]).await;
     expect_eq("commands", seq?.as_str(), "restart+reset")?;
     expect_eq(
         "add-on modules in the reloaded config (RST-4)",
         c?.add_on_modules.modules.len(),
-        1,
+        modules,
     )
 }

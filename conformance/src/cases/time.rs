@@ -1,22 +1,23 @@
 //! TIME: automatic logouts, on the lab clock.
 
-use super::lab::*;
 use crate::case::{Stop, expect_eq};
 use crate::probe::Probe;
+use crate::roles::*;
 use std::sync::Arc;
 
 pub async fn enforced_max_login_time_logs_out(p: Arc<Probe>) -> Result<(), Stop> {
     p.need_lab_control()?;
-    p.clear(&[D1]).await;
+    let (d1, user) = (p.role(PHONE)?, p.role(USER_WITH_LOCALE)?);
+    p.clear(&[&d1]).await;
     p.set_params(r#"{"enforce_max_login_time": true, "max_login_time": "0:10"}"#)
         .await?;
-    // bob's profile has no idle timer, so only the login time can end it.
-    let login = p.login(D1, "bob").await;
+    // The role's profile has no idle timer, so only the login time can end it.
+    let login = p.login(&d1, &user).await;
     p.advance_clock(11 * 60).await?;
-    let after = p.user_on(D1).await;
+    let after = p.user_on(&d1).await;
     p.set_params(r#"{"enforce_max_login_time": false, "max_login_time": "8:00"}"#)
         .await?;
-    p.clear(&[D1]).await;
+    p.clear(&[&d1]).await;
     expect_eq("login", login.as_str(), "success")?;
     expect_eq(
         "user on the device after 11 minutes of a 10-minute limit",
@@ -27,16 +28,25 @@ pub async fn enforced_max_login_time_logs_out(p: Arc<Probe>) -> Result<(), Stop>
 
 pub async fn the_users_own_limit_wins(p: Arc<Probe>) -> Result<(), Stop> {
     p.need_lab_control()?;
-    p.need_user("dave")?;
-    p.clear(&[D2]).await;
-    // dave may stay 0:10 whatever the service parameter (8:00, not enforced).
-    let login = p.login(D2, "dave").await;
-    p.advance_clock(11 * 60).await?;
-    let after = p.user_on(D2).await;
-    p.clear(&[D2]).await;
+    let (d2, user) = (p.role(SECOND_PHONE)?, p.role(KEYPAD_PIN_USER)?);
+    let own = p
+        .lab_user(&user)
+        .and_then(|u| u.max_login_time.clone())
+        .and_then(|t| emlab_protocol::lab::parse_login_time(&t).ok())
+        .ok_or_else(|| {
+            crate::case::skip(format!(
+                "`keypad_pin_user` ({user}) has no max_login_time of its own"
+            ))
+        })?;
+    p.clear(&[&d2]).await;
+    // The user's own limit, whatever the service parameter (8:00, not enforced).
+    let login = p.login(&d2, &user).await;
+    p.advance_clock(u64::from(own) * 60 + 60).await?;
+    let after = p.user_on(&d2).await;
+    p.clear(&[&d2]).await;
     expect_eq("login", login.as_str(), "success")?;
     expect_eq(
-        "dave on the device after 11 minutes",
+        &format!("{user} on the device a minute past their own limit"),
         after?.as_str(),
         "none",
     )
@@ -59,41 +69,54 @@ pub async fn a_valid_max_login_time_turns_enforce_on(p: Arc<Probe>) -> Result<()
 
 pub async fn an_idle_phone_is_logged_out(p: Arc<Probe>) -> Result<(), Stop> {
     p.need_lab_control()?;
-    p.clear(&[D1]).await;
-    // mona's profile has max-idle-time 10 minutes.
-    let login = p.login(D1, "mona").await;
-    p.advance_clock(11 * 60).await?;
-    let after = p.user_on(D1).await;
-    p.clear(&[D1]).await;
+    let (d1, user) = (p.role(PHONE)?, p.role(USER)?);
+    let idle = p
+        .first_profile_of(&user)
+        .and_then(|name| p.lab_profile(&name).and_then(|pr| pr.max_idle_time))
+        .ok_or_else(|| {
+            crate::case::skip(format!(
+                "`user` ({user}) has no max_idle_time in its profile"
+            ))
+        })?;
+    p.clear(&[&d1]).await;
+    let login = p.login(&d1, &user).await;
+    p.advance_clock(u64::from(idle) * 60 + 60).await?;
+    let after = p.user_on(&d1).await;
+    p.clear(&[&d1]).await;
     expect_eq("login", login.as_str(), "success")?;
-    expect_eq("mona after 11 idle minutes", after?.as_str(), "none")
+    expect_eq(
+        &format!("{user} a minute past {idle} idle minutes"),
+        after?.as_str(),
+        "none",
+    )
 }
 
 pub async fn a_stopped_service_keeps_logins_past_expiry_until_a_day(
     p: Arc<Probe>,
 ) -> Result<(), Stop> {
     p.need_lab_control()?;
-    p.clear(&[D1]).await;
+    let (d1, user) = (p.role(PHONE)?, p.role(USER_WITH_LOCALE)?);
+    p.clear(&[&d1]).await;
     p.set_params(r#"{"enforce_max_login_time": true, "max_login_time": "1:00"}"#)
         .await?;
-    let login = p.login(D1, "bob").await;
+    let login = p.login(&d1, &user).await;
     p.lab_post("em-service", r#"{"running": false}"#).await?;
     p.advance_clock(2 * 3600).await?;
     p.lab_post("em-service", r#"{"running": true}"#).await?;
     p.advance_clock(2 * 3600).await?;
-    let after_expiry = p.user_on(D1).await;
+    let after_expiry = p.user_on(&d1).await;
     p.advance_clock(23 * 3600).await?;
-    let after_a_day = p.user_on(D1).await;
+    let after_a_day = p.user_on(&d1).await;
     p.set_params(r#"{"enforce_max_login_time": false, "max_login_time": "8:00"}"#)
         .await?;
-    p.clear(&[D1]).await;
+    p.clear(&[&d1]).await;
     expect_eq("login", login.as_str(), "success")?;
     expect_eq(
-        "bob 3 h past a 1 h limit, across a service restart",
+        "the user 3 h past a 1 h limit, across a service restart",
         after_expiry?.as_str(),
-        "bob",
+        user.as_str(),
     )?;
-    expect_eq("bob a day later", after_a_day?.as_str(), "none")
+    expect_eq("the user a day later", after_a_day?.as_str(), "none")
 }
 
 /// Whatever the lab's logout times, a day crosses each of them once.
@@ -102,16 +125,16 @@ pub async fn logout_times_log_everyone_out(p: Arc<Probe>) -> Result<(), Stop> {
     if p.target.lab.file.server.logout_times.is_empty() {
         return Err(crate::case::skip("the lab's [server] has no logout_times"));
     }
-    p.need_user("kiosk")?;
-    p.clear(&[D1]).await;
-    // kiosk's profile has no idle timer; cme enforces no maximum login time.
-    let login = p.login(D1, "kiosk").await;
+    let (d1, user) = (p.role(PHONE)?, p.role(SECOND_USER)?);
+    p.clear(&[&d1]).await;
+    // The role's profile has no idle timer; cme enforces no maximum login time.
+    let login = p.login(&d1, &user).await;
     p.advance_clock(24 * 3600 + 60).await?;
-    let after = p.user_on(D1).await;
-    p.clear(&[D1]).await;
+    let after = p.user_on(&d1).await;
+    p.clear(&[&d1]).await;
     expect_eq("login", login.as_str(), "success")?;
     expect_eq(
-        "kiosk a day later, past every logout time",
+        "the user a day later, past every logout time",
         after?.as_str(),
         "none",
     )
