@@ -208,7 +208,12 @@ pub struct Application {
 #[serde(deny_unknown_fields)]
 pub struct User {
     pub id: String,
+    /// The login PIN; under `cme` the profile's call-blocking PIN (AUTH-4).
+    #[serde(default)]
     pub pin: String,
+    /// `cme`: the `user NAME password PASSWORD` credential a user logs in
+    /// with (AUTH-8).
+    pub password: Option<String>,
     pub locale: Option<String>,
     pub primary_extension: Option<String>,
     /// Self-service user ID for `loginType=SP` (emlab choice: defaults to
@@ -247,7 +252,7 @@ pub struct Profile {
     pub max_idle_time: Option<u32>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Line {
     pub number: String,
@@ -256,7 +261,7 @@ pub struct Line {
 }
 
 /// Directory-number types, in CME's button order (BTN-1).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum LineType {
     #[default]
@@ -269,12 +274,12 @@ pub enum LineType {
     CwOverlay,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpeedDial {
     pub tag: u32,
     pub number: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub label: String,
 }
 
@@ -672,6 +677,25 @@ fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
                 &u.id,
                 format!("user id `{}` is empty or repeated", u.id),
             ));
+        }
+        if let Some(password) = &u.password {
+            if lab.server.profile != ServerProfile::Cme {
+                return Err(err(
+                    "password",
+                    password,
+                    "a login password is CME's credential (AUTH-8): set profile = \"cme\", or use pin".into(),
+                ));
+            }
+            if password.is_empty() || !password.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(err(
+                    "password",
+                    password,
+                    format!(
+                        "user `{}`: a password is one or more letters and digits (AUTH-8)",
+                        u.id
+                    ),
+                ));
+            }
         }
         if let Some(t) = &u.max_login_time {
             parse_login_time(t).map_err(|e| err("max_login_time", t, e))?;

@@ -16,6 +16,7 @@
 //! - [`config_error`]: one-line errors for lab and scenario files.
 
 pub mod buttons;
+pub mod cme_config;
 pub mod config_error;
 pub mod config_file;
 pub mod em_api;

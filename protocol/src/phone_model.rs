@@ -2,14 +2,14 @@
 //! how many line buttons the phone has, which add-on modules it takes, and
 //! which control protocol it speaks (PROTOCOL.md §5).
 //!
-//! Sources: `../shared/notes/control-channel.md` §3 for the skinny device
-//! types; Cisco data sheets for button counts (the 88xx figures are the
+//! Sources: Wireshark's skinny dissector and chan-sccp for the skinny
+//! device types; Cisco data sheets for button counts (the 88xx figures are the
 //! default line mode: five line keys, session keys not used as lines).
 
 /// The control channel a phone registers on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ControlProtocol {
-    /// Skinny over TCP 2000: 7960, 7940, 7905.
+    /// Skinny over TCP 2000: 7960, 7940, 7905, 7970, 7911.
     Sccp,
     /// SIP over UDP 5060: the 8800 series.
     Sip,
@@ -26,7 +26,7 @@ pub struct AddOnModule {
     pub skinny_device_type: Option<u32>,
 }
 
-/// The Cisco 7914 14-button expansion module (7960 only; BTN-5).
+/// The Cisco 7914 14-button expansion module (7960 and 7970; BTN-5).
 pub const MODULE_7914: AddOnModule = AddOnModule {
     name: "7914",
     buttons: 14,
@@ -108,6 +108,14 @@ pub const CATALOGUE: &[PhoneModel] = &[
     },
     sccp("7940", "CP-7940G", 2, 8),
     sccp("7905", "CP-7905G", 1, 20000),
+    // The models of seed E's ephone examples: a 7970 takes a whole
+    // 8-button profile, a 7911 one line.
+    PhoneModel {
+        add_on: Some(MODULE_7914),
+        max_add_ons: 2,
+        ..sccp("7970", "CP-7970G", 8, 30006)
+    },
+    sccp("7911", "CP-7911G", 1, 307),
     sip("8811", "CP-8811", 0),
     sip("8841", "CP-8841", 0),
     sip("8845", "CP-8845", 0),
@@ -138,5 +146,12 @@ mod tests {
         assert!(!find("7905").unwrap().accepts_module("7914"));
         assert_eq!(find("7905").unwrap().skinny_device_type, Some(20000));
         assert_eq!(find("8851").unwrap().protocol, ControlProtocol::Sip);
+    }
+
+    #[test]
+    fn seed_e_models_have_their_buttons() {
+        assert_eq!(find("7970").unwrap().total_buttons(0), 8);
+        assert_eq!(find("7911").unwrap().total_buttons(0), 1);
+        assert_eq!(find("7911").unwrap().protocol, ControlProtocol::Sccp);
     }
 }

@@ -25,6 +25,8 @@ pub struct Application {
 pub struct User {
     pub id: String,
     pub pin: String,
+    /// `cme`: the login password of `user NAME password PW` (AUTH-8).
+    pub password: Option<String>,
     pub pin_must_change: bool,
     pub primary_extension: Option<String>,
     pub self_service_id: Option<String>,
@@ -185,6 +187,7 @@ impl Directory {
             d.add_user(User {
                 id: u.id.clone(),
                 pin: u.pin.clone(),
+                password: u.password.clone(),
                 pin_must_change: u.pin_must_change,
                 primary_extension: u.primary_extension.clone(),
                 self_service_id: u
@@ -227,6 +230,7 @@ impl Directory {
             d.add_user(User {
                 id: m.user_id,
                 pin: m.pin,
+                password: None,
                 pin_must_change: false,
                 primary_extension: Some(m.primary_extension.clone()),
                 self_service_id: Some(m.primary_extension),

@@ -333,10 +333,8 @@ fn authenticate(
     let pin_ok = keypad(pin)
         && match profile {
             ServerProfile::Ucm4 => pin.len() >= 5 && pin.chars().all(|c| c.is_ascii_digit()),
-            ServerProfile::Cme => {
-                (4..=8).contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit())
-            }
-            ServerProfile::Ucm => true,
+            // The credential's form depends on the user (AUTH-8): checked below.
+            ServerProfile::Cme | ServerProfile::Ucm => true,
         };
     if !id_ok || !pin_ok {
         return Err(ErrorCode::AuthenticationError);
@@ -355,6 +353,17 @@ fn authenticate(
             }
         }
     };
+    // cme without a password credential: a 4-to-8-digit PIN, as labs
+    // before AUTH-8 had it; with one, the password (letters and digits).
+    if profile == ServerProfile::Cme {
+        let form_ok = match &dir.user(user).password {
+            Some(_) => !pin.is_empty() && pin.chars().all(|c| c.is_ascii_alphanumeric()),
+            None => (4..=8).contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit()),
+        };
+        if !form_ok {
+            return Err(ErrorCode::AuthenticationError);
+        }
+    }
     if !state.pin_matches(user, pin) && !state.faults.has(Fault::AcceptAnyPin) {
         return Err(ErrorCode::AuthenticationError);
     }

@@ -69,8 +69,15 @@ impl ServerState {
         let credentials = (0..directory.user_count() as UserIdx)
             .map(|u| {
                 let user = directory.user(u);
+                // Under cme a user with a `user NAME password PW`
+                // credential logs in with the password (AUTH-8); the
+                // profile's PIN only lifts call blocking.
+                let secret = match (directory.profile, &user.password) {
+                    (emlab_protocol::ServerProfile::Cme, Some(password)) => password.clone(),
+                    _ => user.pin.clone(),
+                };
                 Credential {
-                    pin: user.pin.clone(),
+                    pin: secret,
                     cached: None,
                     must_change: user.pin_must_change,
                 }

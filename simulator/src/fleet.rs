@@ -20,7 +20,8 @@
 
 use crate::phone::{ExpectedView, PhoneSpec, phone_ip};
 use emlab_protocol::ConfigError;
-use emlab_protocol::lab::{DEFAULT_LOCALE, Lab, LabFile};
+use emlab_protocol::buttons::{self, ButtonEntries, ButtonKind};
+use emlab_protocol::lab::{DEFAULT_LOCALE, Lab, LabFile, Line, LineType, SpeedDial};
 use emlab_protocol::phone_model::{self, PhoneModel};
 use std::path::Path;
 
@@ -104,7 +105,44 @@ struct ProfileFacts {
     model: String,
     locale: Option<String>,
     modules: Vec<String>,
-    first_line: Option<String>,
+    lines: Vec<Line>,
+    speed_dials: Vec<SpeedDial>,
+}
+
+/// A generated profile: one normal line, the user's extension.
+fn one_line(number: &str) -> Vec<Line> {
+    vec![Line {
+        number: number.to_string(),
+        line_type: LineType::Normal,
+    }]
+}
+
+/// The first line's number and the (lines, speed dials) that `p` puts on
+/// `model` with `modules` attached, by the button rules of the lab's
+/// server profile (BTN-1..5). Features and services come after both, so
+/// they never change these counts.
+fn expected_buttons(
+    file: &LabFile,
+    model: &PhoneModel,
+    modules: usize,
+    p: &ProfileFacts,
+) -> (Option<String>, Option<(usize, usize)>) {
+    let entries = ButtonEntries {
+        lines: &p.lines,
+        speed_dials: &p.speed_dials,
+        features: &[],
+        services: &[],
+    };
+    let buttons = buttons::layout(model, modules, file.server.profile, &entries);
+    let count = |k: ButtonKind| buttons.iter().filter(|b| b.kind == k).count();
+    let first = buttons
+        .iter()
+        .find(|b| b.kind == ButtonKind::Line)
+        .map(|b| b.number.clone());
+    (
+        first,
+        Some((count(ButtonKind::Line), count(ButtonKind::SpeedDial))),
+    )
 }
 
 /// A generated device as the lab file makes it.
@@ -127,7 +165,8 @@ fn profile_facts(file: &LabFile, name: &str) -> Option<ProfileFacts> {
             model: p.model.clone(),
             locale: p.locale.clone(),
             modules: p.modules.clone(),
-            first_line: p.lines.first().map(|l| l.number.clone()),
+            lines: p.lines.clone(),
+            speed_dials: p.speed_dials.clone(),
         })
 }
 
@@ -147,7 +186,8 @@ fn user_facts(lab: &Lab, id: &str) -> Option<UserFacts> {
             model: m.model.name.to_string(),
             locale: Some(m.profile_locale),
             modules: m.profile_modules.iter().map(|s| s.to_string()).collect(),
-            first_line: Some(m.primary_extension),
+            lines: one_line(&m.primary_extension),
+            speed_dials: Vec::new(),
         }),
     })
 }
@@ -183,20 +223,25 @@ fn logged_out_view(file: &LabFile, d: &DeviceFacts) -> ExpectedView {
         .as_deref()
         .and_then(|p| profile_facts(file, p))
     {
-        Some(p) => ExpectedView {
-            locale: default_locale
-                .or(p.locale.clone())
-                .or(d.locale.clone())
-                .unwrap_or_else(|| DEFAULT_LOCALE.into()),
-            modules: if p.model == d.model.name {
+        Some(p) => {
+            let modules = if p.model == d.model.name {
                 accepted(&p.modules)
             } else {
                 default.map_or(0, |dp| accepted(&dp.modules))
-            },
-            profile: p.name,
-            user_id: String::new(),
-            first_line: p.first_line,
-        },
+            };
+            let (first_line, buttons) = expected_buttons(file, d.model, modules, &p);
+            ExpectedView {
+                locale: default_locale
+                    .or(p.locale.clone())
+                    .or(d.locale.clone())
+                    .unwrap_or_else(|| DEFAULT_LOCALE.into()),
+                modules,
+                profile: p.name,
+                user_id: String::new(),
+                first_line,
+                buttons,
+            }
+        }
         None => ExpectedView {
             profile: format!("ADP{}", &d.name[3..]),
             user_id: String::new(),
@@ -209,6 +254,7 @@ fn logged_out_view(file: &LabFile, d: &DeviceFacts) -> ExpectedView {
                 .filter(|m| d.model.accepts_module(m))
                 .count(),
             first_line: None,
+            buttons: None,
         },
     }
 }
@@ -231,6 +277,12 @@ fn logged_in_view(
             .take(d.model.max_add_ons as usize)
             .count()
     };
+    let modules = if p.model == d.model.name {
+        accepted(&p.modules)
+    } else {
+        default.map_or(0, |dp| accepted(&dp.modules))
+    };
+    let (first_line, buttons) = expected_buttons(file, d.model, modules, p);
     Some(ExpectedView {
         profile: p.name.clone(),
         user_id: user_id.to_string(),
@@ -240,12 +292,9 @@ fn logged_in_view(
             .or(p.locale.clone())
             .or(d.locale.clone())
             .unwrap_or_else(|| DEFAULT_LOCALE.into()),
-        modules: if p.model == d.model.name {
-            accepted(&p.modules)
-        } else {
-            default.map_or(0, |dp| accepted(&dp.modules))
-        },
-        first_line: p.first_line.clone(),
+        modules,
+        first_line,
+        buttons,
     })
 }
 
@@ -270,7 +319,8 @@ pub fn build(lab: &Lab, count: u32, users: Option<&[UserRow]>) -> Result<Vec<Pho
                         model: m.model.name.to_string(),
                         locale: Some(m.profile_locale.clone()),
                         modules: m.profile_modules.iter().map(|s| s.to_string()).collect(),
-                        first_line: Some(m.primary_extension.clone()),
+                        lines: one_line(&m.primary_extension),
+                        speed_dials: Vec::new(),
                     }),
                 };
                 (device, m.user_id, m.pin, user)

@@ -229,7 +229,12 @@ fn shipped_scenarios_and_lab_files_are_valid() {
                 emlab_simulator::scenario::Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
             let lab = emlab_protocol::lab::Lab::load(s.lab.as_ref().unwrap())
                 .unwrap_or_else(|e| panic!("{e}"));
-            assert!(s.load.phones <= lab.fleet_size(), "{}", path.display());
+            // Phones come from the lab's [fleet], or from a users file's rows.
+            let phones = match &s.users {
+                Some(users) => emlab_simulator::fleet::read_users(users).unwrap().len() as u32,
+                None => lab.fleet_size(),
+            };
+            assert!(s.load.phones <= phones, "{}", path.display());
             scenarios += 1;
         } else {
             emlab_protocol::lab::Lab::load(&path).unwrap_or_else(|e| panic!("{e}"));

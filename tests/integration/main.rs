@@ -4,6 +4,7 @@
 mod addresses;
 mod call_logs;
 mod cli;
+mod cme_import;
 mod config_files;
 mod conform;
 mod control_channel;

@@ -71,6 +71,9 @@ pub struct ExpectedView {
     pub modules: usize,
     /// The number on the first line button, when the profile has lines.
     pub first_line: Option<String>,
+    /// (line buttons, speed-dial buttons) after the button rules, when the
+    /// profile is known (BTN-1..5).
+    pub buttons: Option<(usize, usize)>,
 }
 
 /// Who a phone is and what it should see.
@@ -318,6 +321,12 @@ fn verify(model: &PhoneModel, config: &DeviceConfig, want: &ExpectedView) -> Res
         match buttons.iter().find(|b| b.kind == "line") {
             Some(b) if &b.number == number => {}
             _ => return Err("wrong-line".into()),
+        }
+    }
+    if let Some((lines, speed_dials)) = want.buttons {
+        let count = |kind: &str| buttons.iter().filter(|b| b.kind == kind).count();
+        if (count("line"), count("speedDial")) != (lines, speed_dials) {
+            return Err("wrong-buttons".into());
         }
     }
     Ok(())
@@ -986,4 +995,64 @@ fn action_name(kind: ResetType) -> &'static str {
 /// servers listen; room for 15 million phones.
 pub fn phone_ip(i: u32) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 16, 0, 0)) + i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use emlab_protocol::config_file::{ButtonEntry, Buttons, UserLocale};
+
+    fn config(kinds: &[&str]) -> DeviceConfig {
+        DeviceConfig {
+            user_locale: UserLocale {
+                name: "English_United_States".into(),
+                lang_code: "en_US".into(),
+            },
+            em_profile: "user-profile-1".into(),
+            login_user_id: "me".into(),
+            buttons: Buttons {
+                buttons: kinds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| ButtonEntry {
+                        index: i as u16 + 1,
+                        kind: k.to_string(),
+                        number: format!("{}", 2001 + i),
+                        ..ButtonEntry::default()
+                    })
+                    .collect(),
+            },
+            ..DeviceConfig::default()
+        }
+    }
+
+    /// A 7970 must show the whole profile: six lines and both speed dials.
+    #[test]
+    fn a_layout_short_of_its_speed_dials_is_a_mismatch() {
+        let model = emlab_protocol::phone_model::find("7970").unwrap();
+        let want = ExpectedView {
+            profile: "user-profile-1".into(),
+            user_id: "me".into(),
+            locale: "English_United_States".into(),
+            modules: 0,
+            first_line: Some("2001".into()),
+            buttons: Some((6, 2)),
+        };
+        let whole = [
+            "line",
+            "line",
+            "line",
+            "line",
+            "line",
+            "line",
+            "speedDial",
+            "speedDial",
+        ];
+        assert_eq!(verify(model, &config(&whole), &want), Ok(()));
+        let short = &whole[..7];
+        assert_eq!(
+            verify(model, &config(short), &want),
+            Err("wrong-buttons".to_string())
+        );
+    }
 }
