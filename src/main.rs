@@ -554,6 +554,8 @@ async fn run(
                 app: &app,
                 devices: specs.iter().map(|s| s.device_name.clone()).collect(),
                 users: specs.iter().map(|s| s.user_id.clone()).collect(),
+                role_devices: Vec::new(),
+                role_users: Vec::new(),
                 uses: emlab_simulator::preflight::Uses {
                     phone_service: phone_path,
                     config_files: any(ControlProtocol::Sip)
@@ -789,6 +791,7 @@ async fn check(
     lab_control: Option<&str>,
 ) -> Result<ExitCode, UsageError> {
     let lab = Lab::load(lab_path)?;
+    check_roles(&lab, lab_path)?;
     let endpoints = target.endpoints()?;
     let app = lab
         .file
@@ -837,6 +840,8 @@ async fn check(
         app: &app,
         devices,
         users,
+        role_devices: role_entries(&lab, emlab_conformance::roles::Kind::Device),
+        role_users: role_entries(&lab, emlab_conformance::roles::Kind::User),
         uses: emlab_simulator::preflight::Uses {
             phone_service: true,
             config_files: true,
@@ -847,6 +852,28 @@ async fn check(
     };
     checked_preflight(&input).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every `[conformance]` key is a role naming an entry of the lab; else
+/// one line with the file and line.
+fn check_roles(lab: &Lab, path: &Path) -> Result<(), UsageError> {
+    emlab_conformance::roles::check(lab).map_err(|(key, value, why)| {
+        let source = std::fs::read_to_string(path).unwrap_or_default();
+        UsageError(
+            emlab_protocol::config_error::ConfigError::at_key(path, &source, &key, &value, why)
+                .to_string(),
+        )
+    })
+}
+
+/// `(role, entry)` of the lab's `[conformance]` entries of one kind.
+fn role_entries(lab: &Lab, kind: emlab_conformance::roles::Kind) -> Vec<(String, String)> {
+    lab.file
+        .conformance
+        .iter()
+        .filter(|(role, _)| emlab_conformance::roles::find(role).is_some_and(|r| r.kind == kind))
+        .map(|(role, entry)| (role.clone(), entry.clone()))
+        .collect()
 }
 
 /// The embedded reference server's interfaces, as a fleet sees them.
@@ -924,15 +951,7 @@ async fn conform(
     }
     let lab_path = o.lab.clone().unwrap_or_else(default_conformance_lab);
     let mut lab = Lab::load(&lab_path)?;
-    if let Err((key, value, why)) = emlab_conformance::roles::check(&lab) {
-        let source = std::fs::read_to_string(&lab_path).unwrap_or_default();
-        return Err(UsageError(
-            emlab_protocol::config_error::ConfigError::at_key(
-                &lab_path, &source, &key, &value, why,
-            )
-            .to_string(),
-        ));
-    }
+    check_roles(&lab, &lab_path)?;
     let profile = match o.profile.as_deref() {
         Some(p) => emlab_protocol::ServerProfile::from_name(p)
             .ok_or_else(|| UsageError(format!("--profile `{p}`: use ucm, ucm4 or cme")))?,
@@ -1003,6 +1022,8 @@ async fn conform(
                 app: &app,
                 devices: lab.file.device.iter().map(|d| d.name.clone()).collect(),
                 users: lab.file.user.iter().map(|u| u.id.clone()).collect(),
+                role_devices: role_entries(&lab, emlab_conformance::roles::Kind::Device),
+                role_users: role_entries(&lab, emlab_conformance::roles::Kind::User),
                 uses: emlab_simulator::preflight::Uses {
                     phone_service: true,
                     config_files: true,

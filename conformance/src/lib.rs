@@ -2,6 +2,7 @@
 //! requirement IDs of `REQUIREMENTS.md`, run against any server that
 //! speaks `PROTOCOL.md`, with verdicts a CI pipeline can act on.
 //!
+//! - [`requirements`]: the requirement IDs, in emlab's words;
 //! - [`catalogue`]: every case, and the requirements no case covers yet;
 //! - [`case`]: what a case is, and its verdicts (passed, failed, skipped);
 //! - [`roles`]: which of the target's entries the cases use (`[conformance]`);
@@ -14,5 +15,6 @@ pub mod cases;
 pub mod catalogue;
 pub mod probe;
 pub mod report;
+pub mod requirements;
 pub mod roles;
 pub mod run;

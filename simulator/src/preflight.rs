@@ -71,7 +71,7 @@ impl Preflight {
 
     /// The table printed before the run.
     pub fn table(&self) -> String {
-        let mut out = format!("preflight ({:.2} s)\n", self.seconds);
+        let mut out = format!("preflight ({:.1} ms)\n", self.seconds * 1e3);
         for f in &self.findings {
             let mark = match f.severity {
                 Severity::Ok => "ok     ",
@@ -120,6 +120,10 @@ pub struct PreflightInput<'a> {
     pub devices: Vec<String>,
     /// User IDs the lab says exist on the target (a sample is checked).
     pub users: Vec<String>,
+    /// `(role, entry)` for the devices and the users the lab's
+    /// `[conformance]` names; every one is checked.
+    pub role_devices: Vec<(String, String)>,
+    pub role_users: Vec<(String, String)>,
     pub uses: Uses,
 }
 
@@ -170,6 +174,7 @@ pub async fn run(input: &PreflightInput<'_>) -> Preflight {
     }
     if em_ok {
         directory(&mut p, input).await;
+        roles(&mut p, input).await;
         if input.uses.phone_service {
             phone_service(&mut p, input).await;
         }
@@ -490,6 +495,87 @@ fn report_missing(
                 missing.len(),
                 shown.join(", "),
                 if missing.len() > shown.len() { ", ..." } else { "" }
+            ),
+        );
+    }
+}
+
+/// Every entry the lab's `[conformance]` names exists on the target: a role
+/// naming a missing entry would fail its cases for the wrong reason.
+async fn roles(p: &mut Preflight, input: &PreflightInput<'_>) {
+    if input.role_devices.is_empty() && input.role_users.is_empty() {
+        return;
+    }
+    let em = input.endpoints.em_base.as_str();
+    let Ok(client) = EmClient::with_tls(em, input.app.clone(), TIMEOUT, &input.endpoints.tls)
+    else {
+        return;
+    };
+    let mut missing = Vec::new();
+    if !input.role_devices.is_empty() {
+        let query = Message::Query(Query::new(
+            input.app.clone(),
+            QueryKind::DeviceUser(DeviceUserQuery {
+                device_names: input.role_devices.iter().map(|(_, d)| d.clone()).collect(),
+                ..Default::default()
+            }),
+        ));
+        if let Reply::Answer(Response {
+            body: ResponseBody::DeviceUserResults(r),
+            ..
+        }) = client.send(&query).await
+        {
+            for (role, device) in &input.role_devices {
+                let there = r
+                    .devices
+                    .iter()
+                    .any(|d| &d.name == device && d.user != DeviceUser::DoesNotExist);
+                if !there {
+                    missing.push(format!("{role} = {device}"));
+                }
+            }
+        }
+    }
+    if !input.role_users.is_empty() {
+        let query = Message::Query(Query::new(
+            input.app.clone(),
+            QueryKind::UserDevices(UserDevicesQuery {
+                user_ids: input.role_users.iter().map(|(_, u)| u.clone()).collect(),
+                ..Default::default()
+            }),
+        ));
+        if let Reply::Answer(Response {
+            body: ResponseBody::UserDevicesResults(r),
+            ..
+        }) = client.send(&query).await
+        {
+            for (role, user) in &input.role_users {
+                let there = r
+                    .users
+                    .iter()
+                    .any(|x| &x.id == user && !x.entries.contains(&UserDevicesEntry::DoesNotExist));
+                if !there {
+                    missing.push(format!("{role} = {user}"));
+                }
+            }
+        }
+    }
+    let named = input.role_devices.len() + input.role_users.len();
+    if missing.is_empty() {
+        p.add(
+            "roles",
+            em,
+            Severity::Ok,
+            format!("the {named} devices and users [conformance] names exist"),
+        );
+    } else {
+        p.add(
+            "roles",
+            em,
+            Severity::Fatal,
+            format!(
+                "[conformance] names entries the target lacks: {}",
+                missing.join(", ")
             ),
         );
     }

@@ -437,11 +437,32 @@ async fn check_passes_the_right_lab_and_stops_on_another_directory() {
         "credentials",
         "devices",
         "users",
+        "roles",
         "phone service",
     ] {
         assert!(out.contains(check), "{check} in {out}");
     }
     assert!(!out.contains("FATAL"), "{out}");
+    // The lab file names a role entry the target does not have.
+    let dir = scratch("check-roles");
+    let drifted = dir.join("lab.toml");
+    let text = std::fs::read_to_string(shipped_lab())
+        .unwrap()
+        .replace(
+            "[fleet]",
+            "[[device]]\nname = \"SEP0000000000AA\"\nmodel = \"7960\"\n\n[fleet]",
+        )
+        .replace("phone = \"SEP000000001000\"", "phone = \"SEP0000000000AA\"");
+    std::fs::write(&drifted, text).unwrap();
+    let o = emlab_async(flags(&drifted)).await;
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.lines().any(|l| l.contains("FATAL")
+            && l.contains("roles")
+            && l.contains("phone = SEP0000000000AA")),
+        "{out}"
+    );
     let other = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/lab.toml");
     let o = emlab_async(flags(&other)).await;
     assert_eq!(

@@ -89,8 +89,8 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
         }
         let _ = write!(
             h,
-            "</table><p class=\"note\">Preflight took {:.2} s.</p>",
-            pre.seconds
+            "</table><p class=\"note\">Preflight took {:.1} ms.</p>",
+            pre.seconds * 1e3
         );
     }
     h.push_str("<h2>Latency</h2><table><tr><th>step</th><th>count</th><th>rate/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>mean</th><th>outcomes</th></tr>");
