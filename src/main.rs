@@ -1029,7 +1029,7 @@ async fn conform(
                     config_files: true,
                     sccp: uses_sccp,
                     sip: false,
-                    tftp: false,
+                    tftp: uses_sccp && endpoints.tftp.is_some(),
                 },
             };
             Some(checked_preflight(&input).await?)
@@ -1062,6 +1062,7 @@ async fn conform(
         config_base: endpoints.config_base.clone(),
         sccp: endpoints.sccp,
         sip: endpoints.sip,
+        tftp: endpoints.tftp,
         lab_control,
         lab,
         profile,

@@ -29,6 +29,9 @@ pub struct Target {
     pub config_base: String,
     pub sccp: SocketAddr,
     pub sip: SocketAddr,
+    /// The target's TFTP server: SCCP phones' configuration files are read
+    /// there, as the phones do; `None`: over HTTP.
+    pub tftp: Option<SocketAddr>,
     /// `http://host:port` of `/lab/`, when the target has lab control.
     pub lab_control: Option<String>,
     /// An IPv6 base URL of the phone service (`http://[::1]:port`), for
@@ -335,19 +338,58 @@ impl Probe {
     // ---- configuration files ----
 
     pub async fn config(&self, device: &str) -> Result<DeviceConfig, Stop> {
-        let url = format!(
-            "{}/{device}.cnf.xml",
-            self.target.config_base.trim_end_matches('/')
-        );
-        match self.get(Ipv4Addr::LOCALHOST, &url).await {
-            Fetched::Ok { status: 200, body } => {
-                DeviceConfig::from_xml(&String::from_utf8_lossy(&body))
-                    .map_err(|e| fail("a configuration file", format!("unparsable: {e}")))
+        let file = format!("{device}.cnf.xml");
+        let sccp =
+            self.model_of(device).map(|m| m.protocol) == Some(phone_model::ControlProtocol::Sccp);
+        let body = match self.target.tftp.filter(|_| sccp) {
+            // A 7900-series phone reads its file over TFTP.
+            Some(server) => {
+                self.note(format!("TFTP read {file} from {server}"));
+                let read = emlab_simulator::phone::tftp::fetch(
+                    IpAddr::V4(Ipv4Addr::LOCALHOST),
+                    server,
+                    &file,
+                    TIMEOUT,
+                )
+                .await;
+                match read {
+                    Ok(bytes) => {
+                        self.note(format!("← {}", String::from_utf8_lossy(&bytes)));
+                        bytes
+                    }
+                    Err(e) => {
+                        self.note(format!("← {e}"));
+                        return Err(fail("the configuration file over TFTP", e.to_string()));
+                    }
+                }
             }
-            other => Err(fail(
-                "HTTP 200 with the configuration file",
-                other.failure_label(),
-            )),
+            None => {
+                let url = format!("{}/{file}", self.target.config_base.trim_end_matches('/'));
+                match self.get(Ipv4Addr::LOCALHOST, &url).await {
+                    Fetched::Ok { status: 200, body } => body.to_vec(),
+                    other => {
+                        return Err(fail(
+                            "HTTP 200 with the configuration file",
+                            other.failure_label(),
+                        ));
+                    }
+                }
+            }
+        };
+        DeviceConfig::from_xml(&String::from_utf8_lossy(&body))
+            .map_err(|e| fail("a configuration file", format!("unparsable: {e}")))
+    }
+
+    /// The model of `device`, from the lab (its own devices and its `[fleet]`).
+    fn model_of(&self, device: &str) -> Option<&'static phone_model::PhoneModel> {
+        match self.lab_device(device) {
+            Some(d) => phone_model::find(&d.model),
+            None => self
+                .target
+                .lab
+                .fleet_members()
+                .find(|m| m.device_name == device)
+                .map(|m| m.model),
         }
     }
 

@@ -180,6 +180,9 @@ pre{{white-space:pre-wrap;font-size:12px;background:#f8f8f8;padding:6px;margin:4
         s = r.skipped,
         t = r.seconds
     );
+    if let Some(pre) = r.preflight {
+        h.push_str(&pre.html());
+    }
     let mut groups: BTreeMap<&str, Vec<&CaseResult>> = BTreeMap::new();
     for c in r.results {
         groups.entry(c.group).or_default().push(c);

@@ -89,6 +89,32 @@ impl Preflight {
         out
     }
 
+    /// The table as an HTML section, for `report.html` and `conform.html`.
+    pub fn html(&self) -> String {
+        let esc = crate::report::html::esc;
+        let mut h = String::from(
+            "<h2>Preflight</h2><table><tr><th>check</th><th>at</th><th>result</th><th>detail</th></tr>",
+        );
+        for f in &self.findings {
+            let (cls, word) = match f.severity {
+                Severity::Ok => ("pass", "ok"),
+                Severity::Differs => ("note", "differs"),
+                Severity::Fatal => ("fail", "fatal"),
+            };
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td class=\"{cls}\">{word}</td><td>{}</td></tr>",
+                esc(&f.check),
+                esc(&f.at),
+                esc(&f.detail)
+            ));
+        }
+        h.push_str(&format!(
+            "</table><p class=\"note\">Preflight took {:.1} ms.</p>",
+            self.seconds * 1e3
+        ));
+        h
+    }
+
     /// The first fatal finding as one line, for the exit-2 message.
     pub fn first_fatal(&self) -> Option<String> {
         self.findings

@@ -476,3 +476,33 @@ async fn check_passes_the_right_lab_and_stops_on_another_directory() {
     assert!(err.starts_with("emlab: preflight: "), "{err}");
     server.shutdown().await.unwrap();
 }
+
+/// A `[conformance]` role that names an entry the lab lacks, or a key that
+/// is no role, stops `emlab conform` before any case: one line, file and line.
+#[test]
+fn conform_refuses_roles_that_name_nothing() {
+    let dir = scratch("conform-bad-roles");
+    let lab = dir.join("lab.toml");
+    let base = std::fs::read_to_string(shipped_lab()).unwrap();
+    for (from, to, words) in [
+        (
+            "user = \"alice\"",
+            "user = \"zelda\"",
+            "role `user` names user `zelda`, which this lab does not have",
+        ),
+        ("user = \"alice\"", "usr = \"alice\"", "`usr` is not a role"),
+    ] {
+        std::fs::write(&lab, base.replace(from, to)).unwrap();
+        let o = emlab(&[
+            "conform",
+            "--lab",
+            lab.to_str().unwrap(),
+            "--out",
+            dir.join("out").to_str().unwrap(),
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+        assert!(err.contains("lab.toml:") && err.contains(words), "{err}");
+    }
+}

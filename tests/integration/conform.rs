@@ -46,6 +46,7 @@ async fn run_lab_against(
         config_base: server.config_url(),
         sccp: server.sccp_addr,
         sip: server.sip_addr,
+        tftp: server.tftp_addr,
         lab_control: lab_control.then(|| base.clone()),
         ipv6_base: base.starts_with("http://[").then(|| base.clone()),
         profile: lab.file.server.profile,

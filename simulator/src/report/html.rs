@@ -10,7 +10,8 @@ const COLORS: [&str; 8] = [
     "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf",
 ];
 
-fn esc(s: &str) -> String {
+/// Text as HTML (the reports' one escaper).
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -69,29 +70,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
         late = r.late_starts,
     );
     if let Some(pre) = &r.preflight {
-        let _ = write!(
-            h,
-            "<h2>Preflight</h2><table><tr><th>check</th><th>at</th><th>result</th><th>detail</th></tr>"
-        );
-        for f in &pre.findings {
-            let (cls, word) = match f.severity {
-                crate::preflight::Severity::Ok => ("pass", "ok"),
-                crate::preflight::Severity::Differs => ("note", "differs"),
-                crate::preflight::Severity::Fatal => ("fail", "fatal"),
-            };
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td class=\"{cls}\">{word}</td><td>{}</td></tr>",
-                esc(&f.check),
-                esc(&f.at),
-                esc(&f.detail)
-            );
-        }
-        let _ = write!(
-            h,
-            "</table><p class=\"note\">Preflight took {:.1} ms.</p>",
-            pre.seconds * 1e3
-        );
+        h.push_str(&pre.html());
     }
     h.push_str("<h2>Latency</h2><table><tr><th>step</th><th>count</th><th>rate/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>mean</th><th>outcomes</th></tr>");
     for (step, s) in &r.steps {

@@ -3,7 +3,7 @@
 //! (self-contained, inline SVG, readable offline) and a summary on stdout.
 
 mod hlog;
-mod html;
+pub(crate) mod html;
 mod summary;
 mod time;
 
