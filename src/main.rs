@@ -793,18 +793,7 @@ async fn check(
     let lab = Lab::load(lab_path)?;
     check_roles(&lab, lab_path)?;
     let endpoints = target.endpoints()?;
-    let app = lab
-        .file
-        .application
-        .iter()
-        .find(|a| a.proxy_rights)
-        .map(|a| AppInfo::new(a.id.clone(), a.certificate.clone()))
-        .ok_or_else(|| {
-            UsageError(format!(
-                "{}: no application with proxy_rights = true",
-                lab_path.display()
-            ))
-        })?;
+    let app = proxy_app(&lab, lab_path)?;
     let members: Vec<_> = lab.fleet_members().collect();
     let models = lab
         .file
@@ -863,6 +852,16 @@ fn check_roles(lab: &Lab, path: &Path) -> Result<(), UsageError> {
             emlab_protocol::config_error::ConfigError::at_key(path, &source, &key, &value, why)
                 .to_string(),
         )
+    })
+}
+
+/// The application the harness calls the EM API as, or one line saying the lab has none.
+fn proxy_app(lab: &Lab, path: &Path) -> Result<AppInfo, UsageError> {
+    lab.proxy_app().ok_or_else(|| {
+        UsageError(format!(
+            "{}: no application with proxy_rights = true",
+            path.display()
+        ))
     })
 }
 
@@ -997,18 +996,7 @@ async fn conform(
         (None, Some(s)) => (embedded_endpoints(s, &tls), Some(s.base_url())),
         (None, None) => unreachable!("embedded server started when there is no target"),
     };
-    let app = lab
-        .file
-        .application
-        .iter()
-        .find(|a| a.proxy_rights)
-        .map(|a| AppInfo::new(a.id.clone(), a.certificate.clone()))
-        .ok_or_else(|| {
-            UsageError(format!(
-                "{}: no application with proxy_rights = true",
-                lab_path.display()
-            ))
-        })?;
+    let app = proxy_app(&lab, &lab_path)?;
     let preflight = match &target {
         Some(_) => {
             let uses_sccp = lab.file.device.iter().any(|d| {
@@ -1158,12 +1146,7 @@ fn call_log_rule(lab: &Lab) -> CallLogRule {
 fn app_credentials(scenario: &Scenario, lab: &Lab) -> Option<AppInfo> {
     match (&scenario.app_id, &scenario.app_certificate) {
         (Some(id), Some(cert)) => Some(AppInfo::new(id.clone(), cert.clone())),
-        _ => lab
-            .file
-            .application
-            .iter()
-            .find(|a| a.proxy_rights)
-            .map(|a| AppInfo::new(a.id.clone(), a.certificate.clone())),
+        _ => lab.proxy_app(),
     }
 }
 

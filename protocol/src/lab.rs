@@ -517,6 +517,16 @@ impl Lab {
     pub fn fleet_size(&self) -> u32 {
         self.file.fleet.as_ref().map_or(0, |f| f.count)
     }
+
+    /// The first application with Authentication Proxy Rights: the one a
+    /// fleet or `emlab conform` calls the EM API as.
+    pub fn proxy_app(&self) -> Option<crate::em_api::AppInfo> {
+        self.file
+            .application
+            .iter()
+            .find(|a| a.proxy_rights)
+            .map(|a| crate::em_api::AppInfo::new(a.id.clone(), a.certificate.clone()))
+    }
 }
 
 /// Whether `name` is `SEP` followed by 12 upper-case hex digits.

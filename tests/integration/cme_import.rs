@@ -21,6 +21,18 @@ fn shipped(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Standard output of a run that must have exited 0.
+fn succeeded(o: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout
+}
+
 /// The lab without its header (which names the source path).
 fn body(text: &str) -> String {
     text.lines()
@@ -42,13 +54,7 @@ fn seed_e_imports_to_the_shipped_cme_lab_and_lists_what_it_ignored() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let stdout = succeeded(&o);
     // The pasted session's banner and `ip http server` are not EM's.
     assert!(
         stdout.contains("cme-seed.running-config:7: ignored: Enter configuration"),
@@ -108,13 +114,7 @@ fn a_run_on_the_imported_lab_verifies_every_layout() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    succeeded(&o);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     // Every configuration each phone loaded (boot, login, logout) passed

@@ -9,7 +9,6 @@ use emlab_conformance::case::{CaseResult, Verdict};
 use emlab_conformance::catalogue;
 use emlab_conformance::probe::Target;
 use emlab_conformance::run::{Selection, run};
-use emlab_protocol::em_api::AppInfo;
 use emlab_protocol::lab::Lab;
 use emlab_server::ServerOptions;
 use emlab_server::faults::{Fault, Faults};
@@ -32,13 +31,7 @@ async fn run_lab_against(
     options: ServerOptions,
     selection: Selection,
 ) -> Vec<CaseResult> {
-    let app = lab
-        .file
-        .application
-        .iter()
-        .find(|a| a.proxy_rights)
-        .map(|a| AppInfo::new(a.id.clone(), a.certificate.clone()))
-        .expect("an application with proxy rights");
+    let app = lab.proxy_app().expect("an application with proxy rights");
     let lab_control = options.lab_control;
     let server = emlab_server::start(&lab, options).await.unwrap();
     let base = server.base_url();
