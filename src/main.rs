@@ -634,6 +634,7 @@ async fn run(
     };
     let storm = LoginStorm {
         fleet,
+        recorder: recorder.clone(),
         metrics_url: Some(format!("{}/metrics", endpoints.em_base)),
         tls: endpoints.tls.clone(),
         load,
@@ -1093,17 +1094,25 @@ async fn conform(
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(&dir)?;
         std::fs::write(dir.join("conform.json"), report::json(&r))?;
-        std::fs::write(dir.join("conform.html"), report::html(&r))?;
-        let junit = o.junit.clone().unwrap_or_else(|| dir.join("junit.xml"));
-        if let Some(parent) = junit.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::write(junit, report::junit(&r))
+        std::fs::write(dir.join("conform.html"), report::html(&r))
     };
     write().map_err(|e| {
         UsageError(format!(
             "cannot write the reports to {}: {e}",
             dir.display()
+        ))
+    })?;
+    let junit = o.junit.clone().unwrap_or_else(|| dir.join("junit.xml"));
+    let write_junit = || -> std::io::Result<()> {
+        if let Some(parent) = junit.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&junit, report::junit(&r))
+    };
+    write_junit().map_err(|e| {
+        UsageError(format!(
+            "cannot write the JUnit file {}: {e}",
+            junit.display()
         ))
     })?;
     say(&format!(

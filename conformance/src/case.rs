@@ -90,10 +90,60 @@ pub fn expect_eq<T: PartialEq + std::fmt::Debug>(
         Ok(())
     } else {
         Err(fail(
-            format!("{what}: {expected:?}"),
-            format!("{what}: {observed:?}"),
+            format!("{what}: {}", readable(&expected)),
+            format!("{what}: {}", readable(&observed)),
         ))
     }
+}
+
+/// A value as a person reads it in a verdict: `Some(201)` is `201`, `None`
+/// is `none`, `"25"` is `25`; tuples and lists keep their shape.
+pub fn readable<T: std::fmt::Debug>(value: &T) -> String {
+    let debug = format!("{value:?}");
+    let mut out = String::with_capacity(debug.len());
+    // For each open parenthesis: whether it opened a `Some(` we dropped.
+    let mut dropped = Vec::new();
+    let mut chars = debug.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            match c {
+                '\\' => {
+                    if let Some(next) = chars.next() {
+                        out.push(next);
+                    }
+                }
+                '"' => in_string = false,
+                c => out.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '(' => {
+                dropped.push(out.ends_with("Some"));
+                if out.ends_with("Some") {
+                    out.truncate(out.len() - 4);
+                } else {
+                    out.push(c);
+                }
+            }
+            ')' => {
+                if !dropped.pop().unwrap_or(false) {
+                    out.push(c);
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    // `None` as a whole word.
+    out.split_inclusive(|c: char| !c.is_alphanumeric())
+        .map(|w| match w.strip_suffix(|c: char| !c.is_alphanumeric()) {
+            Some("None") => format!("none{}", &w[4..]),
+            _ if w == "None" => "none".to_string(),
+            _ => w.to_string(),
+        })
+        .collect()
 }
 
 /// `Ok` when `cond`, else a failure with both texts.
@@ -106,6 +156,25 @@ pub fn expect(
         Ok(())
     } else {
         Err(fail(expected, observed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[test]
+    fn verdict_values_read_as_text() {
+        assert_eq!(readable(&Some(201u16)), "201");
+        assert_eq!(readable(&None::<u16>), "none");
+        assert_eq!(readable(&"25"), "25");
+        assert_eq!(readable(&("success", "201")), "(success, 201)");
+        assert_eq!(
+            readable(&Some((true, "beep-only".to_string()))),
+            "(true, beep-only)"
+        );
+        assert_eq!(readable(&vec!["One".to_string()]), "[One]");
+        assert_eq!(readable(&"say \"Nonetheless\""), "say \"Nonetheless\"");
     }
 }
 

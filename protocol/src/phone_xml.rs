@@ -108,6 +108,34 @@ pub enum PhoneObject {
     Menu(PhoneMenu),
 }
 
+/// What the phone shows, as a verdict names it: `CiscoIPPhoneText "Login
+/// Successful"`.
+impl std::fmt::Display for PhoneObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PhoneObject::Text(t) => {
+                write!(f, "CiscoIPPhoneText \"{}\"", t.text)?;
+                if !t.soft_keys.is_empty() {
+                    let keys: Vec<&str> = t.soft_keys.iter().map(|k| k.name.as_str()).collect();
+                    write!(f, " with soft keys {}", keys.join(", "))?;
+                }
+                Ok(())
+            }
+            PhoneObject::Input(i) => write!(
+                f,
+                "CiscoIPPhoneInput \"{}\"",
+                i.prompt.as_deref().unwrap_or_default()
+            ),
+            PhoneObject::Menu(m) => write!(
+                f,
+                "CiscoIPPhoneMenu \"{}\" with {} items",
+                m.title.as_deref().unwrap_or_default(),
+                m.items.len()
+            ),
+        }
+    }
+}
+
 /// Cuts `s` to at most `max` characters (not bytes).
 fn cut(s: &str, max: usize) -> String {
     s.chars().take(max).collect()

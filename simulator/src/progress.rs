@@ -67,6 +67,9 @@ pub fn spawn(
         loop {
             tick.tick().await;
             let text = line(start.elapsed(), &progress, &recorder, states.as_deref());
+            // A line wider than the terminal would wrap, and `\r` would
+            // then rewrite only its last row.
+            let text = fit(&text, terminal_width().unwrap_or(usize::MAX));
             let mut err = std::io::stderr().lock();
             // \r and clear-to-end: one line that rewrites itself.
             let _ = write!(err, "\r{text}\x1b[K");
@@ -75,10 +78,43 @@ pub fn spawn(
     }))
 }
 
+/// `text` cut to leave the terminal's last column free (where the cursor waits).
+pub fn fit(text: &str, width: usize) -> String {
+    text.chars().take(width.saturating_sub(1)).collect()
+}
+
+/// The width of the terminal on standard error, in columns.
+fn terminal_width() -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: TIOCGWINSZ writes one `winsize` through the pointer, which
+        // points at a zeroed local of that type; on a non-terminal it fails.
+        let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) };
+        if r == 0 && size.ws_col > 0 {
+            return Some(size.ws_col as usize);
+        }
+    }
+    std::env::var("COLUMNS").ok()?.parse().ok()
+}
+
 /// Ends the progress line so what follows starts on a fresh line.
 pub fn finish(handle: Option<tokio::task::JoinHandle<()>>) {
     if let Some(h) = handle {
         h.abort();
         let _ = writeln!(std::io::stderr());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn a_long_line_fits_an_80_column_terminal() {
+        let long = "[  12.0s] cycles 120000 started, 119990 done | login 119990 (9999/s) p99 1.2ms | mismatches 0 | phones idle 9000, logging in 1000";
+        assert_eq!(fit(long, 80).chars().count(), 79);
+        assert_eq!(fit("short", 80), "short");
+        assert_eq!(fit("µs µs", 3), "µs");
     }
 }

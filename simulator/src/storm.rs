@@ -76,6 +76,9 @@ pub enum Fleet {
 
 pub struct LoginStorm {
     pub fleet: Fleet,
+    /// Where every step is recorded, shared with whoever watches the run
+    /// live (the progress line); on the phone path, the phones' context's.
+    pub recorder: Arc<Mutex<Recorder>>,
     /// The server's Prometheus page, read at every phase edge for its
     /// Requests Throttled counter; `None` or unreadable: not known.
     pub metrics_url: Option<String>,
@@ -170,10 +173,7 @@ impl CycleKind {
 
 impl LoginStorm {
     fn recorder(&self) -> Arc<Mutex<Recorder>> {
-        match &self.fleet {
-            Fleet::Phones { ctx, .. } => ctx.recorder.clone(),
-            Fleet::Api { .. } => Arc::new(Mutex::new(recorder_for(&self.load))),
-        }
+        self.recorder.clone()
     }
 
     pub async fn run(self, progress: Arc<Progress>, stop: watch::Receiver<bool>) -> StormResult {

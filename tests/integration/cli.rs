@@ -506,3 +506,24 @@ fn conform_refuses_roles_that_name_nothing() {
         assert!(err.contains("lab.toml:") && err.contains(words), "{err}");
     }
 }
+
+/// A JUnit file that cannot be written is named in the one-line error.
+#[test]
+fn an_unwritable_junit_file_is_named() {
+    let dir = scratch("junit-unwritable");
+    let o = emlab(&[
+        "conform",
+        "--case",
+        "URL-2",
+        "--out",
+        dir.join("out").to_str().unwrap(),
+        "--junit",
+        "/proc/emlab-nowhere/junit.xml",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot write the JUnit file /proc/emlab-nowhere/junit.xml"),
+        "{err}"
+    );
+}

@@ -15,6 +15,33 @@ use emlab_server::faults::{Fault, Faults};
 use std::path::Path;
 use std::process::Command;
 
+/// `xmllint --schema junit-10.xsd` (the Jenkins xUnit plugin's schema, as
+/// pytest's sources ship it; `.ci/run` fetches it and sets EMLAB_JUNIT_XSD).
+fn validates_as_jenkins_junit(file: &Path) {
+    let Some(xsd) = std::env::var_os("EMLAB_JUNIT_XSD") else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI must set EMLAB_JUNIT_XSD (see .ci/run)"
+        );
+        eprintln!("skipped: JUnit schema check (set EMLAB_JUNIT_XSD to junit-10.xsd)");
+        return;
+    };
+    let o = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(&xsd)
+        .arg(file)
+        .output()
+        .expect("xmllint runs (Debian libxml2-utils)");
+    assert!(
+        o.status.success(),
+        "{} does not validate against junit-10.xsd: {}",
+        file.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 fn conformance_lab() -> Lab {
     Lab::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/lab.toml")).unwrap()
 }
@@ -265,10 +292,14 @@ async fn conform_fails_a_broken_server_in_another_process_with_junit_naming_the_
         junit.contains(r#"<testcase classname="MULTI" name="MULTI-1/second-device-25""#),
         "{junit}"
     );
+    // Verdicts read as text, not Rust debug output.
     assert!(
-        junit.contains("<failure message=\"expected second device: &quot;25&quot;"),
+        junit.contains(
+            "<failure message=\"expected second device: 25, observed second device: success"
+        ),
         "{junit}"
     );
+    validates_as_jenkins_junit(&out.join("junit.xml"));
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("conform.json")).unwrap()).unwrap();
     assert!(json["failed"].as_u64().unwrap() >= 1);

@@ -56,6 +56,9 @@ async fn storm(
     let client = EmClient::new(url, AppInfo::new("emlab", "emlab"), timeout).unwrap();
     let storm = LoginStorm {
         fleet: Fleet::Api { phones, client },
+        recorder: Arc::new(std::sync::Mutex::new(emlab_simulator::storm::recorder_for(
+            &load,
+        ))),
         metrics_url: None,
         tls: Default::default(),
         load,
@@ -262,6 +265,9 @@ async fn a_trailing_pause_holds_the_run_until_its_end() {
     .unwrap();
     let storm = LoginStorm {
         fleet: Fleet::Api { phones, client },
+        recorder: Arc::new(std::sync::Mutex::new(emlab_simulator::storm::recorder_for(
+            &load,
+        ))),
         metrics_url: None,
         tls: Default::default(),
         load,
@@ -281,4 +287,54 @@ async fn a_trailing_pause_holds_the_run_until_its_end() {
         r.elapsed
     );
     assert!(!r.interrupted);
+}
+
+/// The live progress line counts logins on the EM API path too (it reads
+/// the run's shared recorder while the storm runs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_progress_line_counts_em_api_logins_while_the_run_goes() {
+    let server = MockServer::start().await;
+    mock(&server, LOGIN, xml("<response><success/></response>")).await;
+    mock(&server, LOGOUT, xml("<response><success/></response>")).await;
+    let load = Load::open_cycles(2, 100.0, 40);
+    let recorder = Arc::new(std::sync::Mutex::new(emlab_simulator::storm::recorder_for(
+        &load,
+    )));
+    let phones = (0..2)
+        .map(|i| {
+            Arc::new(ApiPhone::new(
+                format!("SEP{:012X}", 0x0E00_0000_0000u64 + i as u64),
+                format!("user{i:05}"),
+            ))
+        })
+        .collect();
+    let client = EmClient::new(
+        &server.uri(),
+        AppInfo::new("emlab", "emlab"),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let storm = LoginStorm {
+        fleet: Fleet::Api { phones, client },
+        recorder: recorder.clone(),
+        metrics_url: None,
+        tls: Default::default(),
+        load,
+        expect_login: Expected::Success,
+        expect_logout: Expected::Success,
+    };
+    let progress = Arc::new(Progress::default());
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    let run = tokio::spawn(storm.run(progress.clone(), stop));
+    let mut seen = String::new();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        seen = emlab_simulator::progress::line(Duration::from_secs(1), &progress, &recorder, None);
+        if !seen.contains("| login 0 ") {
+            break;
+        }
+    }
+    let result = run.await.unwrap();
+    assert!(!seen.contains("| login 0 "), "{seen}");
+    assert_eq!(result.recorder.step(Step::Login).count(), 40);
 }

@@ -116,7 +116,7 @@ pub async fn remember_last_user_prefills_the_prompt(p: Arc<Probe>) -> Result<(),
         expect(
             Probe::code_of(&s).is_none(),
             format!("{user} logs in"),
-            format!("{s:?}"),
+            s.to_string(),
         )?;
         p.clear(&[&d1]).await;
         let prompt = p.phone_screen(ip, &format!("device={d1}")).await?;

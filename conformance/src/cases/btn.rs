@@ -211,6 +211,6 @@ pub async fn the_first_line_is_never_monitored(p: Arc<Probe>) -> Result<(), Stop
     expect(
         first.as_deref().is_some_and(|t| t != "monitor-ring"),
         "a first line that is not monitored",
-        format!("{first:?}"),
+        crate::case::readable(&first),
     )
 }

@@ -117,7 +117,14 @@ pub async fn ipv6_phones_log_in(p: Arc<Probe>) -> Result<(), Stop> {
     );
     let url = match &prompt {
         Some(PhoneObject::Input(i)) => i.url.clone(),
-        other => return Err(crate::case::fail("the login prompt", format!("{other:?}"))),
+        other => {
+            return Err(crate::case::fail(
+                "the login prompt",
+                other
+                    .as_ref()
+                    .map_or("no screen".to_string(), |o| o.to_string()),
+            ));
+        }
     };
     expect(
         url.starts_with("http://["),
@@ -131,5 +138,10 @@ pub async fn ipv6_phones_log_in(p: Arc<Probe>) -> Result<(), Stop> {
     );
     p.clear(&[device]).await;
     let ok = matches!(&done, Some(PhoneObject::Text(t)) if t.text == "Login Successful");
-    expect(ok, "Login Successful over IPv6", format!("{done:?}"))
+    expect(
+        ok,
+        "Login Successful over IPv6",
+        done.as_ref()
+            .map_or("no screen".to_string(), |o| o.to_string()),
+    )
 }

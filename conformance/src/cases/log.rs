@@ -20,14 +20,14 @@ pub async fn phone_login_replaces_config_and_restarts(p: Arc<Probe>) -> Result<(
     expect(
         matches!(prompt, PhoneObject::Input(_)),
         "the login prompt (CiscoIPPhoneInput)",
-        format!("{prompt:?}"),
+        prompt.to_string(),
     )?;
     let pin = p.pin_of(&user);
     let done = p
         .phone_screen(ip, &format!("device={device}&userid={user}&seq={pin}"))
         .await?;
     let ok = matches!(&done, PhoneObject::Text(t) if t.text == "Login Successful");
-    expect(ok, "Login Successful", format!("{done:?}"))?;
+    expect(ok, "Login Successful", done.to_string())?;
     let seen = phone.commands(QUIET).await;
     expect(
         seen.first() == Some(&ResetType::Restart),
@@ -76,7 +76,7 @@ pub async fn a_logged_in_phone_offers_logout(p: Arc<Probe>) -> Result<(), Stop> 
     let PhoneObject::Text(t) = &screen else {
         return Err(fail(
             format!("CiscoIPPhoneText `Logged in as {user}`"),
-            format!("{screen:?}"),
+            screen.to_string(),
         ));
     };
     expect(
@@ -89,7 +89,7 @@ pub async fn a_logged_in_phone_offers_logout(p: Arc<Probe>) -> Result<(), Stop> 
         .iter()
         .find(|k| k.name == "Yes")
         .map(|k| k.url.clone());
-    let yes = yes.ok_or_else(|| fail("a Yes soft key", format!("{:?}", t.soft_keys)))?;
+    let yes = yes.ok_or_else(|| fail("a Yes soft key", screen.to_string()))?;
     expect(
         yes.contains("doLogout=true"),
         "Yes → doLogout=true",
@@ -114,7 +114,7 @@ pub async fn several_profiles_give_a_menu(p: Arc<Probe>) -> Result<(), Stop> {
     let PhoneObject::Menu(m) = &screen else {
         return Err(fail(
             "CiscoIPPhoneMenu `Select Profile`",
-            format!("{screen:?}"),
+            screen.to_string(),
         ));
     };
     expect_eq("menu items", m.items.len(), 2)?;
@@ -149,7 +149,7 @@ pub async fn login_types_dn_and_sp(p: Arc<Probe>) -> Result<(), Stop> {
         expect(
             ok,
             format!("loginType={login_type} logs {user} in"),
-            format!("{s:?}"),
+            s.to_string(),
         )?;
         expect_eq(
             "user on the device",
@@ -240,7 +240,7 @@ pub async fn dnd_follows_the_user(p: Arc<Probe>) -> Result<(), Stop> {
     expect(
         logged_out != Some(true),
         "the device's own DND untouched after logout",
-        format!("{logged_out:?}"),
+        crate::case::readable(&logged_out),
     )?;
     expect_eq(
         "DND restored at the next login",

@@ -40,7 +40,11 @@ impl PushablePhone {
             "{}/ccmcip/authenticate.jsp",
             p.target.em_base.trim_end_matches('/')
         );
-        web.bind(ip, &device, &auth, tx);
+        web.bind(ip, &device, &auth, tx).map_err(|e| {
+            skip(format!(
+                "cannot listen on {ip}:{port} for the phone's web server: {e}"
+            ))
+        })?;
         Ok(PushablePhone {
             device,
             user,

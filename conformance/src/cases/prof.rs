@@ -86,6 +86,6 @@ pub async fn cross_model_login_keeps_lines_drops_modules(p: Arc<Probe>) -> Resul
     expect(
         first.as_deref() == Some(first_line.as_str()),
         format!("the user's first line {first_line}"),
-        format!("{first:?}"),
+        crate::case::readable(&first),
     )
 }

@@ -50,7 +50,7 @@ pub async fn errors_carry_number_and_text(p: Arc<Probe>) -> Result<(), Stop> {
         .await?;
     let text = match &s {
         PhoneObject::Text(t) => t.text.clone(),
-        other => format!("{other:?}"),
+        other => other.to_string(),
     };
     expect(
         text.starts_with('[') && text.contains("]-"),
@@ -73,7 +73,7 @@ pub async fn the_service_url_is_case_sensitive(p: Arc<Probe>) -> Result<(), Stop
     expect(
         Probe::code_of(&s).is_some(),
         "an error screen for `Device=`",
-        format!("{s:?}"),
+        s.to_string(),
     )?;
     expect_eq("user on the device", p.user_on(&d1).await?.as_str(), "none")
 }

@@ -613,12 +613,22 @@ impl VirtualPhone {
         match checked {
             Ok(config) => {
                 if let Some(web) = &ctx.web {
-                    web.bind(
+                    let bound = web.bind(
                         spec.ip,
                         &spec.device_name,
                         &config.authentication_url,
                         inner.events_tx.clone(),
                     );
+                    if bound.is_err() {
+                        // The phone's web server could not listen: pushes
+                        // to it cannot arrive, and the report says why.
+                        ctx.note(
+                            Step::InService,
+                            phase,
+                            "web-server-not-listening",
+                            "success",
+                        );
+                    }
                 }
                 inner.running = Some(Running {
                     locale: config.user_locale.name,

@@ -7,10 +7,11 @@
 //! `CiscoIPPhoneResponse`, or `CiscoIPPhoneError Number="4"` when the
 //! credentials are refused.
 //!
-//! One listener serves the whole fleet: it is bound to the wildcard address
-//! at the lab's `phone_web_port`, so a push to any phone's 127/8 address
-//! arrives here, and the connection's local address says which phone it
-//! was for. Peers outside loopback are refused.
+//! Each phone listens on its own 127/8 address at the lab's
+//! `phone_web_port`, as a real phone's web server does, from the first
+//! time it loads a configuration; nothing listens on the wildcard address.
+//! A fleet that checks call logs therefore holds one descriptor per phone.
+//! Peers outside loopback are refused.
 
 use super::PhoneEvent;
 use super::http::{self, Fetched};
@@ -41,28 +42,37 @@ struct WebBinding {
 
 pub struct PhoneWebServer {
     phones: Mutex<HashMap<Ipv4Addr, WebBinding>>,
+    /// Addresses with a listener.
+    listening: Mutex<std::collections::HashSet<Ipv4Addr>>,
     pub port: u16,
     /// What an `https://` authenticationURL is trusted with.
     tls: http::ClientTls,
-    /// Dropping the server closes its listener at once, so the port is
+    /// Dropping the server closes its listeners at once, so the port is
     /// free for the next run in the same process.
-    _stop: tokio::sync::watch::Sender<()>,
+    stop: tokio::sync::watch::Sender<()>,
+}
+
+/// A listener with a deep accept queue: pushes to many phones arrive at once.
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
 }
 
 impl PhoneWebServer {
-    /// Listens on the wildcard address at `port` (0: any free port).
+    /// Listens on 127.0.0.1 at `port` (0: any free port, then the same
+    /// port on every phone's address); the phones' own addresses follow
+    /// as they [`bind`](Self::bind).
     pub async fn start(port: u16, tls: http::ClientTls) -> std::io::Result<Arc<PhoneWebServer>> {
-        // A deep accept queue: pushes to many phones arrive at once.
-        let socket = tokio::net::TcpSocket::new_v4()?;
-        socket.set_reuseaddr(true)?;
-        socket.bind((Ipv4Addr::UNSPECIFIED, port).into())?;
-        let listener = socket.listen(4096)?;
+        let listener = listen((Ipv4Addr::LOCALHOST, port).into())?;
         let (stop, stopped) = tokio::sync::watch::channel(());
         let server = Arc::new(PhoneWebServer {
             phones: Mutex::new(HashMap::new()),
+            listening: Mutex::new([Ipv4Addr::LOCALHOST].into_iter().collect()),
             port: listener.local_addr()?.port(),
             tls,
-            _stop: stop,
+            stop,
         });
         tokio::spawn(accept_loop(listener, Arc::downgrade(&server), stopped));
         Ok(server)
@@ -73,14 +83,25 @@ impl PhoneWebServer {
     }
 
     /// Serves pushes for the phone at `ip` with the `authentication_url`
-    /// of its current configuration.
+    /// of its current configuration, listening on `ip` the first time.
     pub fn bind(
-        &self,
+        self: &Arc<Self>,
         ip: Ipv4Addr,
         device_name: &str,
         authentication_url: &str,
         events: mpsc::UnboundedSender<PhoneEvent>,
-    ) {
+    ) -> std::io::Result<()> {
+        let mut listening = self.listening.lock().unwrap_or_else(|p| p.into_inner());
+        if !listening.contains(&ip) {
+            let listener = listen((ip, self.port).into())?;
+            listening.insert(ip);
+            tokio::spawn(accept_loop(
+                listener,
+                Arc::downgrade(self),
+                self.stop.subscribe(),
+            ));
+        }
+        drop(listening);
         self.phones().insert(
             ip,
             WebBinding {
@@ -89,6 +110,7 @@ impl PhoneWebServer {
                 events,
             },
         );
+        Ok(())
     }
 }
 
