@@ -14,6 +14,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
+/// Marks a request that came over TLS, so that URLs the server writes
+/// back into its answers (the phone service's soft keys) say `https://`.
+#[derive(Clone, Copy, Debug)]
+pub struct OverTls;
+
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -41,6 +46,7 @@ pub async fn serve(listener: TcpListener, acceptor: TlsAcceptor, app: Router) {
             let service =
                 hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
                     request.extensions_mut().insert(ConnectInfo(peer));
+                    request.extensions_mut().insert(OverTls);
                     app.clone().oneshot(request)
                 });
             let _ = hyper::server::conn::http1::Builder::new()

@@ -102,6 +102,7 @@ fn parse_query(raw: &str) -> Result<PhoneRequest, ()> {
 pub async fn em_service(
     State(state): State<Arc<ServerState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    over_tls: Option<axum::Extension<crate::https::OverTls>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -112,7 +113,9 @@ pub async fn em_service(
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
-    let base = format!("http://{host}{EM_SERVICE_PATH}");
+    // The phone follows these URLs back: the scheme it came in on.
+    let scheme = if over_tls.is_some() { "https" } else { "http" };
+    let base = format!("{scheme}://{host}{EM_SERVICE_PATH}");
     // The phone's own address; a Via header means it came through a proxy (IP-1, IP-3).
     let source = Source::new(peer.ip(), headers.contains_key("via"));
     let screen = screen(&state, &base, query.as_deref().unwrap_or(""), source).await;

@@ -127,7 +127,15 @@ async fn the_em_client_and_a_phone_speak_https_with_the_written_ca() {
     match http::get(local, &url, &[], Duration::from_secs(10), &tls).await {
         Fetched::Ok { status, body } => {
             assert_eq!(status, 200);
-            assert!(String::from_utf8_lossy(&body).contains("mona"));
+            let screen = String::from_utf8_lossy(&body);
+            assert!(screen.contains("mona"), "{screen}");
+            // The Yes soft key leads back over HTTPS, where the phone came from.
+            assert!(
+                screen.contains(&format!(
+                    "<URL>{em}/emapp/EMAppServlet?device={D1}&amp;doLogout=true"
+                )),
+                "{screen}"
+            );
         }
         other => panic!("phone service over HTTPS: {other:?}"),
     }
