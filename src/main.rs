@@ -637,6 +637,7 @@ async fn run(
         recorder: recorder.clone(),
         metrics_url: Some(format!("{}/metrics", endpoints.em_base)),
         tls: endpoints.tls.clone(),
+        control: None,
         load,
         expect_login: scenario.expect_login.clone(),
         expect_logout: scenario.expect_logout.clone(),

@@ -7,6 +7,7 @@
 //! - [`phone`]: virtual phones, each a state machine over SCCP or SIP,
 //!   the phone-facing service, configuration files and `/CGI/Execute`;
 //! - [`fleet`]: which phones take part and what each should see;
+//! - [`live`]: the live dashboard of a run and its controls;
 //! - [`em_client`]: the EM API client that never panics on a bad server;
 //! - [`preflight`]: checks a target before a run (reach, TLS, credentials, directory);
 //! - [`recorder`]: histograms, outcomes and mismatches;
@@ -17,6 +18,7 @@
 
 pub mod em_client;
 pub mod fleet;
+pub mod live;
 pub mod phone;
 pub mod preflight;
 pub mod progress;

@@ -152,6 +152,8 @@ pub struct Interval {
     pub length_s: f64,
     pub step: Step,
     pub max_us: u64,
+    /// p50, p90 and p99 in µs, kept as the window closes for live charts.
+    pub percentiles: [u64; 3],
     /// HdrHistogram V2 + DEFLATE, base64 (`HISTF...`).
     pub histogram: String,
 }
@@ -215,6 +217,21 @@ impl Recorder {
     /// where the load was when it went out.
     pub fn set_phase_starts(&mut self, starts: Vec<Instant>) {
         self.phase_starts = starts;
+    }
+
+    /// A phase that begins now, outside the scenario's shape: a change made
+    /// live (pause, resume, a new rate). Steps sent from `start` on are
+    /// filed under it, so each phase's histograms describe one load.
+    /// Returns its recorder index.
+    pub fn add_phase(&mut self, name: &str, start: Instant) -> usize {
+        self.phases.push(PhaseStats::new(name));
+        self.phase_starts.push(start);
+        self.phases.len() - 1
+    }
+
+    /// Seconds from the run's origin to `at`.
+    pub fn seconds_since_origin(&self, at: Instant) -> f64 {
+        at.saturating_duration_since(self.origin).as_secs_f64()
     }
 
     fn phase_at(&self, given: usize, sent: Instant) -> usize {
@@ -295,6 +312,11 @@ impl Recorder {
                 length_s: 1.0,
                 step: Step::ALL[k],
                 max_us: h.max(),
+                percentiles: [
+                    h.value_at_quantile(0.5),
+                    h.value_at_quantile(0.9),
+                    h.value_at_quantile(0.99),
+                ],
                 histogram: encode(h),
             });
             h.reset();

@@ -23,6 +23,7 @@
 //! every logged-in phone logs out and the reports are whole.
 
 use crate::em_client::{EmClient, Reply};
+use crate::live::control::LiveControl;
 use crate::phone::{PhoneContext, VirtualPhone};
 use crate::recorder::{Recorder, Step};
 use crate::scenario::{Expected, Load, Model};
@@ -84,6 +85,8 @@ pub struct LoginStorm {
     pub metrics_url: Option<String>,
     /// What an `https://` metrics page is trusted with.
     pub tls: crate::phone::http::ClientTls,
+    /// Pause, resume and rate changes made while the run goes (open model).
+    pub control: Option<Arc<LiveControl>>,
     pub load: Load,
     pub expect_login: Expected,
     pub expect_logout: Expected,
@@ -246,18 +249,19 @@ impl LoginStorm {
         if phone_count > 0 {
             match self.load.model {
                 Model::Open => {
-                    interrupted = open_arrivals(
-                        &self.load,
+                    let mut arrivals = Arrivals {
+                        load: &self.load,
                         logout_floor,
-                        &kind,
+                        kind: &kind,
                         phone_count,
-                        &timer,
-                        &progress,
-                        &late,
-                        stop.clone(),
-                        &mut tasks,
-                    )
-                    .await;
+                        timer: &timer,
+                        progress: &progress,
+                        late: &late,
+                        recorder: &recorder,
+                        control: self.control.clone(),
+                        n: 0,
+                    };
+                    interrupted = arrivals.open(stop.clone(), &mut tasks).await;
                 }
                 Model::Closed => {
                     let end = schedule_start + self.load.duration();
@@ -338,53 +342,162 @@ impl LoginStorm {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn open_arrivals(
-    load: &Load,
+/// What the arrival loops share: where cycles go and how they are counted.
+struct Arrivals<'a> {
+    load: &'a Load,
     logout_floor: Option<Instant>,
-    kind: &Arc<CycleKind>,
+    kind: &'a Arc<CycleKind>,
     phone_count: usize,
-    timer: &PreciseTimer,
-    progress: &Arc<Progress>,
-    late: &Arc<AtomicU64>,
-    mut stop: watch::Receiver<bool>,
-    tasks: &mut JoinSet<()>,
-) -> bool {
-    let mut phase_start = Instant::now();
-    let mut n: u64 = 0;
-    for (p, phase) in load.phases.iter().enumerate() {
-        for k in 0.. {
-            let Some(offset) = phase.arrival(k) else {
-                break;
-            };
-            if load.max_cycles.is_some_and(|max| n >= max) {
-                return false;
-            }
-            let due = phase_start + offset;
-            tokio::select! {
-                _ = timer.sleep_until(due) => {}
-                _ = stop.changed() => return true,
-            }
-            let phone = (n % phone_count as u64) as usize;
-            n += 1;
-            progress.started.fetch_add(1, Ordering::Relaxed);
-            let (kind, progress, late) = (kind.clone(), progress.clone(), late.clone());
-            tasks.spawn(async move {
-                if kind.run(phone, p + 1, due, logout_floor).await {
-                    late.fetch_add(1, Ordering::Relaxed);
-                }
-                progress.finished.fetch_add(1, Ordering::Relaxed);
-            });
-            // Reap finished cycles as we go so the set stays small.
-            while tasks.try_join_next().is_some() {}
+    timer: &'a PreciseTimer,
+    progress: &'a Arc<Progress>,
+    late: &'a Arc<AtomicU64>,
+    recorder: &'a Arc<Mutex<Recorder>>,
+    control: Option<Arc<LiveControl>>,
+    /// Cycles started so far.
+    n: u64,
+}
+
+impl Arrivals<'_> {
+    /// Starts cycle `n` (on phone `n mod phones`), due at `due`, in `phase`.
+    /// `false` once the scenario's cycle count is reached.
+    fn start(&mut self, phase: usize, due: Instant, tasks: &mut JoinSet<()>) -> bool {
+        if self.load.max_cycles.is_some_and(|max| self.n >= max) {
+            return false;
         }
-        phase_start += phase.duration;
+        let phone = (self.n % self.phone_count as u64) as usize;
+        self.n += 1;
+        self.progress.started.fetch_add(1, Ordering::Relaxed);
+        let (kind, progress, late) = (self.kind.clone(), self.progress.clone(), self.late.clone());
+        let logout_floor = self.logout_floor;
+        tasks.spawn(async move {
+            if kind.run(phone, phase, due, logout_floor).await {
+                late.fetch_add(1, Ordering::Relaxed);
+            }
+            progress.finished.fetch_add(1, Ordering::Relaxed);
+        });
+        // Reap finished cycles as we go so the set stays small.
+        while tasks.try_join_next().is_some() {}
+        true
     }
-    // The schedule lasts as long as its phases: a trailing pause (a phase
-    // with no arrivals) holds the run, and the registered phones, until its end.
-    tokio::select! {
-        _ = timer.sleep_until(phase_start) => false,
-        _ = stop.changed() => true,
+
+    /// Waits for the operator's next change; never, without live control.
+    async fn next_change(&self) {
+        match &self.control {
+            Some(c) => c.changed().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The open model: the scenario's schedule until it ends, or until an
+    /// operator changes something; then [`Arrivals::live`]. `true` when
+    /// stopped (Ctrl-C).
+    async fn open(&mut self, mut stop: watch::Receiver<bool>, tasks: &mut JoinSet<()>) -> bool {
+        let schedule_start = Instant::now();
+        let end = schedule_start + self.load.duration();
+        let mut phase_start = schedule_start;
+        for (p, phase) in self.load.phases.iter().enumerate() {
+            for k in 0.. {
+                let Some(offset) = phase.arrival(k) else {
+                    break;
+                };
+                let due = phase_start + offset;
+                tokio::select! {
+                    _ = self.timer.sleep_until(due) => {}
+                    _ = stop.changed() => return true,
+                    _ = self.next_change() => {
+                        // The rate the schedule had reached, for a resume
+                        // that sets none of its own.
+                        let into = (Instant::now() - phase_start).as_secs_f64();
+                        let share = into / phase.duration.as_secs_f64().max(1e-9);
+                        let r1 = phase.to_per_s.unwrap_or(phase.rate_per_s);
+                        let rate = phase.rate_per_s + (r1 - phase.rate_per_s) * share.min(1.0);
+                        return self.live(rate, end, stop, tasks).await;
+                    }
+                }
+                if !self.start(p + 1, due, tasks) {
+                    return false;
+                }
+            }
+            phase_start += phase.duration;
+        }
+        // The schedule lasts as long as its phases: a trailing pause (a phase
+        // with no arrivals) holds the run, and the registered phones, until its end.
+        tokio::select! {
+            _ = self.timer.sleep_until(phase_start) => false,
+            _ = stop.changed() => true,
+            _ = self.next_change() => {
+                let rate = self.load.phases.last().map_or(0.0, |p| p.to_per_s.unwrap_or(p.rate_per_s));
+                self.live(rate, end, stop, tasks).await
+            }
+        }
+    }
+
+    /// Arrivals as the operator wants them, from now until `end` (a pause
+    /// moves the end out by its length). Each change starts a phase.
+    async fn live(
+        &mut self,
+        mut rate: f64,
+        mut end: Instant,
+        mut stop: watch::Receiver<bool>,
+        tasks: &mut JoinSet<()>,
+    ) -> bool {
+        let Some(control) = self.control.clone() else {
+            return false;
+        };
+        // The wishes in force and their phase: a wake-up that changed
+        // nothing (two changes, one notification) starts no new phase.
+        let mut in_force: Option<(crate::live::control::Wishes, usize)> = None;
+        let mut changes = 0;
+        let mut due = Instant::now();
+        loop {
+            let wishes = control.wishes();
+            let now = Instant::now();
+            let phase = match in_force {
+                Some((w, phase)) if w == wishes => phase,
+                _ => {
+                    rate = wishes.rate_per_s.unwrap_or(rate);
+                    // Numbered, so that a rate used twice stays two phases.
+                    changes += 1;
+                    let name = if wishes.paused {
+                        format!("live {changes}: paused")
+                    } else {
+                        format!("live {changes}: {rate}/s")
+                    };
+                    due = now;
+                    self.recorder
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .add_phase(&name, now.into_std())
+                }
+            };
+            in_force = Some((wishes, phase));
+            if wishes.paused || rate <= 0.0 {
+                tokio::select! {
+                    _ = stop.changed() => return true,
+                    _ = control.changed() => {}
+                }
+                // A pause holds the run: its length moves the end out.
+                if wishes.paused {
+                    end += Instant::now() - now;
+                }
+                continue;
+            }
+            let interval = Duration::from_secs_f64(1.0 / rate);
+            loop {
+                if due >= end {
+                    return false;
+                }
+                tokio::select! {
+                    _ = self.timer.sleep_until(due) => {}
+                    _ = stop.changed() => return true,
+                    _ = control.changed() => break,
+                }
+                if !self.start(phase, due, tasks) {
+                    return false;
+                }
+                due += interval;
+            }
+        }
     }
 }
 

@@ -61,6 +61,7 @@ async fn storm(
         ))),
         metrics_url: None,
         tls: Default::default(),
+        control: None,
         load,
         expect_login: Expected::Success,
         expect_logout: Expected::Success,
@@ -270,6 +271,7 @@ async fn a_trailing_pause_holds_the_run_until_its_end() {
         ))),
         metrics_url: None,
         tls: Default::default(),
+        control: None,
         load,
         expect_login: Expected::Success,
         expect_logout: Expected::Success,
@@ -319,6 +321,7 @@ async fn the_progress_line_counts_em_api_logins_while_the_run_goes() {
         recorder: recorder.clone(),
         metrics_url: None,
         tls: Default::default(),
+        control: None,
         load,
         expect_login: Expected::Success,
         expect_logout: Expected::Success,
@@ -337,4 +340,93 @@ async fn the_progress_line_counts_em_api_logins_while_the_run_goes() {
     let result = run.await.unwrap();
     assert!(!seen.contains("| login 0 "), "{seen}");
     assert_eq!(result.recorder.step(Step::Login).count(), 40);
+}
+
+/// Live controls (the dashboard's): a pause stops arrivals and holds the
+/// run; a new rate takes over from the schedule; each is a phase of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_pause_and_rate_change_take_effect_as_phases() {
+    use emlab_simulator::live::control::LiveControl;
+    let server = MockServer::start().await;
+    mock(&server, LOGIN, xml("<response><success/></response>")).await;
+    mock(&server, LOGOUT, xml("<response><success/></response>")).await;
+    // 1 s at 50/s on 4 phones.
+    let load = Load::open_cycles(4, 50.0, 1_000_000);
+    let mut load = load;
+    load.phases[0].duration = Duration::from_secs(1);
+    load.max_cycles = None;
+    let phones = (0..4)
+        .map(|i| {
+            Arc::new(ApiPhone::new(
+                format!("SEP{:012X}", 0x0E00_0000_0000u64 + i as u64),
+                format!("user{i:05}"),
+            ))
+        })
+        .collect();
+    let client = EmClient::new(
+        &server.uri(),
+        AppInfo::new("emlab", "emlab"),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let control = Arc::new(LiveControl::default());
+    let storm = LoginStorm {
+        fleet: Fleet::Api { phones, client },
+        recorder: Arc::new(std::sync::Mutex::new(emlab_simulator::storm::recorder_for(
+            &load,
+        ))),
+        metrics_url: None,
+        tls: Default::default(),
+        control: Some(control.clone()),
+        load,
+        expect_login: Expected::Success,
+        expect_logout: Expected::Success,
+    };
+    let progress = Arc::new(Progress::default());
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    let started = std::time::Instant::now();
+    let run = tokio::spawn(storm.run(progress.clone(), stop));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    control.pause();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let at_pause = progress.started.load(std::sync::atomic::Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let after_pause = progress.started.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(at_pause, after_pause, "no arrivals while paused");
+    control.set_rate(200.0).unwrap();
+    control.resume();
+    let result = run.await.unwrap();
+    // The pause held the run: 1 s of schedule plus about 0.5 s paused.
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        started.elapsed()
+    );
+    let names: Vec<&str> = result
+        .recorder
+        .phases
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(names.first(), Some(&"boot"));
+    assert_eq!(names.get(2), Some(&"live 1: paused"), "{names:?}");
+    let fast = result
+        .recorder
+        .phases
+        .iter()
+        .find(|p| p.name.ends_with(": 200/s"))
+        .unwrap_or_else(|| panic!("{names:?}"));
+    // About 0.7 s left at 200/s.
+    let counts: Vec<(String, u64)> = result
+        .recorder
+        .phases
+        .iter()
+        .map(|p| (p.name.clone(), p.count(Step::Login)))
+        .collect();
+    assert!(
+        fast.count(Step::Login) > 60,
+        "{counts:?} elapsed {:?}",
+        started.elapsed()
+    );
+    assert!(control.set_rate(-1.0).is_err());
 }
