@@ -88,6 +88,29 @@ enum Command {
         /// Override the scenario's arrival rate (e.g. 500/s, 2000/h).
         #[arg(long)]
         rate: Option<String>,
+        /// Serve a live page of the run (default address 127.0.0.1:8099)
+        /// with pause, resume and rate controls.
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8099")]
+        dashboard: Option<SocketAddr>,
+    },
+    /// A lab demo: the reference server, a small mixed fleet at human pace,
+    /// the interesting cases played on front-desk phones, and the live page.
+    Demo {
+        /// The demo's lab (default: scenarios/lab-demo.toml).
+        #[arg(long)]
+        lab: Option<PathBuf>,
+        /// Phones in the fleet (default 12).
+        #[arg(long)]
+        phones: Option<u32>,
+        /// Where the live page listens.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8099")]
+        dashboard: SocketAddr,
+        /// How long the demo runs (default one hour; Ctrl-C ends it sooner).
+        #[arg(long)]
+        duration: Option<String>,
+        /// Output folder for the report (default: reports/demo-<UTC timestamp>).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Lab files: `emlab lab import --cme running-config.txt --out lab.toml`.
     Lab {
@@ -317,9 +340,42 @@ fn main() -> ExitCode {
                 lab,
                 out,
                 rate,
+                dashboard,
             } => {
                 let (target, tls) = target.flags()?;
-                run(&scenario, target, tls, lab.as_deref(), out, rate.as_deref()).await
+                let options = RunOptions {
+                    lab_override: lab,
+                    out,
+                    rate,
+                    dashboard,
+                    ..RunOptions::default()
+                };
+                run(&scenario, target, tls, options).await
+            }
+            Command::Demo {
+                lab,
+                phones,
+                dashboard,
+                duration,
+                out,
+            } => {
+                let duration = duration
+                    .map(|d| {
+                        emlab_simulator::units::parse_duration(&d)
+                            .map_err(|e| UsageError(format!("--duration: {e}")))
+                    })
+                    .transpose()?;
+                let options = RunOptions {
+                    lab_override: lab.or_else(|| Some(shipped("scenarios/lab-demo.toml"))),
+                    out,
+                    dashboard: Some(dashboard),
+                    phones,
+                    duration,
+                    demo: true,
+                    ..RunOptions::default()
+                };
+                let scenario = shipped("scenarios/demo.toml");
+                run(&scenario, None, emlab_tls::ClientTls::default(), options).await
             }
             Command::Lab {
                 command: LabCommand::Import { cme, out },
@@ -469,15 +525,56 @@ impl TargetFlags {
     }
 }
 
+/// What `emlab run` takes besides the scenario and the target.
+#[derive(Default)]
+struct RunOptions {
+    lab_override: Option<PathBuf>,
+    out: Option<PathBuf>,
+    rate: Option<String>,
+    dashboard: Option<SocketAddr>,
+    /// `emlab demo`: phones and duration instead of the scenario's, lab
+    /// control on, and the director playing its cases.
+    phones: Option<u32>,
+    duration: Option<std::time::Duration>,
+    demo: bool,
+}
+
+/// A file shipped with emlab: beside the working folder, or beside the sources.
+fn shipped(relative: &str) -> PathBuf {
+    let here = PathBuf::from(relative);
+    if here.exists() {
+        here
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+    }
+}
+
 async fn run(
     scenario_path: &Path,
     target: Option<TargetFlags>,
     tls: emlab_tls::ClientTls,
-    lab_override: Option<&Path>,
-    out: Option<PathBuf>,
-    rate: Option<&str>,
+    options: RunOptions,
 ) -> Result<ExitCode, UsageError> {
+    let RunOptions {
+        lab_override,
+        out,
+        rate,
+        dashboard,
+        phones,
+        duration,
+        demo,
+    } = options;
+    let (lab_override, rate) = (lab_override.as_deref(), rate.as_deref());
+    let control =
+        dashboard.map(|_| Arc::new(emlab_simulator::live::control::LiveControl::default()));
+    let mut board = None;
     let mut scenario = Scenario::load(scenario_path)?;
+    if let Some(n) = phones {
+        scenario.load.phones = n;
+    }
+    if let (Some(d), Some(phase)) = (duration, scenario.load.phases.last_mut()) {
+        phase.duration = d;
+    }
     if let Some(r) = rate {
         let per_s = emlab_simulator::units::parse_rate(r)
             .map_err(|e| UsageError(format!("--rate: {e}")))?;
@@ -528,10 +625,15 @@ async fn run(
         ))
     })?;
 
+    // The demo's director moves the lab clock.
+    let server_options = ServerOptions {
+        lab_control: demo,
+        ..ServerOptions::default()
+    };
     let embedded = match &target {
         Some(_) => None,
         None => Some(
-            emlab_server::start(&lab, ServerOptions::default())
+            emlab_server::start(&lab, server_options)
                 .await
                 .map_err(|e| UsageError(format!("cannot start the embedded server: {e}")))?,
         ),
@@ -576,7 +678,7 @@ async fn run(
         PathKind::EmApi => {
             let client = EmClient::with_tls(
                 &endpoints.em_base,
-                app,
+                app.clone(),
                 load.request_timeout,
                 &endpoints.tls,
             )?;
@@ -615,6 +717,19 @@ async fn run(
             let counts = Arc::new(StateCounts::default());
             counts.add_off(specs.len() as u64);
             states = Some(counts.clone());
+            if dashboard.is_some() {
+                let desk_phones = if demo {
+                    demo_desk(&lab, &lab_path, specs.len(), phones_needed)?.0
+                } else {
+                    Vec::new()
+                };
+                board = Some(Arc::new(emlab_simulator::live::board::PhoneBoard::new(
+                    specs
+                        .iter()
+                        .map(|s| (s.device_name.clone(), s.model))
+                        .chain(desk_phones),
+                )));
+            }
             let ctx = Arc::new(PhoneContext {
                 endpoints: endpoints.clone(),
                 sip,
@@ -624,6 +739,7 @@ async fn run(
                 request_timeout: load.request_timeout,
                 control_timeout: load.control_timeout,
                 call_logs,
+                board: board.clone(),
             });
             let phones = specs
                 .into_iter()
@@ -637,7 +753,7 @@ async fn run(
         recorder: recorder.clone(),
         metrics_url: Some(format!("{}/metrics", endpoints.em_base)),
         tls: endpoints.tls.clone(),
-        control: None,
+        control: control.clone(),
         load,
         expect_login: scenario.expect_login.clone(),
         expect_logout: scenario.expect_logout.clone(),
@@ -650,9 +766,45 @@ async fn run(
         }
     });
     let progress = Arc::new(Progress::default());
+    let mut director = None;
+    let live = match (dashboard, &control) {
+        (Some(addr), Some(control)) => {
+            let run = emlab_simulator::live::feed::LiveRun::new(
+                scenario.clone(),
+                endpoints.em_base.clone(),
+                target.is_none(),
+                recorder.clone(),
+                progress.clone(),
+                states.clone(),
+                board,
+                control.clone(),
+                Some(format!("{}/metrics", endpoints.em_base)),
+                endpoints.tls.clone(),
+            );
+            let live = emlab_simulator::live::server::start(addr, run.clone()).await?;
+            say(&format!("dashboard: {}\n", live.url()));
+            if demo {
+                let (_, desk) = demo_desk(&lab, &lab_path, phones_needed as usize, phones_needed)?;
+                director = Some(tokio::spawn(emlab_simulator::live::demo::direct(
+                    endpoints.clone(),
+                    app.clone(),
+                    run,
+                    desk,
+                )));
+            }
+            Some(live)
+        }
+        _ => None,
+    };
     let line = emlab_simulator::progress::spawn(progress.clone(), recorder.clone(), states);
     let result = storm.run(progress, stop_rx).await;
     emlab_simulator::progress::finish(line);
+    if let Some(d) = director {
+        d.abort();
+    }
+    if let Some(live) = live {
+        live.stop();
+    }
     signals.abort();
     if let Some(server) = embedded {
         let _ = server.shutdown().await;
@@ -720,12 +872,7 @@ struct ConformOptions {
 
 /// The conformance lab shipped beside the binary's sources, or next to the working folder.
 fn default_conformance_lab() -> PathBuf {
-    let here = PathBuf::from("conformance/lab.toml");
-    if here.exists() {
-        here
-    } else {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/lab.toml")
-    }
+    shipped("conformance/lab.toml")
 }
 
 /// `emlab lab import --cme`: the lab, then a report of what was ignored and
@@ -875,6 +1022,70 @@ fn role_entries(lab: &Lab, kind: emlab_conformance::roles::Kind) -> Vec<(String,
         .filter(|(role, _)| emlab_conformance::roles::find(role).is_some_and(|r| r.kind == kind))
         .map(|(role, entry)| (role.clone(), entry.clone()))
         .collect()
+}
+
+/// `emlab demo`'s front desk in `lab`: the tiles its three phones take
+/// (after the fleet's `fleet_len`), and who plays the cases. The burst uses
+/// fleet members the run leaves alone (after the first `in_run`).
+#[allow(clippy::type_complexity)]
+fn demo_desk(
+    lab: &Lab,
+    lab_path: &Path,
+    fleet_len: usize,
+    in_run: u32,
+) -> Result<
+    (
+        Vec<(String, &'static emlab_protocol::phone_model::PhoneModel)>,
+        emlab_simulator::live::demo::Desk,
+    ),
+    UsageError,
+> {
+    let missing = || {
+        UsageError(format!(
+            "{}: the demo needs devices SEP0D0000000001 to SEP0D0000000003, users ana and ben, and 8 [fleet] members beyond the run's phones (see scenarios/lab-demo.toml)",
+            lab_path.display()
+        ))
+    };
+    let mut tiles = Vec::new();
+    let mut phones = Vec::new();
+    for (k, name) in ["SEP0D0000000001", "SEP0D0000000002", "SEP0D0000000003"]
+        .iter()
+        .enumerate()
+    {
+        let d = lab
+            .file
+            .device
+            .iter()
+            .find(|d| d.name == *name)
+            .ok_or_else(missing)?;
+        let model = emlab_protocol::phone_model::find(&d.model).ok_or_else(missing)?;
+        tiles.push((name.to_string(), model));
+        phones.push((name.to_string(), (fleet_len + k) as u32));
+    }
+    let user = |id: &str| {
+        lab.file
+            .user
+            .iter()
+            .find(|u| u.id == id)
+            .map(|u| (u.id.clone(), u.pin.clone()))
+            .ok_or_else(missing)
+    };
+    let burst: Vec<(String, String)> = lab
+        .fleet_members()
+        .skip(in_run as usize)
+        .take(8)
+        .map(|m| (m.device_name, m.user_id))
+        .collect();
+    if burst.len() < 8 {
+        return Err(missing());
+    }
+    let desk = emlab_simulator::live::demo::Desk {
+        phones: [phones[0].clone(), phones[1].clone(), phones[2].clone()],
+        ana: user("ana")?,
+        ben: user("ben")?,
+        burst,
+    };
+    Ok((tiles, desk))
 }
 
 /// The embedded reference server's interfaces, as a fleet sees them.

@@ -80,6 +80,7 @@ impl Step {
 /// `http-503`, `connection-error`), or for a query the user it reported.
 pub type Outcome = String;
 
+#[derive(Clone)]
 pub struct StepStats {
     pub latency: Histogram<u64>,
     pub service: Histogram<u64>,
@@ -109,6 +110,7 @@ pub struct Mismatch {
 }
 
 /// Latencies and outcomes of one phase of the load shape.
+#[derive(Clone)]
 pub struct PhaseStats {
     pub name: String,
     pub latency: Vec<Histogram<u64>>,
@@ -146,6 +148,7 @@ impl PhaseStats {
 
 /// One second of one step's latencies, compressed as it closes: a line of
 /// the run's HdrHistogram interval log (`latency.hlog`).
+#[derive(Clone)]
 pub struct Interval {
     /// Seconds from the start of the run.
     pub start_s: f64,
@@ -158,11 +161,13 @@ pub struct Interval {
     pub histogram: String,
 }
 
+#[derive(Clone)]
 struct IntervalWindow {
     index: u64,
     latency: Vec<Histogram<u64>>,
 }
 
+#[derive(Clone)]
 pub struct Recorder {
     steps: Vec<StepStats>,
     pub mismatches: BTreeMap<Mismatch, u64>,

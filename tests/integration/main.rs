@@ -8,6 +8,7 @@ mod cme_import;
 mod config_files;
 mod conform;
 mod control_channel;
+mod dashboard;
 mod em_api;
 mod fleet;
 mod https;

@@ -253,6 +253,7 @@ async fn run_phone(endpoints: Endpoints, request_timeout: Duration, cycles: u32)
         request_timeout,
         control_timeout: Duration::from_millis(800),
         call_logs: CallLogRule::default(),
+        board: None,
     };
     let phone = VirtualPhone::new(spec);
     let timer = PreciseTimer::start();

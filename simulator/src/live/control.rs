@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use tokio::sync::Notify;
 
 /// The operator's wishes, as they stand.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Wishes {
     pub paused: bool,
     /// Cycles per second from now on; `None`: the scenario's schedule.

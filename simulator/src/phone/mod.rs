@@ -184,6 +184,8 @@ pub struct PhoneContext {
     /// How long a phone waits for the server's restart or reset.
     pub control_timeout: Duration,
     pub call_logs: CallLogRule,
+    /// The dashboard's tiles, when a dashboard is watching.
+    pub board: Option<Arc<crate::live::board::PhoneBoard>>,
 }
 
 impl PhoneContext {
@@ -407,6 +409,36 @@ impl VirtualPhone {
     fn set_state(&self, ctx: &PhoneContext, to: PhoneState) {
         let from = PhoneState::ALL[self.state.swap(to as u8, Ordering::Relaxed) as usize];
         ctx.counts.enter(from, to);
+        if let Some(b) = &ctx.board {
+            b.state(self.spec.index, to);
+        }
+    }
+
+    /// Records a step, and puts it in the phone's history on the dashboard.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        ctx: &PhoneContext,
+        step: Step,
+        phase: usize,
+        due: Instant,
+        sent: Instant,
+        end: Instant,
+        outcome: &str,
+        expected: &str,
+    ) {
+        ctx.record(step, phase, due, sent, end, outcome, expected);
+        if let Some(b) = &ctx.board {
+            let us = end.saturating_duration_since(due).as_micros() as u64;
+            b.step(self.spec.index, step, outcome, us);
+        }
+    }
+
+    /// What the phone's screen shows now, for the dashboard.
+    fn show(&self, ctx: &PhoneContext, object: Option<&PhoneObject>) {
+        if let (Some(b), Some(o)) = (&ctx.board, object) {
+            b.screen(self.spec.index, o);
+        }
     }
 
     /// Boots: registers, fetches the configuration and checks it shows the
@@ -547,7 +579,16 @@ impl VirtualPhone {
             Ok(_) => "success".to_string(),
             Err(label) => label.clone(),
         };
-        ctx.record(Step::Register, phase, due, sent, end, &outcome, "success");
+        self.record(
+            ctx,
+            Step::Register,
+            phase,
+            due,
+            sent,
+            end,
+            &outcome,
+            "success",
+        );
         match result {
             Ok(link) => {
                 inner.link = link;
@@ -609,9 +650,21 @@ impl VirtualPhone {
             Ok(_) => "success".to_string(),
             Err(l) => l.clone(),
         };
-        ctx.record(Step::InService, phase, due, sent, end, &outcome, "success");
+        self.record(
+            ctx,
+            Step::InService,
+            phase,
+            due,
+            sent,
+            end,
+            &outcome,
+            "success",
+        );
         match checked {
             Ok(config) => {
+                if let Some(b) = &ctx.board {
+                    b.config(spec.index, &config);
+                }
                 if let Some(web) = &ctx.web {
                     let bound = web.bind(
                         spec.ip,
@@ -714,7 +767,9 @@ impl VirtualPhone {
         let sent = Instant::now();
         let prompt = self.get(ctx, &self.services_url(inner, ctx)).await;
         let (label, object) = screen_label(&prompt, |o| matches!(o, PhoneObject::Input(_)));
-        ctx.record(
+        self.show(ctx, object.as_ref());
+        self.record(
+            ctx,
             Step::Prompt,
             phase,
             due,
@@ -748,6 +803,7 @@ impl VirtualPhone {
             .await;
         // Several profiles: the phone shows a menu and the user picks theirs.
         if let (_, Some(PhoneObject::Menu(menu))) = screen_label(&answer, |_| false) {
+            self.show(ctx, Some(&PhoneObject::Menu(menu.clone())));
             let item = menu
                 .items
                 .iter()
@@ -759,10 +815,11 @@ impl VirtualPhone {
                     .await;
             }
         }
-        let (label, _) = screen_label(
+        let (label, shown) = screen_label(
             &answer,
             |o| matches!(o, PhoneObject::Text(t) if t.text == "Login Successful"),
         );
+        self.show(ctx, shown.as_ref());
         let change = Change {
             step: Step::Login,
             target: &self.spec.logged_in,
@@ -791,6 +848,7 @@ impl VirtualPhone {
             &confirm,
             |o| matches!(o, PhoneObject::Text(t) if t.soft_keys.iter().any(|k| k.name == "Yes")),
         );
+        self.show(ctx, object.as_ref());
         if let Some(PhoneObject::Text(t)) = object.filter(|_| label == "success") {
             let yes = t
                 .soft_keys
@@ -803,10 +861,12 @@ impl VirtualPhone {
                     &absolute(&ctx.endpoints.em_base, &yes.unwrap_or_default()),
                 )
                 .await;
-            (label, _) = screen_label(
+            let shown;
+            (label, shown) = screen_label(
                 &answer,
                 |o| matches!(o, PhoneObject::Text(t) if t.text == "Logout Successful"),
             );
+            self.show(ctx, shown.as_ref());
         }
         let change = Change {
             step: Step::Logout,
@@ -834,7 +894,7 @@ impl VirtualPhone {
         change: Change<'_>,
     ) -> bool {
         let end = Instant::now();
-        ctx.record(change.step, phase, due, sent, end, label, "success");
+        self.record(ctx, change.step, phase, due, sent, end, label, "success");
         if label != "success" {
             self.set_state(ctx, change.refused);
             return false;
@@ -890,9 +950,18 @@ impl VirtualPhone {
             };
             first_at.get_or_insert_with(Instant::now);
             match event {
-                PhoneEvent::Control(ResetType::Restart) => seen.push("restart"),
+                PhoneEvent::Control(ResetType::Restart) => {
+                    seen.push("restart");
+                    if let Some(b) = &ctx.board {
+                        b.event(self.spec.index, "restart");
+                    }
+                }
                 PhoneEvent::Control(ResetType::Reset) => {
                     seen.push("reset");
+                    if let Some(b) = &ctx.board {
+                        b.event(self.spec.index, "reset");
+                        b.resetting(self.spec.index);
+                    }
                     // A reset reboots: register again before reading the config.
                     if let (Link::Sip, Some(sip)) = (&inner.link, &ctx.sip) {
                         sip.forget(&format!("p{}", self.spec.index));
@@ -923,7 +992,8 @@ impl VirtualPhone {
             (None, false) => seen.join("+"),
         };
         let end = first_at.unwrap_or_else(Instant::now);
-        ctx.record(
+        self.record(
+            ctx,
             Step::Restart,
             phase,
             answered,
@@ -971,7 +1041,8 @@ impl VirtualPhone {
         inner.pushes = 0;
         let want = if expected { "cleared" } else { "kept" };
         let now = Instant::now();
-        ctx.record(
+        self.record(
+            ctx,
             Step::CallLogs,
             phase,
             answered,

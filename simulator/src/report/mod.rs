@@ -312,7 +312,7 @@ impl RunReport {
 
 /// The observed value of a threshold's metric (latency in milliseconds),
 /// over the whole run or over its phase.
-fn observe(t: &Threshold, rec: &Recorder, secs: f64, throttled: &[Option<f64>]) -> f64 {
+pub(crate) fn observe(t: &Threshold, rec: &Recorder, secs: f64, throttled: &[Option<f64>]) -> f64 {
     if let Some(name) = &t.phase {
         let Some((i, p)) = rec.phases.iter().enumerate().find(|(_, p)| &p.name == name) else {
             return f64::NAN;

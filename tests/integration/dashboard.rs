@@ -1,0 +1,286 @@
+//! The live dashboard: its control API (pause, resume, a new rate, bad
+//! values), its Server-Sent Events, and `emlab demo` in a real browser
+//! (headless Chromium over the DevTools protocol, `scripts/cdp.py`).
+
+use crate::support::{peer_installed, scratch};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An `emlab` process, killed when dropped.
+struct Emlab(Child);
+
+impl Drop for Emlab {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(args: &[&str]) -> Emlab {
+    Emlab(
+        Command::new(env!("CARGO_BIN_EXE_emlab"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("emlab starts"),
+    )
+}
+
+/// `(status, body)` of one request to the dashboard, over plain HTTP.
+async fn call(port: u16, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let method = emlab_simulator::phone::http::Method::from_bytes(method.as_bytes()).unwrap();
+    let json_type = [(
+        emlab_simulator::phone::http::HeaderName::from_static("content-type"),
+        emlab_simulator::phone::http::HeaderValue::from_static("application/json"),
+    )];
+    match emlab_simulator::phone::http::request(
+        "127.0.0.1".parse().unwrap(),
+        method,
+        &url,
+        &json_type,
+        bytes::Bytes::from(body.to_string()),
+        Duration::from_secs(5),
+        &Default::default(),
+    )
+    .await
+    {
+        emlab_simulator::phone::http::Fetched::Ok { status, body } => (
+            status,
+            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        ),
+        other => (0, serde_json::json!({ "transport": other.failure_label() })),
+    }
+}
+
+async fn wait_for_dashboard(port: u16) {
+    for _ in 0..200 {
+        if call(port, "GET", "/api/state", "").await.0 == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the dashboard on {port} never answered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_api_pauses_resumes_rerates_and_refuses_bad_values() {
+    let dir = scratch("dashboard-api");
+    let scenario = dir.join("open.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "[scenario]\nname = \"open\"\nlab = {:?}\n\n[load]\nphones = 20\nrate = \"50/s\"\nduration = \"3s\"\n",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scenarios/storm-lab.toml")
+                .display()
+                .to_string()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let out = dir.join("out");
+    let _run = spawn(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--dashboard",
+        &addr,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    wait_for_dashboard(port).await;
+    // Bad values: a clear 400 with the reason.
+    for (body, words) in [
+        ("not json", "expected JSON"),
+        (r#"{"action": "jump"}"#, "unknown action `jump`"),
+        (r#"{"rate": "fast"}"#, "rate: `fast` is not a rate"),
+        (r#"{"rate": -5}"#, "rate: a rate is more than 0"),
+        (r#"{"action": "pause", "rate": "5/s"}"#, "expected one of"),
+    ] {
+        let (status, answer) = call(port, "POST", "/api/control", body).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap_or("").contains(words),
+            "{body}: {answer}"
+        );
+    }
+    let (status, answer) = call(port, "POST", "/api/control", r#"{"action": "pause"}"#).await;
+    assert_eq!(
+        (status, answer["control"]["paused"].clone()),
+        (200, serde_json::json!(true))
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, paused) = call(port, "GET", "/api/state", "").await;
+    let (status, _) = call(port, "POST", "/api/control", r#"{"rate": "20/s"}"#).await;
+    assert_eq!(status, 200);
+    let (status, answer) = call(port, "POST", "/api/control", r#"{"action": "resume"}"#).await;
+    assert_eq!(
+        (status, answer["control"]["paused"].clone()),
+        (200, serde_json::json!(false))
+    );
+    assert_eq!(answer["control"]["rate_per_s"], 20.0);
+    assert!(
+        paused["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "live 1: paused"),
+        "{}",
+        paused["phases"]
+    );
+    // Unknown phones are 404 with the reason.
+    let (status, answer) = call(port, "GET", "/api/phones/SEP0000DEADBEEF", "").await;
+    assert_eq!(status, 404, "{answer}");
+    // The run ends on its own; the report files each live change as a phase.
+    for _ in 0..200 {
+        if out.join("report.json").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let names: Vec<&str> = report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with(": 20/s")), "{names:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_stream_json_updates() {
+    let dir = scratch("dashboard-sse");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let out = dir.join("out");
+    let _demo = spawn(&[
+        "demo",
+        "--dashboard",
+        &addr,
+        "--duration",
+        "20s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    wait_for_dashboard(port).await;
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /events HTTP/1.1\r\nHost: dashboard\r\nAccept: text/event-stream\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    // Two updates, a second apart.
+    while String::from_utf8_lossy(&got).matches("data: {").count() < 2 {
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut buf))
+            .await
+            .expect("updates arrive")
+            .unwrap();
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.contains("content-type: text/event-stream"), "{text}");
+    let first = text
+        .split("data: ")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap();
+    let update: serde_json::Value = serde_json::from_str(first).unwrap();
+    assert_eq!(update["scenario"], "demo");
+    assert_eq!(update["phones"], 15, "12 fleet phones and the front desk");
+}
+
+/// `emlab demo` in headless Chromium: the tiles show the screens the
+/// phones got, the charts have points, and a rate set on the page takes
+/// effect in the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_page_in_a_real_browser() {
+    if !peer_installed("chromium", "chromium") {
+        return;
+    }
+    let dir = scratch("dashboard-browser");
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let out = dir.join("out");
+    let _demo = spawn(&[
+        "demo",
+        "--dashboard",
+        &addr,
+        "--duration",
+        "40s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    wait_for_dashboard(port).await;
+    // The front desk's second case (a second device, 25) plays at about 6 s.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let url = format!("http://127.0.0.1:{port}/");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cdp.py");
+    let sleep = "new Promise(r => setTimeout(r, 2500))";
+    let o = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(script)
+            .arg(&url)
+            .args(["--wait", "4"])
+            .args(["--eval", "document.querySelectorAll('.phone').length"])
+            .args(["--eval", "[...document.querySelectorAll('polyline.series')].filter(p => p.getAttribute('points').split(' ').length > 1).length"])
+            .args(["--eval", "document.getElementById('rate').value = '3/s'; document.getElementById('setrate').click(); true"])
+            .args(["--eval", sleep])
+            .args(["--eval", "fetch('/api/state').then(r => r.json()).then(u => u.phases)"])
+            .args(["--eval", "window.emlabStats.updates"])
+            .output()
+            .expect("python3 runs scripts/cdp.py")
+    })
+    .await
+    .unwrap();
+    assert!(
+        o.status.success(),
+        "cdp.py: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let dom = got["dom"].as_str().unwrap();
+    assert_eq!(
+        got["document.querySelectorAll('.phone').length"], 15,
+        "tiles"
+    );
+    // Screens the phones really got: the fleet's and the front desk's.
+    assert!(
+        dom.contains("Login Successful") || dom.contains("Logout Successful"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("[25]-User logged in elsewhere"),
+        "the second-device case: {dom}"
+    );
+    let lines = got["[...document.querySelectorAll('polyline.series')].filter(p => p.getAttribute('points').split(' ').length > 1).length"]
+        .as_u64()
+        .unwrap();
+    assert!(lines >= 3, "charts with points: {lines}");
+    let phases = got["fetch('/api/state').then(r => r.json()).then(u => u.phases)"].to_string();
+    assert!(
+        phases.contains(": 3/s"),
+        "the page's rate change is a phase of the run: {phases}"
+    );
+    assert!(got["window.emlabStats.updates"].as_u64().unwrap() >= 3);
+}
