@@ -182,6 +182,8 @@ pub struct Recorder {
     phase_starts: Vec<Instant>,
     window: IntervalWindow,
     pub intervals: Vec<Interval>,
+    /// Per second since the origin: cycles that arrived, and that finished.
+    pub cycles_per_second: Vec<(u64, u64)>,
 }
 
 impl Default for Recorder {
@@ -209,7 +211,26 @@ impl Recorder {
                 latency: Step::ALL.iter().map(|_| new_histogram()).collect(),
             },
             intervals: Vec::new(),
+            cycles_per_second: Vec::new(),
         }
+    }
+
+    fn second_slot(&mut self, at: Instant) -> &mut (u64, u64) {
+        let i = at.saturating_duration_since(self.origin).as_secs() as usize;
+        if self.cycles_per_second.len() <= i {
+            self.cycles_per_second.resize(i + 1, (0, 0));
+        }
+        &mut self.cycles_per_second[i]
+    }
+
+    /// A cycle arrived (it was due) at `at`.
+    pub fn arrival(&mut self, at: Instant) {
+        self.second_slot(at).0 += 1;
+    }
+
+    /// A cycle finished at `at`.
+    pub fn completion(&mut self, at: Instant) {
+        self.second_slot(at).1 += 1;
     }
 
     pub fn step(&self, step: Step) -> &StepStats {

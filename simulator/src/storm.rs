@@ -276,6 +276,7 @@ impl LoginStorm {
                             progress.clone(),
                             late.clone(),
                             stop.clone(),
+                            recorder.clone(),
                         ));
                     }
                 }
@@ -342,6 +343,10 @@ impl LoginStorm {
     }
 }
 
+fn lock(recorder: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
+    recorder.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// What the arrival loops share: where cycles go and how they are counted.
 struct Arrivals<'a> {
     load: &'a Load,
@@ -367,13 +372,16 @@ impl Arrivals<'_> {
         let phone = (self.n % self.phone_count as u64) as usize;
         self.n += 1;
         self.progress.started.fetch_add(1, Ordering::Relaxed);
+        lock(self.recorder).arrival(due.into_std());
         let (kind, progress, late) = (self.kind.clone(), self.progress.clone(), self.late.clone());
+        let recorder = self.recorder.clone();
         let logout_floor = self.logout_floor;
         tasks.spawn(async move {
             if kind.run(phone, phase, due, logout_floor).await {
                 late.fetch_add(1, Ordering::Relaxed);
             }
             progress.finished.fetch_add(1, Ordering::Relaxed);
+            lock(&recorder).completion(std::time::Instant::now());
         });
         // Reap finished cycles as we go so the set stays small.
         while tasks.try_join_next().is_some() {}
@@ -512,6 +520,7 @@ async fn closed_phone(
     progress: Arc<Progress>,
     late: Arc<AtomicU64>,
     stop: watch::Receiver<bool>,
+    recorder: Arc<Mutex<Recorder>>,
 ) {
     loop {
         let now = Instant::now();
@@ -542,10 +551,12 @@ async fn closed_phone(
             progress.started.fetch_sub(1, Ordering::Relaxed);
             return;
         }
+        lock(&recorder).arrival(now.into_std());
         if kind.run(k, p + 1, now, logout_floor).await {
             late.fetch_add(1, Ordering::Relaxed);
         }
         progress.finished.fetch_add(1, Ordering::Relaxed);
+        lock(&recorder).completion(std::time::Instant::now());
         if !load.think.is_zero() {
             tokio::time::sleep(load.think).await;
         }

@@ -63,6 +63,47 @@ async fn call(port: u16, method: &str, path: &str, body: &str) -> (u16, serde_js
     }
 }
 
+/// `emlab demo` on a free port for `duration`, once its page answers.
+async fn demo(scratch_name: &str, duration: &str) -> (Emlab, u16, std::path::PathBuf) {
+    let dir = scratch(scratch_name);
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let out = dir.join("out");
+    let demo = spawn(&[
+        "demo",
+        "--dashboard",
+        &addr,
+        "--duration",
+        duration,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    wait_for_dashboard(port).await;
+    (demo, port, dir)
+}
+
+/// `scripts/cdp.py` on `page` with `args`: the JSON it prints.
+async fn cdp(page: String, args: &[&str]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cdp.py");
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let o = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(script)
+            .arg(&page)
+            .args(&args)
+            .output()
+            .expect("python3 runs scripts/cdp.py")
+    })
+    .await
+    .unwrap();
+    assert!(
+        o.status.success(),
+        "cdp.py: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 async fn wait_for_dashboard(port: u16) {
     for _ in 0..200 {
         if call(port, "GET", "/api/state", "").await.0 == 200 {
@@ -163,20 +204,7 @@ async fn the_control_api_pauses_resumes_rerates_and_refuses_bad_values() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_stream_json_updates() {
-    let dir = scratch("dashboard-sse");
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let out = dir.join("out");
-    let _demo = spawn(&[
-        "demo",
-        "--dashboard",
-        &addr,
-        "--duration",
-        "20s",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    wait_for_dashboard(port).await;
+    let (_demo, port, _) = demo("dashboard-sse", "20s").await;
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
@@ -218,52 +246,36 @@ async fn the_demo_page_in_a_real_browser() {
     if !peer_installed("chromium", "chromium") {
         return;
     }
-    let dir = scratch("dashboard-browser");
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let out = dir.join("out");
-    let _demo = spawn(&[
-        "demo",
-        "--dashboard",
-        &addr,
-        "--duration",
-        "40s",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    wait_for_dashboard(port).await;
+    let (_demo, port, _) = demo("dashboard-browser", "40s").await;
     // The front desk's second case (a second device, 25) plays at about 6 s.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    let url = format!("http://127.0.0.1:{port}/");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cdp.py");
-    let sleep = "new Promise(r => setTimeout(r, 2500))";
-    let o = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(script)
-            .arg(&url)
-            .args(["--wait", "4"])
-            .args(["--eval", "document.querySelectorAll('.phone').length"])
-            .args(["--eval", "[...document.querySelectorAll('polyline.series')].filter(p => p.getAttribute('points').split(' ').length > 1).length"])
-            .args(["--eval", "document.getElementById('rate').value = '3/s'; document.getElementById('setrate').click(); true"])
-            .args(["--eval", sleep])
-            .args(["--eval", "fetch('/api/state').then(r => r.json()).then(u => u.phases)"])
-            .args(["--eval", "window.emlabStats.updates"])
-            .output()
-            .expect("python3 runs scripts/cdp.py")
-    })
-    .await
-    .unwrap();
-    assert!(
-        o.status.success(),
-        "cdp.py: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let tiles = "document.querySelectorAll('.phone').length";
+    let lines = "[...document.querySelectorAll('polyline.series')].filter(p => p.getAttribute('points').split(' ').length > 1).length";
+    let set_rate = "document.getElementById('rate').value = '3/s'; document.getElementById('setrate').click(); true";
+    let phases = "fetch('/api/state').then(r => r.json()).then(u => u.phases)";
+    let updates = "window.emlabStats.updates";
+    let got = cdp(
+        format!("http://127.0.0.1:{port}/"),
+        &[
+            "--wait",
+            "4",
+            "--eval",
+            tiles,
+            "--eval",
+            lines,
+            "--eval",
+            set_rate,
+            "--eval",
+            "new Promise(r => setTimeout(r, 2500))",
+            "--eval",
+            phases,
+            "--eval",
+            updates,
+        ],
+    )
+    .await;
     let dom = got["dom"].as_str().unwrap();
-    assert_eq!(
-        got["document.querySelectorAll('.phone').length"], 15,
-        "tiles"
-    );
+    assert_eq!(got[tiles], 15, "tiles");
     // Screens the phones really got: the fleet's and the front desk's.
     assert!(
         dom.contains("Login Successful") || dom.contains("Logout Successful"),
@@ -273,14 +285,74 @@ async fn the_demo_page_in_a_real_browser() {
         dom.contains("[25]-User logged in elsewhere"),
         "the second-device case: {dom}"
     );
-    let lines = got["[...document.querySelectorAll('polyline.series')].filter(p => p.getAttribute('points').split(' ').length > 1).length"]
-        .as_u64()
-        .unwrap();
-    assert!(lines >= 3, "charts with points: {lines}");
-    let phases = got["fetch('/api/state').then(r => r.json()).then(u => u.phases)"].to_string();
+    assert!(
+        got[lines].as_u64().unwrap() >= 3,
+        "charts with points: {}",
+        got[lines]
+    );
+    let phases = got[phases].to_string();
     assert!(
         phases.contains(": 3/s"),
         "the page's rate change is a phase of the run: {phases}"
     );
-    assert!(got["window.emlabStats.updates"].as_u64().unwrap() >= 3);
+    assert!(got[updates].as_u64().unwrap() >= 3);
+}
+
+/// `report.html` has the dashboard's time charts, built from the interval
+/// histograms; in a laptop-sized browser window it never scrolls sideways,
+/// and every legend sits above its plot. The dashboard saves the same
+/// report while the run goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_has_time_charts_and_fits_a_laptop_screen() {
+    let (_demo, port, dir) = demo("report-charts", "20s").await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let url = format!("http://127.0.0.1:{port}/report.html");
+    let saved = match emlab_simulator::phone::http::get(
+        "127.0.0.1".parse().unwrap(),
+        &url,
+        &[],
+        Duration::from_secs(5),
+        &Default::default(),
+    )
+    .await
+    {
+        emlab_simulator::phone::http::Fetched::Ok { status: 200, body } => {
+            String::from_utf8_lossy(&body).into_owned()
+        }
+        other => panic!("report.html from the dashboard: {other:?}"),
+    };
+    for part in [
+        "<h2>Over time</h2>",
+        "Cycles per second",
+        "login latency per second",
+        "class=\"legend\"",
+    ] {
+        assert!(saved.contains(part), "{part}");
+    }
+    assert!(!saved.contains("<script"), "self-contained, no scripts");
+    let file = dir.join("saved-report.html");
+    std::fs::write(&file, &saved).unwrap();
+    if !peer_installed("chromium", "chromium") {
+        return;
+    }
+    let width = "document.documentElement.scrollWidth";
+    let legends_above = "[...document.querySelectorAll('.legend')].every(l => l.nextElementSibling && l.nextElementSibling.tagName.toLowerCase() === 'svg')";
+    let got = cdp(
+        format!("file://{}", file.display()),
+        &[
+            "--wait",
+            "1",
+            "--width",
+            "1366",
+            "--height",
+            "800",
+            "--eval",
+            width,
+            "--eval",
+            legends_above,
+        ],
+    )
+    .await;
+    assert!(got[width].as_u64().unwrap() <= 1366, "{got}");
+    assert_eq!(got[legends_above], true);
 }

@@ -30,6 +30,22 @@ async fn mock(server: &MockServer, op: &str, response: ResponseTemplate) {
         .await;
 }
 
+/// Fleet phones 0..n on the EM API path.
+fn api_phones(n: u32) -> Vec<Arc<ApiPhone>> {
+    (0..n)
+        .map(|i| {
+            Arc::new(ApiPhone::new(
+                format!("SEP{:012X}", 0x0E00_0000_0000u64 + i as u64),
+                format!("user{i:05}"),
+            ))
+        })
+        .collect()
+}
+
+fn api_client(url: &str, timeout: Duration) -> EmClient {
+    EmClient::new(url, AppInfo::new("emlab", "emlab"), timeout).unwrap()
+}
+
 /// A server that answers every step correctly for the phones `storm` uses.
 async fn mock_correct_query(server: &MockServer) {
     // One phone, so the query's answer names its device and user.
@@ -43,14 +59,7 @@ async fn storm(
     rate_per_s: f64,
     timeout: Duration,
 ) -> StormResult {
-    let phones = (0..phones)
-        .map(|i| {
-            Arc::new(ApiPhone::new(
-                format!("SEP{:012X}", 0x0E00_0000_0000u64 + i as u64),
-                format!("user{i:05}"),
-            ))
-        })
-        .collect();
+    let phones = api_phones(phones);
     let mut load = Load::open_cycles(1, rate_per_s, cycles);
     load.request_timeout = timeout;
     let client = EmClient::new(url, AppInfo::new("emlab", "emlab"), timeout).unwrap();
@@ -302,20 +311,8 @@ async fn the_progress_line_counts_em_api_logins_while_the_run_goes() {
     let recorder = Arc::new(std::sync::Mutex::new(emlab_simulator::storm::recorder_for(
         &load,
     )));
-    let phones = (0..2)
-        .map(|i| {
-            Arc::new(ApiPhone::new(
-                format!("SEP{:012X}", 0x0E00_0000_0000u64 + i as u64),
-                format!("user{i:05}"),
-            ))
-        })
-        .collect();
-    let client = EmClient::new(
-        &server.uri(),
-        AppInfo::new("emlab", "emlab"),
-        Duration::from_secs(5),
-    )
-    .unwrap();
+    let phones = api_phones(2);
+    let client = api_client(&server.uri(), Duration::from_secs(5));
     let storm = LoginStorm {
         fleet: Fleet::Api { phones, client },
         recorder: recorder.clone(),
@@ -355,20 +352,8 @@ async fn live_pause_and_rate_change_take_effect_as_phases() {
     let mut load = load;
     load.phases[0].duration = Duration::from_secs(1);
     load.max_cycles = None;
-    let phones = (0..4)
-        .map(|i| {
-            Arc::new(ApiPhone::new(
-                format!("SEP{:012X}", 0x0E00_0000_0000u64 + i as u64),
-                format!("user{i:05}"),
-            ))
-        })
-        .collect();
-    let client = EmClient::new(
-        &server.uri(),
-        AppInfo::new("emlab", "emlab"),
-        Duration::from_secs(5),
-    )
-    .unwrap();
+    let phones = api_phones(4);
+    let client = api_client(&server.uri(), Duration::from_secs(5));
     let control = Arc::new(LiveControl::default());
     let storm = LoginStorm {
         fleet: Fleet::Api { phones, client },

@@ -26,7 +26,9 @@ pub fn render(r: &RunReport, rec: &Recorder) -> String {
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>emlab {name}: {verdict}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f4f4f4}}td:first-child,th:first-child{{text-align:left}}
-.pass{{color:#1a7f37;font-weight:bold}}.fail{{color:#c62828;font-weight:bold}}.note{{color:#666}}</style></head><body>
+.pass{{color:#1a7f37;font-weight:bold}}.fail{{color:#c62828;font-weight:bold}}.note{{color:#666}}
+.legend{{display:flex;flex-wrap:wrap;gap:14px;margin:4px 0}}.legend i{{display:inline-block;width:14px;height:3px;vertical-align:middle;margin-right:5px}}
+svg{{max-width:100%;height:auto}}body{{max-width:1200px}}</style></head><body>
 <h1>emlab run <code>{name}</code>: <span class="{cls}">{verdict}</span></h1>
 <p>{desc}</p>
 <p>Target <code>{target}</code>{embedded}{insecure}. Started {started}; {cycles} cycles in {elapsed:.2} s{interrupted}.
@@ -91,6 +93,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}th{{background:#f
     }
     h.push_str("</table><p class=\"note\">Latency runs from each step's intended start (its place in the arrival schedule) to the end of the response body, so queueing is never hidden.</p>");
     h.push_str(&percentile_plot(rec));
+    h.push_str(&over_time(rec));
     if r.phases.len() > 1 {
         h.push_str("<h2>Phases</h2><table><tr><th>phase</th><th>step</th><th>count</th><th>p50</th><th>p99</th><th>max</th><th>outcomes</th></tr>");
         for p in &r.phases {
@@ -208,10 +211,15 @@ fn percentile_plot(rec: &Recorder) -> String {
     );
     let px = |x: f64| L + x / X_DECADES * (W - L - R);
     let py = |y: f64| T + (yhi - y.log10()) / (yhi - ylo) * (H - T - B);
-    let mut s = String::new();
+    let names: Vec<(&str, &str)> = series
+        .iter()
+        .enumerate()
+        .map(|(i, (step, _))| (step.name(), COLORS[i % COLORS.len()]))
+        .collect();
+    let mut s = format!("<h2>Latency by percentile</h2>{}", legend(&names));
     let _ = write!(
         s,
-        "<h2>Latency by percentile</h2><svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" font-size=\"12\">"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" font-size=\"12\">"
     );
     let _ = write!(
         s,
@@ -256,7 +264,7 @@ fn percentile_plot(rec: &Recorder) -> String {
         (T + H - B) / 2.0,
         (T + H - B) / 2.0
     );
-    for (i, (step, pts)) in series.iter().enumerate() {
+    for (i, (_, pts)) in series.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
         let points: Vec<String> = pts
             .iter()
@@ -267,16 +275,137 @@ fn percentile_plot(rec: &Recorder) -> String {
             "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>",
             points.join(" ")
         );
-        let ly = T + 16.0 + i as f64 * 16.0;
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// A chart's legend, above the plot so that it never covers a curve.
+fn legend(series: &[(&str, &str)]) -> String {
+    let items: String = series
+        .iter()
+        .map(|(name, color)| {
+            format!(
+                "<span><i style=\"background:{color}\"></i>{}</span>",
+                esc(name)
+            )
+        })
+        .collect();
+    format!("<div class=\"legend\">{items}</div>")
+}
+
+/// A time chart: `(name, [(second, value)])` series on linear axes, the
+/// y axis labelled by `label_y`.
+fn time_chart(
+    title: &str,
+    series: &[(&str, Vec<(f64, f64)>)],
+    label_y: impl Fn(f64) -> String,
+) -> String {
+    const W: f64 = 760.0;
+    const H: f64 = 220.0;
+    const L: f64 = 70.0;
+    const R: f64 = 30.0;
+    const T: f64 = 10.0;
+    const B: f64 = 36.0;
+    let points = series.iter().flat_map(|(_, p)| p.iter());
+    let (mut x1, mut y1) = (1.0f64, 1.0f64);
+    for &(x, y) in points {
+        x1 = x1.max(x);
+        y1 = y1.max(y);
+    }
+    let px = |x: f64| L + x / x1 * (W - L - R);
+    let py = |y: f64| T + (1.0 - y / y1) * (H - T - B);
+    let names: Vec<(&str, &str)> = series
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| (*name, COLORS[i % COLORS.len()]))
+        .collect();
+    let mut s = format!("<h3>{}</h3>{}", esc(title), legend(&names));
+    let _ = write!(
+        s,
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" font-size=\"12\"><rect x=\"{L}\" y=\"{T}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>",
+        W - L - R,
+        H - T - B
+    );
+    for k in 0..=4 {
+        let v = y1 * k as f64 / 4.0;
+        let y = py(v);
         let _ = write!(
             s,
-            "<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"3\" fill=\"{color}\"/><text x=\"{}\" y=\"{ly}\">{}</text>",
-            L + 10.0,
-            ly - 5.0,
-            L + 28.0,
-            step.name()
+            "<line x1=\"{L}\" y1=\"{y:.1}\" x2=\"{}\" y2=\"{y:.1}\" stroke=\"#eee\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            W - R,
+            L - 6.0,
+            y + 4.0,
+            esc(&label_y(v))
+        );
+        let x = L + (W - L - R) * k as f64 / 4.0;
+        let _ = write!(
+            s,
+            "<text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{:.0} s</text>",
+            H - B + 16.0,
+            x1 * k as f64 / 4.0
+        );
+    }
+    for (i, (_, pts)) in series.iter().enumerate() {
+        let line: Vec<String> = pts
+            .iter()
+            .map(|&(x, y)| format!("{:.1},{:.1}", px(x), py(y)))
+            .collect();
+        let _ = write!(
+            s,
+            "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>",
+            COLORS[i % COLORS.len()],
+            line.join(" ")
         );
     }
     s.push_str("</svg>");
     s
+}
+
+/// The run second by second: cycles arriving against cycles finishing, and
+/// each step's p50, p90 and p99, from the run's one-second interval
+/// histograms (the same series the live dashboard draws).
+fn over_time(rec: &Recorder) -> String {
+    let mut h = String::new();
+    if rec.cycles_per_second.iter().any(|&(a, c)| a + c > 0) {
+        let arrivals = rec
+            .cycles_per_second
+            .iter()
+            .enumerate()
+            .map(|(i, &(a, _))| (i as f64, a as f64))
+            .collect();
+        let completions = rec
+            .cycles_per_second
+            .iter()
+            .enumerate()
+            .map(|(i, &(_, c))| (i as f64, c as f64))
+            .collect();
+        h.push_str(&time_chart(
+            "Cycles per second",
+            &[("arrivals", arrivals), ("completions", completions)],
+            |v| format!("{v:.0}"),
+        ));
+    }
+    for step in [Step::Login, Step::Logout, Step::InService] {
+        let points: Vec<&crate::recorder::Interval> =
+            rec.intervals.iter().filter(|i| i.step == step).collect();
+        if points.is_empty() {
+            continue;
+        }
+        let series = |k: usize| -> Vec<(f64, f64)> {
+            points
+                .iter()
+                .map(|i| (i.start_s, i.percentiles[k] as f64))
+                .collect()
+        };
+        h.push_str(&time_chart(
+            &format!("{} latency per second", step.name()),
+            &[("p50", series(0)), ("p90", series(1)), ("p99", series(2))],
+            |v| format_us(v as u64),
+        ));
+    }
+    if h.is_empty() {
+        return h;
+    }
+    format!("<h2>Over time</h2>{h}")
 }
