@@ -356,3 +356,39 @@ async fn the_report_has_time_charts_and_fits_a_laptop_screen() {
     assert!(got[width].as_u64().unwrap() <= 1366, "{got}");
     assert_eq!(got[legends_above], true);
 }
+
+/// The closed model has no arrival schedule: pausing or re-rating it is 409.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_model_cannot_be_paused_or_rerated() {
+    let dir = scratch("dashboard-closed");
+    let scenario = dir.join("closed.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "[scenario]\nname = \"closed\"\nlab = {:?}\n\n[load]\nmodel = \"closed\"\nphones = 4\nduration = \"3s\"\n",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scenarios/storm-lab.toml")
+                .display()
+                .to_string()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let out = dir.join("out");
+    let _run = spawn(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--dashboard",
+        &addr,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    wait_for_dashboard(port).await;
+    let (status, answer) = call(port, "POST", "/api/control", r#"{"action": "pause"}"#).await;
+    assert_eq!(status, 409, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("closed model"),
+        "{answer}"
+    );
+}
