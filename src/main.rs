@@ -276,6 +276,8 @@ impl<E: std::fmt::Display> From<E> for UsageError {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Every phone and every accepted connection is an open file.
+    let open_files = emlab_simulator::limits::raise_open_files();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -331,6 +333,7 @@ fn main() -> ExitCode {
                         tls,
                     },
                     pem,
+                    open_files,
                 )
                 .await
             }
@@ -410,6 +413,7 @@ async fn serve(
     lab_path: &Path,
     options: ServerOptions,
     self_signed_pem: Option<PathBuf>,
+    open_files: Option<u64>,
 ) -> Result<ExitCode, UsageError> {
     let lab = Lab::load(lab_path)?;
     let lab_control = options.lab_control;
@@ -433,8 +437,11 @@ async fn serve(
         ),
         _ => String::new(),
     };
+    let files = open_files
+        .map(|n| format!("; open files: {n}"))
+        .unwrap_or_default();
     say(&format!(
-        "emlab serve: EM API and phone service on {}, configuration files on {}{}, SCCP on {}, SIP on udp/{} (lab {}, profile {}, {} devices, {} users){}{https}\n",
+        "emlab serve: EM API and phone service on {}, configuration files on {}{}, SCCP on {}, SIP on udp/{} (lab {}, profile {}, {} devices, {} users){}{https}{files}\n",
         server.base_url(),
         server.config_url(),
         server
@@ -694,6 +701,21 @@ async fn run(
             let any_sip = specs
                 .iter()
                 .any(|s| s.model.protocol == ControlProtocol::Sip);
+            // Each SCCP phone holds a connection: say so before the run
+            // fails on it halfway.
+            let sccp = specs
+                .iter()
+                .filter(|s| s.model.protocol == ControlProtocol::Sccp)
+                .count() as u64;
+            if let Some(files) = emlab_simulator::limits::raise_open_files() {
+                let room = emlab_simulator::limits::sccp_phones(files);
+                if sccp > room {
+                    return Err(UsageError(format!(
+                        "{}: {sccp} SCCP phones, but this process may open {files} files: room for {room}; run shards, or SIP phones",
+                        scenario_path.display()
+                    )));
+                }
+            }
             let sip =
                 if any_sip {
                     Some(SipTransport::start(endpoints.sip).await.map_err(|e| {

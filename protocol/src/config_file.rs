@@ -103,7 +103,7 @@ impl DeviceConfig {
         // Strings and numbers only: serialization cannot fail.
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}",
-            quick_xml::se::to_string(self).unwrap_or_default()
+            crate::xml_text::well_formed(quick_xml::se::to_string(self).unwrap_or_default())
         )
     }
 

@@ -509,7 +509,7 @@ impl Response {
 fn to_xml<T: Serialize>(value: &T) -> String {
     // Serializing these plain structs cannot fail: every field is a string,
     // a number or a unit variant.
-    quick_xml::se::to_string(value).unwrap_or_default()
+    crate::xml_text::well_formed(quick_xml::se::to_string(value).unwrap_or_default())
 }
 
 // ---------------------------------------------------------------------------

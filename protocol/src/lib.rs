@@ -27,6 +27,7 @@ pub mod phone_xml;
 pub mod sccp;
 pub mod sip;
 pub mod tftp;
+pub mod xml_text;
 
 pub use config_error::ConfigError;
 pub use error_code::{ErrorCode, ServerProfile};

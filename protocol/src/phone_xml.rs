@@ -195,12 +195,13 @@ impl PhoneMenu {
 impl PhoneObject {
     pub fn to_xml(&self) -> String {
         // Plain strings and numbers only: serialization cannot fail.
-        match self {
+        let xml = match self {
             PhoneObject::Text(t) => quick_xml::se::to_string(t),
             PhoneObject::Input(i) => quick_xml::se::to_string(i),
             PhoneObject::Menu(m) => quick_xml::se::to_string(m),
         }
-        .unwrap_or_default()
+        .unwrap_or_default();
+        crate::xml_text::well_formed(xml)
     }
 
     /// Parses any of the objects, by its root element.
@@ -422,7 +423,7 @@ impl PhoneExecute {
     }
 
     pub fn to_xml(&self) -> String {
-        quick_xml::se::to_string(self).unwrap_or_default()
+        crate::xml_text::well_formed(quick_xml::se::to_string(self).unwrap_or_default())
     }
 
     pub fn from_xml(xml: &str) -> Result<Self, String> {

@@ -117,17 +117,36 @@ pub fn angle_uri(value: &str) -> Option<&str> {
 
 /// The `expires` a REGISTER asks for: the Contact's parameter, else the
 /// Expires header, else 3600.
-pub fn register_expires(register: &SipMessage) -> u32 {
+pub fn register_expires(register: &SipMessage) -> Result<u32, &'static str> {
     let from_contact = register.header("contact").and_then(|c| {
-        c.split(';').find_map(|p| {
-            p.trim()
-                .strip_prefix("expires=")
-                .and_then(|v| v.trim().parse().ok())
-        })
+        c.split(';')
+            .find_map(|p| p.trim().strip_prefix("expires=").map(str::trim))
     });
-    from_contact
-        .or_else(|| register.header("expires").and_then(|e| e.parse().ok()))
-        .unwrap_or(3600)
+    match from_contact.or_else(|| register.header("expires")) {
+        Some(v) => v.parse().map_err(|_| "Expires is not a number of seconds"),
+        None => Ok(3600),
+    }
+}
+
+impl SipMessage {
+    /// Why the message cannot be taken as it stands (RFC 3261 §18.3,
+    /// §20.8, §20.14): an empty Call-ID, a Content-Length that is not a
+    /// number or claims more than the datagram holds.
+    pub fn framing_problem(&self) -> Option<&'static str> {
+        if self.header("call-id").is_some_and(|c| c.trim().is_empty()) {
+            return Some("empty Call-ID");
+        }
+        if let Some(length) = self.header("content-length") {
+            match length.trim().parse::<usize>() {
+                Err(_) => return Some("Content-Length is not a non-negative number"),
+                Ok(n) if n > self.body.len() => {
+                    return Some("Content-Length is longer than the body");
+                }
+                Ok(_) => {}
+            }
+        }
+        None
+    }
 }
 
 /// A response to `request` (RFC 3261 §8.2.6: Via, From, Call-ID, CSeq
@@ -383,13 +402,40 @@ mod tests {
             angle_uri(contact),
             Some("sip:abc@127.0.0.1:5062;transport=udp")
         );
-        assert_eq!(register_expires(&r), 3600);
+        assert_eq!(register_expires(&r), Ok(3600));
         let ok = response(&r, 200, "OK", "srv1", &[("Expires", "3600".into())]);
         let back = SipMessage::parse(ok.to_wire().as_bytes()).unwrap();
         assert_eq!(back.status(), Some(200));
         assert_eq!(back.header("to"), Some("<sip:2001@127.0.0.1>;tag=srv1"));
         assert_eq!(back.header("cseq"), Some("1 REGISTER"));
         assert_eq!(back.header("via"), r.header("via"));
+    }
+
+    #[test]
+    fn framing_problems_are_named() {
+        let msg = |extra: &str| {
+            SipMessage::parse(
+                format!("REGISTER sip:x SIP/2.0\r\nVia: SIP/2.0/UDP a\r\n{extra}\r\n\r\n")
+                    .as_bytes(),
+            )
+            .unwrap()
+        };
+        assert_eq!(msg("Call-ID: ").framing_problem(), Some("empty Call-ID"));
+        assert_eq!(
+            msg("Call-ID: a\r\nContent-Length: -1").framing_problem(),
+            Some("Content-Length is not a non-negative number")
+        );
+        assert_eq!(
+            msg("Call-ID: a\r\nContent-Length: 40").framing_problem(),
+            Some("Content-Length is longer than the body")
+        );
+        assert_eq!(
+            msg("Call-ID: a\r\nContent-Length: 0").framing_problem(),
+            None
+        );
+        assert!(register_expires(&msg("Expires: soon")).is_err());
+        assert_eq!(register_expires(&msg("Expires: 60")), Ok(60));
+        assert!(register_expires(&msg("Contact: <sip:a@b>;expires=-5")).is_err());
     }
 
     #[test]
@@ -423,7 +469,7 @@ mod tests {
             angle_uri(contact),
             Some("sip:p8@127.16.0.9:5062;transport=udp")
         );
-        assert_eq!(register_expires(&back), 3600);
+        assert_eq!(register_expires(&back), Ok(3600));
         assert_eq!(back.header("call-id"), Some("c8@127.16.0.9"));
     }
 

@@ -96,7 +96,7 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
         user,
         profile,
         since_ms: now,
-        expires_ms: minutes.map(|m| now + m as u64 * 60_000),
+        expires_ms: minutes.map(|m| now.saturating_add(m as u64 * 60_000)),
         idle_minutes: dir.profile(profile).max_idle_minutes,
     };
     let effect = sessions.login(device, active, &rules)?;
@@ -113,9 +113,14 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
             .automatic_logouts
             .fetch_add(1, Ordering::Relaxed);
     }
+    // The same user logging in again where they already are is one
+    // session, not two: em_logins_total counts sessions begun.
+    let again = effect.replaced.is_some_and(|p| p.user == user);
     state.profile_changed(device, effect.replaced, Some(active));
     state.clear_call_logs(device, Moment::ManualLogin);
-    state.metrics.logins.fetch_add(1, Ordering::Relaxed);
+    if !again {
+        state.metrics.logins.fetch_add(1, Ordering::Relaxed);
+    }
     Ok(())
 }
 

@@ -135,7 +135,7 @@ impl Sessions {
     /// The phone went off-hook: its idle timer starts again (TIME-5).
     pub fn touch(&mut self, device: DeviceIdx, now_ms: u64) {
         if let Some(idle) = self.by_device[device as usize].and_then(|l| l.idle_minutes) {
-            self.set_idle_deadline(device, now_ms + idle as u64 * 60_000);
+            self.set_idle_deadline(device, now_ms.saturating_add(idle as u64 * 60_000));
         }
     }
 

@@ -32,6 +32,19 @@ pub async fn serve(socket: UdpSocket, state: Arc<ServerState>) {
             continue;
         };
         let tag = format!("emlab{}", state.control.connection_id());
+        if let (Some(_), Some(why)) = (msg.method(), msg.framing_problem()) {
+            if msg.method() != Some("ACK") {
+                let refusal = sip::response(
+                    &msg,
+                    400,
+                    "Bad Request",
+                    &tag,
+                    &[sip::warning("emlab", why)],
+                );
+                let _ = socket.send_to(refusal.to_wire().as_bytes(), peer).await;
+            }
+            continue;
+        }
         let reply = match msg.method() {
             Some("REGISTER") => register(&state, peer, &msg, &tag),
             Some("OPTIONS") => sip::response(&msg, 200, "OK", &tag, &[]),
@@ -89,7 +102,10 @@ fn register(state: &ServerState, peer: SocketAddr, msg: &SipMessage, tag: &str) 
     let expires = if contact.trim() == "*" {
         0
     } else {
-        sip::register_expires(msg)
+        match sip::register_expires(msg) {
+            Ok(e) => e,
+            Err(why) => return bad(400, "Bad Request", why),
+        }
     };
     if expires == 0 {
         state.control.remove(device);

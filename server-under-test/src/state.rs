@@ -277,7 +277,7 @@ impl ServerState {
 
     /// Caches the credentials a user just logged in with.
     pub fn cache_credentials(&self, user: UserIdx, pin: &str) {
-        let until = self.clock.now_ms() + CREDENTIAL_CACHE_MS;
+        let until = self.clock.now_ms().saturating_add(CREDENTIAL_CACHE_MS);
         lock(&self.credentials)[user as usize].cached = Some((pin.to_string(), until));
     }
 
@@ -310,7 +310,7 @@ impl ServerState {
     pub fn set_em_running(&self, running: bool) {
         let was = self.em_running.swap(running, Ordering::Relaxed);
         if running && !was {
-            let next_day = self.clock.now_ms() + 24 * 3600 * 1000;
+            let next_day = self.clock.now_ms().saturating_add(24 * 3600 * 1000);
             lock(&self.sessions).postpone_timers(next_day);
         }
     }

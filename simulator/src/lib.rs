@@ -8,6 +8,7 @@
 //!   the phone-facing service, configuration files and `/CGI/Execute`;
 //! - [`fleet`]: which phones take part and what each should see;
 //! - [`live`]: the live dashboard of a run and its controls;
+//! - [`limits`]: open files, and how many SCCP phones they allow;
 //! - [`em_client`]: the EM API client that never panics on a bad server;
 //! - [`preflight`]: checks a target before a run (reach, TLS, credentials, directory);
 //! - [`recorder`]: histograms, outcomes and mismatches;
@@ -18,6 +19,7 @@
 
 pub mod em_client;
 pub mod fleet;
+pub mod limits;
 pub mod live;
 pub mod phone;
 pub mod preflight;

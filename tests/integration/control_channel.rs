@@ -585,6 +585,28 @@ async fn sip_register_errors_unregister_and_garbage() {
     .expect("400 with a Warning");
     assert_eq!(code, 400, "no Contact");
     assert!(why.contains("Contact"), "{why}");
+    // Hostile framing: an empty Call-ID, a Content-Length that is negative
+    // or longer than the datagram, an Expires that is no number.
+    let good = phone.register_text(D8851, 3600, true);
+    for (broken, words) in [
+        (good.replace(&phone.call_id, ""), "empty Call-ID"),
+        (
+            good.replace("Content-Length: 0", "Content-Length: -4"),
+            "not a non-negative number",
+        ),
+        (
+            good.replace("Content-Length: 0", "Content-Length: 900"),
+            "longer than the body",
+        ),
+        (
+            good.replace("Expires: 3600", "Expires: soon"),
+            "Expires is not a number",
+        ),
+    ] {
+        let (code, why) = status(phone.exchange(&broken).await).expect("400 with a Warning");
+        assert_eq!(code, 400, "{broken}");
+        assert!(why.contains(words), "{why}");
+    }
     // Not SIP at all: dropped without an answer, and the server carries on.
     assert!(
         phone

@@ -477,3 +477,32 @@ async fn lim_3_two_thousand_sequential_operations_succeed_with_default_limits() 
     );
     assert!(m.contains("em_requests_throttled_total 0"), "{m}");
 }
+
+/// A value the server echoes back is escaped, control characters
+/// included: a device name with one still gets a well-formed answer.
+#[tokio::test]
+async fn echoed_control_characters_keep_the_answer_well_formed() {
+    let t = TestServer::start("", "").await;
+    let xml = "<query><appInfo><appID>emlab</appID><appCertificate>secret</appCertificate></appInfo><deviceUserQuery><deviceName>SEP\u{1}&lt;x&gt;\u{1b}</deviceName></deviceUserQuery></query>";
+    let (status, body) = http(
+        &t.url(),
+        "POST",
+        "/emservice/EMServiceServlet",
+        em_api::form_body(xml),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        !body
+            .chars()
+            .any(|c| c < ' ' && !matches!(c, '\t' | '\n' | '\r')),
+        "{body:?}"
+    );
+    assert!(
+        body.contains("&lt;x&gt;") && body.contains("<doesNotExist/>"),
+        "{body}"
+    );
+    // And a strict XML reader takes it.
+    let parsed = emlab_protocol::em_api::Response::from_xml(&body);
+    assert!(parsed.is_ok(), "{parsed:?}");
+}

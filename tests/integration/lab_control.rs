@@ -364,3 +364,40 @@ async fn log_10_dnd_set_while_logged_in_stays_with_the_user_not_the_device() {
         400
     );
 }
+
+/// A huge clock advance saturates: the clock never goes back, timers all
+/// fire, and the server carries on answering.
+#[tokio::test]
+async fn a_huge_clock_advance_saturates_and_the_server_carries_on() {
+    let t = TestServer::start("", "").await;
+    assert!(t.login(D1, "mona").await.error_code().is_none());
+    let now = |body: &serde_json::Value| -> u64 { body["now_ms"].as_u64().unwrap() };
+    let (status, first) = t.lab("/lab/clock/advance", r#"{"seconds": 60}"#).await;
+    assert_eq!(status, 200);
+    let (status, huge) = t
+        .lab("/lab/clock/advance", r#"{"seconds": 18446744073709551615}"#)
+        .await;
+    assert_eq!(status, 200, "{huge}");
+    assert!(now(&huge) >= now(&first), "{first} then {huge}");
+    let (_, again) = t.lab("/lab/clock/advance", r#"{"seconds": 1000}"#).await;
+    assert_eq!(now(&again), u64::MAX);
+    // Every timer fired and the server still serves: a fresh login works.
+    assert!(t.login(D2, "bob").await.error_code().is_none());
+}
+
+/// `em_logins_total` counts sessions: the same user logging in again where
+/// they already are is not a second one.
+#[tokio::test]
+async fn a_same_user_relogin_counts_once() {
+    let t = TestServer::start("", "").await;
+    assert!(t.login(D1, "mona").await.error_code().is_none());
+    let again = t.login(D1, "mona").await;
+    assert!(again.error_code().is_none(), "{again:?}");
+    assert!(
+        t.metrics().await.contains("em_logins_total 1\n"),
+        "{}",
+        t.metrics().await
+    );
+    assert!(t.login(D2, "bob").await.error_code().is_none());
+    assert!(t.metrics().await.contains("em_logins_total 2\n"));
+}
