@@ -4,8 +4,10 @@
 //! A request passes when its source is in the Trusted List of IPs (exact
 //! addresses, or host names resolved when the list is set; no ranges or
 //! patterns, IP-2), or is the address the device registered from, or is in
-//! the device cache: the addresses of the last `cache_size` registrations
-//! (LIM-5). Through a proxy it passes only with Allow Proxy (IP-3). IPv4
+//! the device cache *for that device*: the (device, address) pairs of the
+//! last `cache_size` registrations (LIM-5). Seed A checks the source
+//! "against the cache for the device that will log in or log out", so an
+//! address that registered one phone never vouches for another. Through a proxy it passes only with Allow Proxy (IP-3). IPv4
 //! and IPv6 are compared as addresses, so `::1` and `127.0.0.1` differ and
 //! an IPv4-mapped IPv6 source counts as its IPv4 address (IP-4).
 
@@ -64,8 +66,8 @@ pub fn resolve_trusted(list: &str) -> HashSet<IpAddr> {
 #[derive(Default)]
 pub struct AddressBook {
     registered: HashMap<DeviceIdx, IpAddr>,
-    cache: VecDeque<IpAddr>,
-    cached: HashMap<IpAddr, usize>,
+    cache: VecDeque<(DeviceIdx, IpAddr)>,
+    cached: HashMap<(DeviceIdx, IpAddr), usize>,
 }
 
 impl AddressBook {
@@ -73,8 +75,8 @@ impl AddressBook {
     pub fn registered(&mut self, device: DeviceIdx, ip: IpAddr, cache_size: usize) {
         let ip = canonical(ip);
         self.registered.insert(device, ip);
-        self.cache.push_back(ip);
-        *self.cached.entry(ip).or_insert(0) += 1;
+        self.cache.push_back((device, ip));
+        *self.cached.entry((device, ip)).or_insert(0) += 1;
         while self.cache.len() > cache_size {
             if let Some(old) = self.cache.pop_front()
                 && let Some(n) = self.cached.get_mut(&old)
@@ -107,7 +109,8 @@ impl AddressBook {
             return Err(ErrorCode::ProxyNotAllowed);
         }
         let own = device.and_then(|d| self.registered.get(&d)) == Some(&source.ip);
-        if trusted.contains(&source.ip) || own || self.cached.contains_key(&source.ip) {
+        let cached = device.is_some_and(|d| self.cached.contains_key(&(d, source.ip)));
+        if trusted.contains(&source.ip) || own || cached {
             Ok(())
         } else {
             Err(ErrorCode::UntrustedIp)
@@ -131,22 +134,19 @@ mod tests {
             ..Default::default()
         };
         let none = HashSet::new();
+        let from = |a: &str| Source::new(ip(a), false);
         book.registered(0, ip("127.0.0.10"), 2);
+        // Device 0 moves: its old address stays good while it is cached.
+        book.registered(0, ip("127.0.0.20"), 2);
+        assert!(book.check(&on, &none, Some(0), from("127.0.0.10")).is_ok());
         book.registered(1, ip("127.0.0.11"), 2);
-        assert!(
-            book.check(&on, &none, Some(5), Source::new(ip("127.0.0.10"), false))
-                .is_ok()
-        );
-        book.registered(2, ip("127.0.0.12"), 2);
-        // 127.0.0.10 fell out of the cache but is still device 0's own address.
         assert_eq!(
-            book.check(&on, &none, Some(5), Source::new(ip("127.0.0.10"), false)),
-            Err(ErrorCode::UntrustedIp)
+            book.check(&on, &none, Some(0), from("127.0.0.10")),
+            Err(ErrorCode::UntrustedIp),
+            "fell out of a cache of 2"
         );
-        assert!(
-            book.check(&on, &none, Some(0), Source::new(ip("127.0.0.10"), false))
-                .is_ok()
-        );
+        // Its current address is its own whatever the cache holds.
+        assert!(book.check(&on, &none, Some(0), from("127.0.0.20")).is_ok());
         // Off: no check at all (LIM-5 "effective only when Validate IP Address is True").
         assert!(
             book.check(
@@ -156,6 +156,30 @@ mod tests {
                 Source::new(ip("10.9.9.9"), true)
             )
             .is_ok()
+        );
+    }
+
+    /// IP-1: the cache vouches for an address only for the device that
+    /// registered from it; an unauthenticated Register of one phone gives
+    /// no right over the others.
+    #[test]
+    fn ip_1_a_cached_address_validates_only_its_own_device() {
+        let mut book = AddressBook::default();
+        let on = ServiceParameters {
+            validate_ip_address: true,
+            ..Default::default()
+        };
+        let none = HashSet::new();
+        book.registered(0, ip("127.0.0.10"), 100);
+        let attacker = Source::new(ip("127.0.0.10"), false);
+        assert!(book.check(&on, &none, Some(0), attacker).is_ok());
+        assert_eq!(
+            book.check(&on, &none, Some(7), attacker),
+            Err(ErrorCode::UntrustedIp)
+        );
+        assert_eq!(
+            book.check(&on, &none, None, attacker),
+            Err(ErrorCode::UntrustedIp)
         );
     }
 

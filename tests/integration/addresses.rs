@@ -62,8 +62,10 @@ async fn ip_1_only_registered_cached_or_trusted_sources_may_log_in() {
     assert!(registered(&replies));
     // The device's own registered address.
     assert_eq!(phone_login(&t, "127.0.0.7", 0, &[]).await, 0);
-    // In the device cache: accepted for another device too.
-    assert_eq!(phone_login(&t, "127.0.0.7", 1, &[]).await, 0);
+    // The device cache vouches for an address only for the device that
+    // registered from it (seed A: "the cache for the device that will log
+    // in or log out"): another device from the same address is refused.
+    assert_eq!(phone_login(&t, "127.0.0.7", 1, &[]).await, 28);
     // Unknown address.
     assert_eq!(phone_login(&t, "127.0.0.9", 2, &[]).await, 28);
     // The EM API validates the address the application passes on, else its own.
@@ -80,8 +82,14 @@ async fn ip_1_only_registered_cached_or_trusted_sources_may_log_in() {
         Some(28),
         "127.0.0.1 is not trusted"
     );
+    // FLEET0's address passes for FLEET0 only, through the EM API too.
     assert_eq!(
         api_login(&t, FLEET2, "user00002", Some("127.0.0.7"), None).await,
+        Some(28)
+    );
+    // (user00000 is on FLEET0 already: logging in again there is allowed.)
+    assert_eq!(
+        api_login(&t, FLEET0, "user00000", Some("127.0.0.7"), None).await,
         None
     );
     let (code, text) = {
