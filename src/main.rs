@@ -68,6 +68,16 @@ enum Command {
         lab_control: bool,
         #[command(flatten)]
         tls: ServeTlsArgs,
+        /// Longest wait for a request's headers (and a TLS handshake), and
+        /// the longest a kept-alive connection may stay idle.
+        #[arg(long, default_value = "30s", value_parser = duration_arg)]
+        header_timeout: std::time::Duration,
+        /// Longest wait for a request's body.
+        #[arg(long, default_value = "10s", value_parser = duration_arg)]
+        body_timeout: std::time::Duration,
+        /// Open connections per HTTP listener; more are closed at once.
+        #[arg(long, default_value_t = 8192)]
+        max_connections: usize,
         /// Break the server on purpose (test-only; see server-under-test/src/faults.rs),
         /// to watch `emlab conform` catch it. Repeatable.
         #[arg(long = "fault", hide = true)]
@@ -265,6 +275,11 @@ impl TargetArgs {
     }
 }
 
+/// `30s`, `500ms`, `2m` on the command line.
+fn duration_arg(text: &str) -> Result<std::time::Duration, String> {
+    emlab_simulator::units::parse_duration(text)
+}
+
 /// A failure that ends the command with exit code 2.
 struct UsageError(String);
 
@@ -300,6 +315,9 @@ fn main() -> ExitCode {
                 no_tftp,
                 lab_control,
                 tls,
+                header_timeout,
+                body_timeout,
+                max_connections,
                 faults,
             } => {
                 let tls = tls.options()?;
@@ -331,6 +349,11 @@ fn main() -> ExitCode {
                         lab_control,
                         faults: Faults::new(switched),
                         tls,
+                        http_limits: emlab_server::listener::HttpLimits {
+                            header_timeout,
+                            body_timeout,
+                            max_connections,
+                        },
                     },
                     pem,
                     open_files,

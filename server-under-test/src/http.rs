@@ -33,15 +33,24 @@ pub fn router(state: Arc<ServerState>, lab_control: bool) -> Router {
 async fn em_servlet(
     State(state): State<Arc<ServerState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    limits: Option<axum::Extension<crate::listener::HttpLimits>>,
     body: Body,
 ) -> axum::response::Response {
     if !state.em_running() || !state.em_api_running() {
         return service_unavailable();
     }
-    let response = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => em_api::handle(&state, &bytes, peer.ip()).await,
-        // Over 64 KiB, or the client went away mid-body: a parse error.
-        Err(_) => em_api::unreadable_body(&state),
+    let limits = limits.map(|l| l.0).unwrap_or_default();
+    // A body that never ends (a chunked body shorter than it announces, a
+    // client that stalls) is answered when the body timeout runs out.
+    let read = tokio::time::timeout(
+        limits.body_timeout,
+        axum::body::to_bytes(body, MAX_BODY_BYTES),
+    );
+    let response = match read.await {
+        Ok(Ok(bytes)) => em_api::handle(&state, &bytes, peer.ip()).await,
+        // Over 64 KiB, the client went away mid-body, or it is too slow:
+        // a parse error.
+        Ok(Err(_)) | Err(_) => em_api::unreadable_body(&state),
     };
     (
         [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],

@@ -25,7 +25,8 @@
 //! - [`phone_service`]: the phone-facing EM service (users at phones);
 //! - [`metrics`]: Prometheus counters;
 //! - [`http`]: the routes of the EM API, `/metrics` and `/lab/`;
-//! - [`https`]: the same routes, and the configuration files, behind TLS.
+//! - [`https`]: the marker of requests that came over TLS;
+//! - [`listener`]: every HTTP listener's accept loop: timeouts, connection cap, TLS.
 
 pub mod addresses;
 pub mod admission;
@@ -40,6 +41,7 @@ pub mod features;
 pub mod http;
 pub mod https;
 pub mod lab_control;
+pub mod listener;
 pub mod metrics;
 pub mod operations;
 pub mod phone_service;
@@ -75,6 +77,8 @@ pub struct ServerOptions {
     pub faults: faults::Faults,
     /// HTTPS beside HTTP, when the server has a certificate.
     pub tls: Option<TlsOptions>,
+    /// Timeouts and the connection cap of every HTTP listener.
+    pub http_limits: listener::HttpLimits,
 }
 
 /// HTTPS listeners (PROTOCOL.md §8): the EM API and phone service
@@ -98,6 +102,7 @@ impl Default for ServerOptions {
             lab_control: false,
             faults: faults::Faults::default(),
             tls: None,
+            http_limits: listener::HttpLimits::default(),
         }
     }
 }
@@ -114,8 +119,8 @@ pub struct RunningServer {
     pub tls_addrs: Option<(SocketAddr, SocketAddr)>,
     pub state: Arc<ServerState>,
     shutdown: oneshot::Sender<()>,
-    task: JoinHandle<std::io::Result<()>>,
-    config_task: JoinHandle<std::io::Result<()>>,
+    task: JoinHandle<()>,
+    config_task: JoinHandle<()>,
     sccp_task: JoinHandle<()>,
     sip_task: JoinHandle<()>,
     sweeper: JoinHandle<()>,
@@ -154,7 +159,8 @@ impl RunningServer {
         self.config_task.abort();
         self.sccp_task.abort();
         self.sip_task.abort();
-        self.task.await.unwrap_or(Ok(()))
+        let _ = self.task.await;
+        Ok(())
     }
 }
 
@@ -209,18 +215,28 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
         let config_tls_listener = listen(tls.config_listen)?;
         tls_addrs = Some((em_listener.local_addr()?, config_tls_listener.local_addr()?));
         let acceptor = emlab_tls::TlsAcceptor::from(tls.config.clone());
-        side_tasks.push(tokio::spawn(https::serve(
+        side_tasks.push(tokio::spawn(listener::serve(
             em_listener,
-            acceptor.clone(),
             app.clone(),
+            options.http_limits,
+            Some(acceptor.clone()),
+            std::future::pending(),
         )));
-        side_tasks.push(tokio::spawn(https::serve(
+        side_tasks.push(tokio::spawn(listener::serve(
             config_tls_listener,
-            acceptor,
             config_app.clone(),
+            options.http_limits,
+            Some(acceptor),
+            std::future::pending(),
         )));
     }
-    let config_task = tokio::spawn(async move { axum::serve(config_listener, config_app).await });
+    let config_task = tokio::spawn(listener::serve(
+        config_listener,
+        config_app,
+        options.http_limits,
+        None,
+        std::future::pending(),
+    ));
     let sccp_listener = listen(options.sccp_listen)?;
     let sccp_addr = sccp_listener.local_addr()?;
     let sccp_task = tokio::spawn(sccp_server::serve(sccp_listener, state.clone()));
@@ -235,17 +251,16 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
     let sip_addr = sip_socket.local_addr()?;
     let sip_task = tokio::spawn(sip_server::serve(sip_socket, state.clone()));
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        // Peer addresses reach the handlers: Validate IP Address needs them (IP-1).
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
+    // Peer addresses reach the handlers: Validate IP Address needs them (IP-1).
+    let task = tokio::spawn(listener::serve(
+        listener,
+        app,
+        options.http_limits,
+        None,
+        async {
             let _ = rx.await;
-        })
-        .await
-    });
+        },
+    ));
     // Timers are also applied lazily on every access; the sweeper makes an
     // automatic logout happen on time even when no request arrives.
     let sweep_state = state.clone();

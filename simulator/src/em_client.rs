@@ -91,7 +91,9 @@ impl EmClient {
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(usize::MAX)
-            .pool_idle_timeout(Duration::from_secs(30))
+            // Below the server's 30 s idle timeout, so a pooled connection is
+            // never reused just as the server closes it.
+            .pool_idle_timeout(Duration::from_secs(20))
             .build(connector);
         Ok(EmClient {
             client,

@@ -11,6 +11,7 @@ mod control_channel;
 mod dashboard;
 mod em_api;
 mod fleet;
+mod hostile_network;
 mod https;
 mod lab_control;
 mod multi_login;
