@@ -354,6 +354,7 @@ fn main() -> ExitCode {
                             body_timeout,
                             max_connections,
                         },
+                        ..ServerOptions::default()
                     },
                     pem,
                     open_files,

@@ -79,6 +79,8 @@ pub struct ServerOptions {
     pub tls: Option<TlsOptions>,
     /// Timeouts and the connection cap of every HTTP listener.
     pub http_limits: listener::HttpLimits,
+    /// Register timeout and KeepAlive interval of the SCCP listener.
+    pub sccp_limits: sccp_server::SccpLimits,
 }
 
 /// HTTPS listeners (PROTOCOL.md §8): the EM API and phone service
@@ -103,6 +105,7 @@ impl Default for ServerOptions {
             faults: faults::Faults::default(),
             tls: None,
             http_limits: listener::HttpLimits::default(),
+            sccp_limits: sccp_server::SccpLimits::default(),
         }
     }
 }
@@ -239,7 +242,11 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
     ));
     let sccp_listener = listen(options.sccp_listen)?;
     let sccp_addr = sccp_listener.local_addr()?;
-    let sccp_task = tokio::spawn(sccp_server::serve(sccp_listener, state.clone()));
+    let sccp_task = tokio::spawn(sccp_server::serve(
+        sccp_listener,
+        state.clone(),
+        options.sccp_limits,
+    ));
     let sip_socket = tokio::net::UdpSocket::bind(options.sip_listen)
         .await
         .map_err(|e| {

@@ -6,6 +6,12 @@
 //! frame that cannot be SCCP (bad length, truncated body) closes the
 //! connection and changes nothing; unknown messages are ignored, as
 //! CallManager ignores what it does not need.
+//!
+//! On a hostile network: a connection that has not registered within
+//! `register_timeout` is closed, and a registered phone that lets two
+//! announced KeepAlive intervals pass in silence is unregistered and its
+//! connection closed, as CallManager does; when accept fails (EMFILE) the
+//! loop backs off instead of spinning.
 
 use crate::control::Reach;
 use crate::state::ServerState;
@@ -15,17 +21,36 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+use tokio::time::{Duration, Instant};
 
-/// KeepAlive interval announced in RegisterAck (seconds).
-const KEEP_ALIVE_S: u32 = 30;
+/// How long the SCCP listener gives phones.
+#[derive(Clone, Copy, Debug)]
+pub struct SccpLimits {
+    /// From connect to Register.
+    pub register_timeout: Duration,
+    /// The KeepAlive interval announced in RegisterAck (seconds); silence
+    /// for twice as long ends the registration.
+    pub keep_alive_s: u32,
+}
 
-pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
+impl Default for SccpLimits {
+    fn default() -> Self {
+        SccpLimits {
+            register_timeout: Duration::from_secs(10),
+            keep_alive_s: 30,
+        }
+    }
+}
+
+pub async fn serve(listener: TcpListener, state: Arc<ServerState>, limits: SccpLimits) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of descriptors or a reset before accept: back off, do not spin.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(connection(stream, state.clone()));
+        tokio::spawn(connection(stream, state.clone(), limits));
     }
 }
 
@@ -43,8 +68,11 @@ fn check_register(state: &ServerState, r: &Register) -> Result<u32, &'static str
     Ok(device)
 }
 
-async fn connection(mut stream: TcpStream, state: Arc<ServerState>) {
+async fn connection(mut stream: TcpStream, state: Arc<ServerState>, limits: SccpLimits) {
     let connection = state.control.connection_id();
+    let silence = Duration::from_secs(2 * u64::from(limits.keep_alive_s));
+    // Register in time; afterwards, a frame at least every two intervals.
+    let mut deadline = Instant::now() + limits.register_timeout;
     // The address the phone really talks from, not the one it claims in Register.
     let Ok(peer) = stream.peer_addr() else { return };
     let (tx, mut commands) = mpsc::unbounded_channel();
@@ -58,6 +86,9 @@ async fn connection(mut stream: TcpStream, state: Arc<ServerState>) {
                     Ok(0) | Err(_) => break 'session,
                     Ok(n) => n,
                 };
+                if registered.is_some() {
+                    deadline = Instant::now() + silence;
+                }
                 buf.extend_from_slice(&chunk[..n]);
                 loop {
                     let (msg, used) = match Message::decode(&buf) {
@@ -73,10 +104,11 @@ async fn connection(mut stream: TcpStream, state: Arc<ServerState>) {
                                 state.control.register(device, connection, Reach::Sccp(tx.clone()));
                                 state.device_registered(device, peer.ip());
                                 registered = Some(device);
+                                deadline = Instant::now() + silence;
                                 replies.push(Message::RegisterAck {
-                                    keep_alive_s: KEEP_ALIVE_S,
+                                    keep_alive_s: limits.keep_alive_s,
                                     date_template: "M/D/Y".into(),
-                                    secondary_keep_alive_s: KEEP_ALIVE_S,
+                                    secondary_keep_alive_s: limits.keep_alive_s,
                                     max_protocol_version: 11,
                                 });
                                 replies.push(Message::CapabilitiesReq);
@@ -110,6 +142,8 @@ async fn connection(mut stream: TcpStream, state: Arc<ServerState>) {
                     break 'session;
                 }
             }
+            // Never registered, or the KeepAlives stopped.
+            _ = tokio::time::sleep_until(deadline) => break 'session,
         }
     }
     if let Some(device) = registered {

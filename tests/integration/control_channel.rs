@@ -270,6 +270,58 @@ async fn keep_alive_and_unregister() {
     assert!(t.login(FLEET0, "user00000").await.error_code().is_none());
 }
 
+/// A connection that never registers, and a phone whose KeepAlives stop,
+/// are closed, as CallManager does; the silent phone is unregistered, so
+/// the count of registered phones falls back.
+#[tokio::test]
+async fn silent_connections_are_closed_and_a_silent_phone_is_unregistered() {
+    let options = emlab_server::ServerOptions {
+        sccp_limits: emlab_server::sccp_server::SccpLimits {
+            register_timeout: Duration::from_millis(300),
+            keep_alive_s: 1,
+        },
+        ..emlab_server::ServerOptions::default()
+    };
+    let server = emlab_server::start(&lab("", ""), options).await.unwrap();
+    let mut never_registers = SccpPhone::connect(server.sccp_addr).await;
+    assert!(
+        never_registers.closed().await,
+        "closed after the register timeout"
+    );
+
+    let (mut phone, replies) = SccpPhone::register(server.sccp_addr, FLEET0, TYPE_7960).await;
+    assert!(registered(&replies));
+    assert!(
+        matches!(
+            replies[0],
+            Message::RegisterAck {
+                keep_alive_s: 1,
+                ..
+            }
+        ),
+        "RegisterAck announces the configured interval: {replies:?}"
+    );
+    // KeepAlives every announced interval hold the registration past 2 s.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        phone.send(&Message::KeepAlive).await;
+        assert_eq!(phone.recv().await, Some(Message::KeepAliveAck));
+    }
+    assert_eq!(server.state.control.registered_count(), 1);
+    // Then silence: two intervals later the server hangs up and forgets it.
+    let started = std::time::Instant::now();
+    let mut chunk = [0u8; 64];
+    let eof = tokio::time::timeout(Duration::from_secs(5), phone.stream.read(&mut chunk)).await;
+    assert!(matches!(eof, Ok(Ok(0)) | Ok(Err(_))), "{eof:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(server.state.control.registered_count(), 0);
+}
+
 #[tokio::test]
 async fn malformed_frames_close_the_connection_and_change_nothing() {
     let t = TestServer::start("", "").await;
