@@ -21,7 +21,7 @@ use emlab_simulator::phone::{CallLogRule, Endpoints, PhoneContext, StateCounts, 
 use emlab_simulator::report::{self, RunInfo, RunReport};
 use emlab_simulator::scenario::{PathKind, Scenario};
 use emlab_simulator::storm::{self, ApiPhone, Fleet, LoginStorm, Progress};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -497,7 +497,7 @@ struct TargetFlags {
 
 impl TargetFlags {
     /// Each interface's address: given, else the target's host with the default port.
-    fn endpoints(&self) -> Result<Endpoints, UsageError> {
+    async fn endpoints(&self) -> Result<Endpoints, UsageError> {
         let authority = self
             .url
             .strip_prefix("http://")
@@ -517,43 +517,50 @@ impl TargetFlags {
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
-        let addr =
-            |given: &Option<String>, flag: &str, port: u16| -> Result<SocketAddr, UsageError> {
-                let text = given.clone().unwrap_or_else(|| {
-                    if host.contains(':') {
-                        format!("[{host}]:{port}")
-                    } else {
-                        format!("{host}:{port}")
-                    }
-                });
-                text.to_socket_addrs()
-                    .ok()
-                    .and_then(|mut a| a.next())
-                    .ok_or_else(|| {
-                        UsageError(format!(
-                            "{flag} `{text}`: not an address like 127.0.0.1:{port}"
-                        ))
-                    })
-            };
+        let text = |given: &Option<String>, port: u16| -> String {
+            given.clone().unwrap_or_else(|| {
+                if host.contains(':') {
+                    format!("[{host}]:{port}")
+                } else {
+                    format!("{host}:{port}")
+                }
+            })
+        };
         Ok(Endpoints {
             em_base: self.url.trim_end_matches('/').to_string(),
-            config_base: self.config.clone().unwrap_or_else(|| {
-                format!(
+            config_base: match &self.config {
+                Some(config) => config.clone(),
+                None => format!(
                     "http://{}",
-                    addr(&None, "--config", 6970)
+                    resolve(text(&None, 6970), "--config", 6970)
+                        .await
                         .map(|a| a.to_string())
                         .unwrap_or_default()
-                )
-            }),
-            sccp: addr(&self.sccp, "--sccp", 2000)?,
-            sip: addr(&self.sip, "--sip", 5060)?,
+                ),
+            },
+            sccp: resolve(text(&self.sccp, 2000), "--sccp", 2000).await?,
+            sip: resolve(text(&self.sip, 5060), "--sip", 5060).await?,
             tftp: match self.tftp.as_deref() {
                 Some("off") => None,
-                _ => Some(addr(&self.tftp, "--tftp", 69)?),
+                _ => Some(resolve(text(&self.tftp, 69), "--tftp", 69).await?),
             },
             tls: self.tls.clone(),
         })
     }
+}
+
+/// `HOST:PORT` to an address; a host name resolves on tokio's blocking
+/// pool (`lookup_host`), not on the runtime's threads.
+async fn resolve(text: String, flag: &str, port: u16) -> Result<SocketAddr, UsageError> {
+    tokio::net::lookup_host(text.as_str())
+        .await
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            UsageError(format!(
+                "{flag} `{text}`: not an address like 127.0.0.1:{port}"
+            ))
+        })
 }
 
 /// What `emlab run` takes besides the scenario and the target.
@@ -670,7 +677,7 @@ async fn run(
         ),
     };
     let endpoints = match (&target, &embedded) {
-        (Some(t), _) => t.endpoints()?,
+        (Some(t), _) => t.endpoints().await?,
         (None, Some(s)) => embedded_endpoints(s, &tls),
         (None, None) => unreachable!("embedded server started when there is no target"),
     };
@@ -987,7 +994,7 @@ async fn check(
 ) -> Result<ExitCode, UsageError> {
     let lab = Lab::load(lab_path)?;
     check_roles(&lab, lab_path)?;
-    let endpoints = target.endpoints()?;
+    let endpoints = target.endpoints().await?;
     let app = proxy_app(&lab, lab_path)?;
     let members: Vec<_> = lab.fleet_members().collect();
     let models = lab
@@ -1251,7 +1258,7 @@ async fn conform(
         ),
     };
     let (endpoints, lab_control) = match (&target, &embedded) {
-        (Some(t), _) => (t.endpoints()?, o.lab_control.clone()),
+        (Some(t), _) => (t.endpoints().await?, o.lab_control.clone()),
         (None, Some(s)) => (embedded_endpoints(s, &tls), Some(s.base_url())),
         (None, None) => unreachable!("embedded server started when there is no target"),
     };

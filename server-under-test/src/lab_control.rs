@@ -134,7 +134,7 @@ async fn set_parameters(State(state): State<Arc<ServerState>>, body: Body) -> Re
     if let Err((key, message)) = parameters.check() {
         return Err(bad_request(format!("{key}: {message}")));
     }
-    state.set_parameters(parameters);
+    state.set_parameters(parameters).await;
     ok(json!(*state.parameters()))
 }
 

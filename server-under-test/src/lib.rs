@@ -196,6 +196,7 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
     let mut state = ServerState::new(lab);
     state.faults = options.faults.clone();
     let state = Arc::new(state);
+    state.resolve_trusted_list().await;
     let config_ctx = Arc::new(config_files::ConfigContext {
         state: state.clone(),
         em_base: format!("http://{addr}"),

@@ -87,7 +87,8 @@ impl ServerState {
             directory,
             faults: crate::faults::Faults::default(),
             sessions: Mutex::new(sessions),
-            trusted: RwLock::new(Arc::new(resolve_trusted(&parameters.trusted_ips))),
+            // Host names resolve asynchronously: see `resolve_trusted_list`.
+            trusted: RwLock::new(Arc::new(HashSet::new())),
             parameters: RwLock::new(Arc::new(parameters)),
             addresses: Mutex::new(AddressBook::default()),
             credentials: Mutex::new(credentials),
@@ -214,11 +215,21 @@ impl ServerState {
             .clone()
     }
 
-    /// Replaces the service parameters (already checked).
-    pub fn set_parameters(&self, parameters: ServiceParameters) {
+    /// Resolves the Trusted List of IPs of the current parameters (IP-2);
+    /// done once at start, and by `set_parameters`.
+    pub async fn resolve_trusted_list(&self) {
+        let list = self.parameters().trusted_ips.clone();
+        let trusted = resolve_trusted(&list).await;
+        *self.trusted.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(trusted);
+    }
+
+    /// Replaces the service parameters (already checked). The Trusted List
+    /// resolves before anything changes, so no request sees new
+    /// parameters with the old list.
+    pub async fn set_parameters(&self, parameters: ServiceParameters) {
+        let trusted = resolve_trusted(&parameters.trusted_ips).await;
         self.admission.set_limit(parameters.max_concurrent_requests);
-        *self.trusted.write().unwrap_or_else(|p| p.into_inner()) =
-            Arc::new(resolve_trusted(&parameters.trusted_ips));
+        *self.trusted.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(trusted);
         *self.parameters.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(parameters);
     }
 

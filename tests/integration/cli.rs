@@ -140,6 +140,29 @@ async fn run_against_a_server_answering_wrong_codes_exits_1_with_mismatches() {
     assert_eq!(j["mismatches"][0]["count"], 40);
 }
 
+/// An interface address that is not HOST:PORT stops the run with one line
+/// naming the flag (resolution goes through tokio's `lookup_host`).
+#[test]
+fn a_target_address_that_does_not_resolve_exits_2_naming_the_flag() {
+    let lab = shipped_lab();
+    let o = emlab(&[
+        "check",
+        "--target",
+        "http://127.0.0.1:9",
+        "--sccp",
+        "no-port-here",
+        "--lab",
+        lab.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--sccp `no-port-here`: not an address like 127.0.0.1:2000"),
+        "{err}"
+    );
+}
+
 #[test]
 fn lab_with_unknown_key_exits_2_naming_file_line_and_key() {
     let dir = scratch("cli-bad-lab");
