@@ -37,6 +37,23 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Structured logs on stderr; stdout stays the banner and reports.
+fn init_logging(format: LogFormat, level: tracing_subscriber::filter::LevelFilter) {
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Serve the reference EM server from a lab file.
@@ -78,6 +95,13 @@ enum Command {
         /// Open connections per HTTP listener; more are closed at once.
         #[arg(long, default_value_t = 8192)]
         max_connections: usize,
+        /// Logs on stderr: `text` for people, `json` (one object a line) for machines.
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: LogFormat,
+        /// The least severe events logged: error, warn, info (the banner,
+        /// faults) or debug (every refused request, with its reason).
+        #[arg(long, default_value = "info")]
+        log_level: tracing_subscriber::filter::LevelFilter,
         /// Break the server on purpose (test-only; see server-under-test/src/faults.rs),
         /// to watch `emlab conform` catch it. Repeatable.
         #[arg(long = "fault", hide = true)]
@@ -318,8 +342,11 @@ fn main() -> ExitCode {
                 header_timeout,
                 body_timeout,
                 max_connections,
+                log_format,
+                log_level,
                 faults,
             } => {
+                init_logging(log_format, log_level);
                 let tls = tls.options()?;
                 let mut switched = Vec::new();
                 for name in &faults {
@@ -480,7 +507,22 @@ async fn serve(
         d.user_count(),
         if lab_control { ", lab control on" } else { "" }
     ));
+    tracing::info!(
+        em_api = %server.base_url(),
+        config = %server.config_url(),
+        tftp = ?server.tftp_addr,
+        sccp = %server.sccp_addr,
+        sip = %server.sip_addr,
+        https = ?server.https_base_url(),
+        lab = %lab_path.display(),
+        profile = d.profile.as_str(),
+        devices = d.device_count(),
+        users = d.user_count(),
+        open_files = ?open_files,
+        "serving"
+    );
     let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
     server.shutdown().await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -343,6 +343,11 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
         let w = words(command);
         let w: Vec<&str> = w.iter().map(String::as_str).collect();
         let owned: Vec<String> = w.iter().map(|s| s.to_string()).collect();
+        // Only quotes (`""`): no command at all.
+        if w.is_empty() {
+            ignored.push((n, command.to_string()));
+            continue;
+        }
         if matches!(w[0], "end" | "exit") {
             mode = Mode::Global;
             continue;
@@ -420,11 +425,24 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
                     name,
                     password,
                 ] => {
-                    applications.push(CmeApplication {
-                        id: name.to_string(),
-                        certificate: password.to_string(),
-                        proxy_rights: true,
-                    });
+                    // IOS keeps one credential per name: entered again, the
+                    // later password replaces the earlier one.
+                    match applications
+                        .iter_mut()
+                        .find(|a: &&mut CmeApplication| a.id == *name)
+                    {
+                        Some(earlier) => {
+                            earlier.certificate = password.to_string();
+                            notes.push((Some(n), format!(
+                                "authentication credential {name} given again: the later password replaces the earlier"
+                            )));
+                        }
+                        None => applications.push(CmeApplication {
+                            id: name.to_string(),
+                            certificate: password.to_string(),
+                            proxy_rights: true,
+                        }),
+                    }
                 }
                 _ => ignored.push((n, command.to_string())),
             },
@@ -774,6 +792,42 @@ voice user-profile 1
   speed-dial 1 3001
   speed-dial 2 3002 blf
 ";
+
+    /// Found by the fuzzer: a credential entered twice became two
+    /// applications with one id, and the written lab did not load.
+    #[test]
+    fn a_credential_entered_twice_keeps_the_later_password() {
+        let config = SEED_E.replace(
+            "Router(config-telephony)#em keep-history",
+            "Router(config-telephony)#authentication credential admin secret2\nRouter(config-telephony)#em keep-history",
+        );
+        let imported = import(&config).unwrap();
+        assert_eq!(imported.lab.application.len(), 1);
+        assert_eq!(imported.lab.application[0].certificate, "secret2");
+        assert!(
+            imported
+                .notes
+                .iter()
+                .any(|(line, note)| *line == Some(3) && note.contains("given again")),
+            "{:?}",
+            imported.notes
+        );
+        let toml = imported.lab.to_toml("x.running-config");
+        Lab::parse(Path::new("x.toml"), &toml).unwrap();
+    }
+
+    /// Found by the fuzzer: a line of only quotes has no words, and the
+    /// importer read its first word anyway.
+    #[test]
+    fn a_line_of_only_quotes_is_ignored_not_a_panic() {
+        let imported = import(&format!("{SEED_E}\n  \"\"\n\"\"\n")).unwrap();
+        assert_eq!(imported.lab.device.len(), 3);
+        assert!(
+            imported.ignored.iter().any(|(_, l)| l == "\"\""),
+            "{:?}",
+            imported.ignored
+        );
+    }
 
     #[test]
     fn seed_e_imports_into_a_valid_cme_lab() {

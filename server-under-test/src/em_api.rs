@@ -46,6 +46,13 @@ fn answer(state: &ServerState, result: Result<Response, ErrorCode>) -> Response 
     match result {
         Ok(response) => response,
         Err(code) => {
+            // The code and its text only: a request's body may hold a
+            // certificate, and none is ever logged.
+            tracing::debug!(
+                code = code.code(),
+                reason = code.text(state.directory.profile),
+                "EM API request refused"
+            );
             state.metrics.count_error(code.code());
             Response::failure(code, state.directory.profile)
         }

@@ -97,4 +97,9 @@ impl Faults {
     pub fn has(&self, f: Fault) -> bool {
         !self.0.is_empty() && self.0.contains(&f)
     }
+
+    /// The faults switched on, in catalogue order.
+    pub fn on(&self) -> impl Iterator<Item = Fault> + '_ {
+        Fault::ALL.into_iter().filter(|f| self.0.contains(f))
+    }
 }

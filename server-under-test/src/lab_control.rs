@@ -63,7 +63,9 @@ fn ok(body: Value) -> Reply {
 }
 
 fn bad_request(message: impl Into<String>) -> Response {
-    reply(StatusCode::BAD_REQUEST, json!({ "error": message.into() }))
+    let message = message.into();
+    tracing::debug!(reason = %message, "lab control request refused");
+    reply(StatusCode::BAD_REQUEST, json!({ "error": message }))
 }
 
 /// Handlers answer `Err` with the error reply, so `?` ends them early.

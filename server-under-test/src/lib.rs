@@ -195,6 +195,13 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
     let config_addr = config_listener.local_addr()?;
     let mut state = ServerState::new(lab);
     state.faults = options.faults.clone();
+    for fault in state.faults.on() {
+        tracing::info!(
+            fault = fault.name(),
+            breaks = fault.breaks(),
+            "fault switched on"
+        );
+    }
     let state = Arc::new(state);
     state.resolve_trusted_list().await;
     let config_ctx = Arc::new(config_files::ConfigContext {

@@ -69,13 +69,15 @@ pub async fn serve(
         };
         let (tcp, peer) = match accepted {
             Ok(a) => a,
-            Err(_) => {
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed; backing off");
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
         // Over the cap: close now (the client sees a reset, not a hang).
         let Ok(permit) = open.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, max = limits.max_connections, "refused: connection cap reached");
             drop(tcp);
             continue;
         };
@@ -88,6 +90,7 @@ pub async fn serve(
                     let Ok(Ok(stream)) =
                         tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp)).await
                     else {
+                        tracing::debug!(%peer, "refused: TLS handshake failed or timed out");
                         return;
                     };
                     connection(stream, app, peer, limits, true).await;

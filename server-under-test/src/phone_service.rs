@@ -129,6 +129,13 @@ pub async fn em_service(
 
 /// A failure screen: `[N]-text` under "Login Unsuccessful" or "Logout Unsuccessful".
 fn failure(profile: ServerProfile, prompt: &str, code: ErrorCode) -> PhoneObject {
+    // Never the query: its `seq` is the user's PIN.
+    tracing::debug!(
+        code = code.code(),
+        reason = code.text(profile),
+        screen = prompt,
+        "phone service request refused"
+    );
     PhoneObject::Text(PhoneText::new(
         TITLE,
         Some(prompt),

@@ -44,7 +44,9 @@ impl Default for SccpLimits {
 
 pub async fn serve(listener: TcpListener, state: Arc<ServerState>, limits: SccpLimits) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, _)) = listener.accept().await.inspect_err(|e| {
+            tracing::warn!(error = %e, "SCCP accept failed; backing off");
+        }) else {
             // Out of descriptors or a reset before accept: back off, do not spin.
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
@@ -113,7 +115,10 @@ async fn connection(mut stream: TcpStream, state: Arc<ServerState>, limits: Sccp
                                 });
                                 replies.push(Message::CapabilitiesReq);
                             }
-                            Err(text) => replies.push(Message::RegisterReject { text: text.into() }),
+                            Err(text) => {
+                                tracing::debug!(device = %r.device_name, %peer, reason = text, "SCCP Register refused");
+                                replies.push(Message::RegisterReject { text: text.into() });
+                            }
                         },
                         Message::KeepAlive => replies.push(Message::KeepAliveAck),
                         Message::OffHook | Message::OnHook => {
@@ -143,7 +148,11 @@ async fn connection(mut stream: TcpStream, state: Arc<ServerState>, limits: Sccp
                 }
             }
             // Never registered, or the KeepAlives stopped.
-            _ = tokio::time::sleep_until(deadline) => break 'session,
+            _ = tokio::time::sleep_until(deadline) => {
+                let reason = if registered.is_some() { "KeepAlives stopped" } else { "no Register in time" };
+                tracing::debug!(%peer, reason, "SCCP connection closed");
+                break 'session;
+            }
         }
     }
     if let Some(device) = registered {

@@ -34,6 +34,7 @@ pub async fn serve(socket: UdpSocket, state: Arc<ServerState>) {
         let tag = format!("emlab{}", state.control.connection_id());
         if let (Some(_), Some(why)) = (msg.method(), msg.framing_problem()) {
             if msg.method() != Some("ACK") {
+                tracing::debug!(%peer, reason = why, "SIP request refused (400)");
                 let refusal = sip::response(
                     &msg,
                     400,
@@ -59,6 +60,7 @@ fn register(state: &ServerState, peer: SocketAddr, msg: &SipMessage, tag: &str) 
     // Every refusal says why in a Warning header, so a SIP trace (or SIPp's
     // log) shows the cause without reading the server's.
     let bad = |status, reason, why: &str| {
+        tracing::debug!(%peer, status, reason = why, "SIP REGISTER refused");
         sip::response(msg, status, reason, tag, &[sip::warning("emlab", why)])
     };
     let (Some(_), Some(_), Some(_), Some(call_id), Some(contact)) = (

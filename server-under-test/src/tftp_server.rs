@@ -67,6 +67,9 @@ pub async fn serve(socket: UdpSocket, ctx: Arc<ConfigContext>) {
                 message: format!("{}: {e}", ErrorCode::IllegalOperation.text()),
             },
         };
+        if let Packet::Error { code, message } = &answer {
+            tracing::debug!(%peer, code, reason = %message, "TFTP request refused");
+        }
         let _ = socket.send_to(&answer.encode(), peer).await;
     }
 }

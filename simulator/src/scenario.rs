@@ -27,7 +27,7 @@
 use crate::thresholds::Threshold;
 use crate::units::{parse_duration, parse_rate};
 use emlab_protocol::ConfigError;
-use emlab_protocol::config_error::read_toml;
+use emlab_protocol::config_error::parse_toml;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -335,9 +335,17 @@ pub struct Scenario {
 
 impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario, ConfigError> {
-        let (file, source): (ScenarioFile, String) = read_toml(path)?;
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(path, format!("cannot read file: {e}")))?;
+        Scenario::parse(path, &source)
+    }
+
+    /// A scenario from its TOML text; `path` names it in errors and
+    /// anchors the relative paths it holds.
+    pub fn parse(path: &Path, source: &str) -> Result<Scenario, ConfigError> {
+        let file: ScenarioFile = parse_toml(path, source)?;
         let err = |key: &str, value: &str, msg: String| {
-            ConfigError::at_key(path, &source, key, value, msg)
+            ConfigError::at_key(path, source, key, value, msg)
         };
         let h = file.scenario;
         if h.name.is_empty()

@@ -1,7 +1,7 @@
 //! The `emlab` binary as a user types it: exit codes, reports on disk, and
 //! one-line errors for bad files.
 
-use crate::support::scratch;
+use crate::support::{answer, client, failure, login, phone_get, scratch};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -548,5 +548,84 @@ fn an_unwritable_junit_file_is_named() {
     assert!(
         err.contains("cannot write the JUnit file /proc/emlab-nowhere/junit.xml"),
         "{err}"
+    );
+}
+
+/// `serve --log-format json --log-level debug`: one JSON object a line on
+/// stderr; the banner at info, each refused request at debug with its code
+/// and reason; a PIN or a certificate that was sent never appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_logs_refused_requests_as_json_and_never_a_pin_or_certificate() {
+    use std::io::{BufRead, Read};
+    let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/lab.toml");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_emlab"))
+        .args(["serve", "--lab", lab.to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0", "--config-listen", "127.0.0.1:0"])
+        .args([
+            "--sccp-listen",
+            "127.0.0.1:0",
+            "--sip-listen",
+            "127.0.0.1:0",
+        ])
+        .args(["--no-tftp", "--log-format", "json", "--log-level", "debug"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    std::io::BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let base = banner
+        .split(" on ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap_or_else(|| panic!("no address in {banner:?}"))
+        .to_string();
+    // A wrong PIN on the phone service, a wrong certificate on the EM API.
+    let (status, _, page) = phone_get(
+        &base,
+        "/emapp/EMAppServlet?device=SEP000000000001&loginType=UID&userid=alice&seq=98765",
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("[201]-Authentication error"), "{page}");
+    let wrong = emlab_protocol::em_api::AppInfo::new("emlab", "wrong-cert-4242");
+    let r = answer(
+        client(&base, wrong.clone())
+            .send(&login(&wrong, "SEP000000000001", "alice"))
+            .await,
+    );
+    assert_eq!(failure(&r).0, 3);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let _ = server.kill();
+    let _ = server.wait();
+    let mut log = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let find = |level: &str, message: &str| {
+        events
+            .iter()
+            .find(|e| e["level"] == level && e["fields"]["message"] == message)
+            .unwrap_or_else(|| panic!("no {level} {message:?} in\n{log}"))
+    };
+    assert_eq!(find("INFO", "serving")["fields"]["em_api"], base.as_str());
+    let phone = find("DEBUG", "phone service request refused");
+    assert_eq!(phone["fields"]["code"], 201, "{phone}");
+    assert_eq!(phone["fields"]["reason"], "Authentication error", "{phone}");
+    assert_eq!(find("DEBUG", "EM API request refused")["fields"]["code"], 3);
+    assert!(!log.contains("98765"), "the PIN is logged:\n{log}");
+    assert!(
+        !log.contains("wrong-cert-4242"),
+        "the certificate is logged:\n{log}"
     );
 }
