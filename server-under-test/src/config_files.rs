@@ -198,7 +198,7 @@ pub fn profile_view(
 pub fn device_config(state: &ServerState, device_idx: DeviceIdx, em_base: &str) -> DeviceConfig {
     let dir = &state.directory;
     let model = dir.device(device_idx).model;
-    let login = state.sessions().on_device(device_idx);
+    let login = state.apply_due_timers().on_device(device_idx);
     let dnd = state.features().dnd(device_idx, login.map(|l| l.user));
     let ProfileView {
         em_profile,

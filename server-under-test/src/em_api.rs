@@ -180,7 +180,7 @@ async fn logout_all(
 fn handle_query(state: &ServerState, query: &Query) -> Result<Response, ErrorCode> {
     authenticate(state, &query.app_info)?;
     let dir = &state.directory;
-    let sessions = state.sessions();
+    let sessions = state.apply_due_timers();
     let body = match &query.kind {
         QueryKind::DeviceUser(q) => ResponseBody::DeviceUserResults(DeviceUserResults {
             devices: q

@@ -106,7 +106,7 @@ struct Advance {
 async fn advance_clock(State(state): State<Arc<ServerState>>, body: Body) -> Reply {
     let Advance { seconds } = json_body(body).await?;
     state.clock.advance(seconds.saturating_mul(1000));
-    drop(state.sessions()); // apply every timer that is now due
+    drop(state.apply_due_timers());
     ok(json!({ "now_ms": state.clock.now_ms() }))
 }
 
@@ -162,7 +162,7 @@ async fn set_pin(
 
 async fn admin_logout(State(state): State<Arc<ServerState>>, Path(name): Path<String>) -> Reply {
     let device = device_of(&state, &name)?;
-    let was = state.sessions().logout(device);
+    let was = state.apply_due_timers().logout(device);
     if let Some(login) = was {
         state.logins_ended(&[(device, login)], false);
     }
@@ -195,7 +195,7 @@ async fn set_dnd(
 ) -> Reply {
     let device = device_of(&state, &name)?;
     let dnd: crate::features::Dnd = json_body(body).await?;
-    let user = state.sessions().on_device(device).map(|l| l.user);
+    let user = state.apply_due_timers().on_device(device).map(|l| l.user);
     state.features().set_dnd(device, user, dnd);
     let owner = user.map(|u| state.directory.user(u).id.clone());
     ok(json!({ "device": name, "saved_for_user": owner }))
@@ -214,7 +214,7 @@ async fn call_back(
 ) -> Reply {
     let device = device_of(&state, &name)?;
     let CallBack { number } = json_body(body).await?;
-    let Some(login) = state.sessions().on_device(device) else {
+    let Some(login) = state.apply_due_timers().on_device(device) else {
         return Err(reply(
             StatusCode::CONFLICT,
             json!({ "error": "nobody is logged in on this device" }),

@@ -283,7 +283,7 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             tick.tick().await;
-            drop(sweep_state.sessions());
+            drop(sweep_state.apply_due_timers());
         }
     });
     Ok(RunningServer {

@@ -90,7 +90,7 @@ pub async fn login(state: &ServerState, order: LoginOrder<'_>) -> Result<(), Err
         },
         profile: dir.profile,
     };
-    let mut sessions = state.sessions();
+    let mut sessions = state.apply_due_timers();
     let now = state.clock.now_ms();
     let active = ActiveLogin {
         user,
@@ -140,7 +140,7 @@ pub async fn logout(
         .ok_or(ErrorCode::DeviceNotFound)?;
     state.check_source(&state.parameters(), Some(device), source)?;
     let em_enabled = dir.device(device).em_enabled;
-    let mut sessions = state.sessions();
+    let mut sessions = state.apply_due_timers();
     let Some(current) = sessions.on_device(device) else {
         return Err(if em_enabled {
             ErrorCode::NoUserLoggedIn
@@ -168,7 +168,7 @@ pub async fn logout_all(state: &ServerState, source: Option<Source>) -> Result<u
     state.check_source(&state.parameters(), None, source)?;
     let _permit = state.admission.try_enter().ok_or(ErrorCode::Busy)?;
     database_work(state).await?;
-    let ended = state.sessions().logout_all();
+    let ended = state.apply_due_timers().logout_all();
     state.logins_ended(&ended, false);
     Ok(ended.len())
 }

@@ -103,10 +103,13 @@ impl ServerState {
         }
     }
 
-    /// The session table, with every timer that is due applied first, so no
-    /// caller ever sees a login that should already have ended. A stopped EM
-    /// service runs no timers (TIME-6).
-    pub fn sessions(&self) -> MutexGuard<'_, Sessions> {
+    /// Applies every timer due by the lab clock (maximum login time, idle
+    /// and time-of-day logouts: each ended login restarts its phone and
+    /// clears what it should), then hands over the session table, locked, so
+    /// no caller sees a login that should already have ended. An operation,
+    /// not a getter: it is named for what it does. A stopped EM service runs
+    /// no timers (TIME-6).
+    pub fn apply_due_timers(&self) -> MutexGuard<'_, Sessions> {
         let mut s = lock(&self.sessions);
         if self.em_running() {
             let now = self.clock.now_ms();
@@ -152,7 +155,7 @@ impl ServerState {
     /// (TIME-5), and a time-of-day logout that met a call happens now (TIME-4).
     pub fn hook_changed(&self, device: DeviceIdx, off_hook: bool) {
         self.control.set_off_hook(device, off_hook);
-        let mut s = self.sessions();
+        let mut s = self.apply_due_timers();
         if off_hook {
             s.touch(device, self.clock.now_ms());
         } else if s.logout_on_hook.remove(&device) {
