@@ -9,6 +9,7 @@
 #   bench/fleet-vs-wrk.sh [CONNECTIONS] [SECONDS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 conns=${1:-8}
 secs=${2:-10}
 rounds=${3:-3}
@@ -20,19 +21,7 @@ tmp=$(mktemp -d)
 server=$!
 trap 'kill -INT $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$tmp"' EXIT
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
-cat >"$tmp/closed.toml" <<TOML
-[scenario]
-name = "fleet-vs-wrk"
-description = "closed model, $conns phones, login/logout back to back"
-lab = "$PWD/scenarios/storm-lab.toml"
-[load]
-model = "closed"
-phones = $conns
-duration = "${secs}s"
-query = false
-[thresholds]
-rules = ["mismatches == 0"]
-TOML
+closed_scenario "$tmp/closed.toml" fleet-vs-wrk "$conns" "$secs"
 for round in $(seq "$rounds"); do
   w=$(wrk -t"$conns" -c"$conns" -d"${secs}s" -s bench/login-logout.lua "http://127.0.0.1:$port" \
       | sed -n 's/.*= \([0-9]*\) ops\/s; failed answers \([0-9]*\)/\1 \2/p')

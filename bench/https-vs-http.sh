@@ -11,6 +11,7 @@
 #   bench/https-vs-http.sh [PHONES] [SECONDS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 phones=${1:-8}
 secs=${2:-8}
 rounds=${3:-3}
@@ -25,19 +26,7 @@ server=$!
 trap 'kill -INT $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$tmp"' EXIT
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$tls_port) 2>/dev/null && break; sleep 0.1; done
 pem=$(sed -n 's/.*self-signed certificate written to \([^ ]*\)$/\1/p' "$tmp/serve.txt")
-cat >"$tmp/closed.toml" <<TOML
-[scenario]
-name = "https-vs-http"
-description = "closed model, $phones phones, login/logout back to back"
-lab = "$PWD/scenarios/storm-lab.toml"
-[load]
-model = "closed"
-phones = $phones
-duration = "${secs}s"
-query = false
-[thresholds]
-rules = ["mismatches == 0"]
-TOML
+closed_scenario "$tmp/closed.toml" https-vs-http "$phones" "$secs"
 
 # One fleet run against $1; prints "ops/s cpu-us-per-op".
 measure() {

@@ -11,6 +11,7 @@
 #   bench/slowloris.sh [PHONES] [SECONDS] [ROUNDS] [SLOW]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 phones=${1:-8}
 secs=${2:-8}
 rounds=${3:-3}
@@ -25,19 +26,7 @@ server=$!
 loris=
 trap 'kill $loris 2>/dev/null || true; kill -INT $server 2>/dev/null; wait $server 2>/dev/null || true; rm -rf "$tmp"' EXIT
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
-cat >"$tmp/closed.toml" <<TOML
-[scenario]
-name = "slowloris"
-description = "closed model, $phones phones, login/logout back to back"
-lab = "$PWD/scenarios/storm-lab.toml"
-[load]
-model = "closed"
-phones = $phones
-duration = "${secs}s"
-query = false
-[thresholds]
-rules = ["mismatches == 0"]
-TOML
+closed_scenario "$tmp/closed.toml" slowloris "$phones" "$secs"
 
 # One fleet run; prints "login-p50-ms login-p99-ms ops/s".
 measure() {
