@@ -272,4 +272,106 @@ mod tests {
         assert_eq!(due, vec![1, 0]);
         assert!(s.on_device(2).is_some());
     }
+
+    #[test]
+    fn allowed_keeps_the_user_on_both_devices() {
+        let mut s = Sessions::new(3, 2);
+        let r = rules(MultipleLoginBehavior::Allowed);
+        s.login(0, login(0, None), &r).unwrap();
+        let effect = s.login(1, login(0, None), &r).unwrap();
+        assert_eq!(effect, LoginEffect::default());
+        assert_eq!(s.devices_of(0), &[0, 1]);
+    }
+
+    /// LOG-7: the next user logs the previous one out, except under ucm4,
+    /// which refuses with the error of its era and changes nothing.
+    #[test]
+    fn another_user_replaces_the_first_except_under_ucm4() {
+        let mut s = Sessions::new(2, 2);
+        let r = rules(MultipleLoginBehavior::NotAllowed);
+        s.login(0, login(0, Some(100)), &r).unwrap();
+        let ucm4 = LoginRules {
+            behavior: MultipleLoginBehavior::NotAllowed,
+            profile: ServerProfile::Ucm4,
+        };
+        assert_eq!(
+            s.login(0, login(1, None), &ucm4),
+            Err(ErrorCode::AnotherUserLoggedIn)
+        );
+        assert_eq!(s.on_device(0), Some(login(0, Some(100))));
+        let effect = s.login(0, login(1, None), &r).unwrap();
+        assert_eq!(effect.replaced, Some(login(0, Some(100))));
+        assert_eq!(s.devices_of(0), &[] as &[DeviceIdx]);
+        // The replaced login's timer went with it.
+        assert_eq!(s.expire_due(1_000), vec![]);
+        assert_eq!(s.on_device(0).map(|l| l.user), Some(1));
+    }
+
+    /// A refused login changes nothing: checks come before changes.
+    #[test]
+    fn a_refused_login_leaves_every_session_as_it_was() {
+        let mut s = Sessions::new(3, 2);
+        let r = rules(MultipleLoginBehavior::NotAllowed);
+        s.login(0, login(0, None), &r).unwrap();
+        s.login(1, login(1, None), &r).unwrap();
+        assert!(s.login(1, login(0, None), &r).is_err());
+        assert_eq!(s.on_device(1).map(|l| l.user), Some(1));
+        assert_eq!(s.devices_of(0), &[0]);
+        assert_eq!(s.last_user_on(1), Some(1));
+    }
+
+    /// TIME-5: an idle login ends `idle_minutes` after login, and going
+    /// off-hook starts the count again.
+    #[test]
+    fn idle_timer_restarts_on_touch_and_logs_out_when_due() {
+        let mut s = Sessions::new(1, 1);
+        let r = rules(MultipleLoginBehavior::Allowed);
+        let idle = ActiveLogin {
+            idle_minutes: Some(1),
+            ..login(0, None)
+        };
+        s.login(0, idle, &r).unwrap();
+        s.touch(0, 30_000);
+        assert_eq!(s.expire_due(60_000), vec![], "touched at 30 s: due at 90 s");
+        assert_eq!(s.expire_due(90_000), vec![(0, idle)]);
+        assert_eq!(s.on_device(0), None);
+        assert_eq!(
+            s.last_user_on(0),
+            Some(0),
+            "remembered after logout (AUTH-7)"
+        );
+    }
+
+    /// TIME-6: after an EM service restart every pending automatic logout
+    /// moves to the new time, and only pending ones.
+    #[test]
+    fn postponed_timers_fire_at_the_new_time() {
+        let mut s = Sessions::new(3, 3);
+        let r = rules(MultipleLoginBehavior::Allowed);
+        s.login(0, login(0, Some(100)), &r).unwrap();
+        s.login(1, login(1, Some(200)), &r).unwrap();
+        s.login(2, login(2, None), &r).unwrap();
+        s.postpone_timers(5_000);
+        assert_eq!(s.expire_due(4_999), vec![]);
+        let due: Vec<DeviceIdx> = s.expire_due(5_000).into_iter().map(|(d, _)| d).collect();
+        assert_eq!(due, vec![0, 1]);
+        assert!(s.on_device(2).is_some());
+    }
+
+    /// TIME-4: a time-of-day logout spares the phones in a call.
+    #[test]
+    fn logout_all_except_spares_the_given_devices() {
+        let mut s = Sessions::new(3, 3);
+        let r = rules(MultipleLoginBehavior::Allowed);
+        for d in 0..3 {
+            s.login(d, login(d, None), &r).unwrap();
+        }
+        let ended: Vec<DeviceIdx> = s
+            .logout_all_except(&HashSet::from([1]))
+            .into_iter()
+            .map(|(d, _)| d)
+            .collect();
+        assert_eq!(ended, vec![0, 2]);
+        assert!(s.on_device(1).is_some());
+    }
 }
