@@ -558,6 +558,14 @@ fn an_unwritable_junit_file_is_named() {
 async fn serve_logs_refused_requests_as_json_and_never_a_pin_or_certificate() {
     use std::io::{BufRead, Read};
     let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/lab.toml");
+    /// Kills the server even when an assertion fails first.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let mut server = Command::new(env!("CARGO_BIN_EXE_emlab"))
         .args(["serve", "--lab", lab.to_str().unwrap()])
         .args(["--listen", "127.0.0.1:0", "--config-listen", "127.0.0.1:0"])
@@ -571,9 +579,10 @@ async fn serve_logs_refused_requests_as_json_and_never_a_pin_or_certificate() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
+        .map(Killed)
         .unwrap();
     let mut banner = String::new();
-    std::io::BufReader::new(server.stdout.take().unwrap())
+    std::io::BufReader::new(server.0.stdout.take().unwrap())
         .read_line(&mut banner)
         .unwrap();
     let base = banner
@@ -599,15 +608,10 @@ async fn serve_logs_refused_requests_as_json_and_never_a_pin_or_certificate() {
     );
     assert_eq!(failure(&r).0, 3);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let _ = server.kill();
-    let _ = server.wait();
+    let mut stderr = server.0.stderr.take().unwrap();
+    drop(server);
     let mut log = String::new();
-    server
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    stderr.read_to_string(&mut log).unwrap();
     let events: Vec<serde_json::Value> = log
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
