@@ -28,17 +28,19 @@ trap 'kill $loris 2>/dev/null || true; kill -INT $server 2>/dev/null; wait $serv
 for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
 closed_scenario "$tmp/closed.toml" slowloris "$phones" "$secs"
 
-# One fleet run; prints "login-p50-ms login-p99-ms ops/s".
+# One fleet run; prints "login-p50-ms login-p99-ms ops/s client-cpu-us-per-op".
 measure() {
   local out=$1
-  "$emlab" run "$tmp/closed.toml" --target "http://127.0.0.1:$port" --out "$out" >"$out.txt" \
-    || { cat "$out.txt"; exit 1; }
-  python3 - "$out/report.json" <<'PY'
+  /usr/bin/time -f "%U %S" -o "$out.time" "$emlab" run "$tmp/closed.toml" \
+    --target "http://127.0.0.1:$port" --out "$out" >"$out.txt" || { cat "$out.txt"; exit 1; }
+  python3 - "$out/report.json" "$out.time" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 login = r["steps"]["login"]
 ops = login["count"] + r["steps"]["logout"]["count"]
-print("%.2f %.2f %d" % (login["latency_us"]["p50"] / 1e3, login["latency_us"]["p99"] / 1e3, ops / r["elapsed_s"]))
+user, system = map(float, open(sys.argv[2]).read().split())
+print("%.2f %.2f %d %.1f" % (login["latency_us"]["p50"] / 1e3, login["latency_us"]["p99"] / 1e3,
+                             ops / r["elapsed_s"], (user + system) * 1e6 / ops))
 PY
 }
 
@@ -52,13 +54,13 @@ for round in $(seq "$rounds"); do
       for _ in $(seq 100); do grep -q "^open $slow" "$tmp/loris.txt" 2>/dev/null && break; sleep 0.1; done
       open=$(ss -Htn state established "( dport = :$port )" | wc -l)
     fi
-    read -r p50 p99 ops < <(measure "$tmp/$mode$round")
+    read -r p50 p99 ops cpu < <(measure "$tmp/$mode$round")
     if [ "$mode" = slowloris ]; then
       kill "$loris"; wait "$loris" 2>/dev/null || true
       held=$(tail -1 "$tmp/loris.txt")
       loris=
     fi
-    eval "${mode}_p50=$p50 ${mode}_p99=$p99 ${mode}_ops=$ops"
+    eval "${mode}_p50=$p50 ${mode}_p99=$p99 ${mode}_ops=$ops ${mode}_cpu=$cpu"
   done
-  echo "round $round: quiet login p50 $quiet_p50 ms p99 $quiet_p99 ms ($quiet_ops ops/s); with $slow slowloris ($open open at start, $held) p50 $slowloris_p50 ms p99 $slowloris_p99 ms ($slowloris_ops ops/s)"
+  echo "round $round: quiet login p50 $quiet_p50 ms p99 $quiet_p99 ms ($quiet_ops ops/s, $quiet_cpu µs client CPU/op); with $slow slowloris ($open open at start, $held) p50 $slowloris_p50 ms p99 $slowloris_p99 ms ($slowloris_ops ops/s, $slowloris_cpu µs client CPU/op)"
 done
