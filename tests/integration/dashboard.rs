@@ -2,7 +2,7 @@
 //! values), its Server-Sent Events, and `emlab demo` in a real browser
 //! (headless Chromium over the DevTools protocol, `scripts/cdp.py`).
 
-use crate::support::{peer_installed, scratch};
+use crate::support::{get_ok, peer_installed, scratch};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -82,6 +82,38 @@ async fn demo(scratch_name: &str, duration: &str) -> (Emlab, u16, std::path::Pat
     (demo, port, dir)
 }
 
+/// `emlab run` of a scenario on `scenarios/storm-lab.toml` with `load` as
+/// its `[load]` table, its dashboard on a free port, once the page answers;
+/// returns the run, the port and the run's output folder.
+async fn run_with_dashboard(scratch_name: &str, load: &str) -> (Emlab, u16, std::path::PathBuf) {
+    let dir = scratch(scratch_name);
+    let scenario = dir.join("scenario.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "[scenario]\nname = {scratch_name:?}\nlab = {:?}\n\n[load]\n{load}",
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("scenarios/storm-lab.toml")
+                .display()
+                .to_string()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let out = dir.join("out");
+    let run = spawn(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--dashboard",
+        &addr,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    wait_for_dashboard(port).await;
+    (run, port, out)
+}
+
 /// `scripts/cdp.py` on `page` with `args`: the JSON it prints.
 async fn cdp(page: String, args: &[&str]) -> serde_json::Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/cdp.py");
@@ -116,31 +148,11 @@ async fn wait_for_dashboard(port: u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_control_api_pauses_resumes_rerates_and_refuses_bad_values() {
-    let dir = scratch("dashboard-api");
-    let scenario = dir.join("open.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            "[scenario]\nname = \"open\"\nlab = {:?}\n\n[load]\nphones = 20\nrate = \"50/s\"\nduration = \"3s\"\n",
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("scenarios/storm-lab.toml")
-                .display()
-                .to_string()
-        ),
+    let (_run, port, out) = run_with_dashboard(
+        "dashboard-api",
+        "phones = 20\nrate = \"50/s\"\nduration = \"3s\"\n",
     )
-    .unwrap();
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let out = dir.join("out");
-    let _run = spawn(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--dashboard",
-        &addr,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    wait_for_dashboard(port).await;
+    .await;
     // Bad values: a clear 400 with the reason.
     for (body, words) in [
         ("not json", "expected JSON"),
@@ -307,20 +319,7 @@ async fn the_report_has_time_charts_and_fits_a_laptop_screen() {
     let (_demo, port, dir) = demo("report-charts", "20s").await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     let url = format!("http://127.0.0.1:{port}/report.html");
-    let saved = match emlab_simulator::phone::http::get(
-        "127.0.0.1".parse().unwrap(),
-        &url,
-        &[],
-        Duration::from_secs(5),
-        &Default::default(),
-    )
-    .await
-    {
-        emlab_simulator::phone::http::Fetched::Ok { status: 200, body } => {
-            String::from_utf8_lossy(&body).into_owned()
-        }
-        other => panic!("report.html from the dashboard: {other:?}"),
-    };
+    let saved = String::from_utf8_lossy(&get_ok(&url).await).into_owned();
     for part in [
         "<h2>Over time</h2>",
         "Cycles per second",
@@ -360,31 +359,11 @@ async fn the_report_has_time_charts_and_fits_a_laptop_screen() {
 /// The closed model has no arrival schedule: pausing or re-rating it is 409.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_model_cannot_be_paused_or_rerated() {
-    let dir = scratch("dashboard-closed");
-    let scenario = dir.join("closed.toml");
-    std::fs::write(
-        &scenario,
-        format!(
-            "[scenario]\nname = \"closed\"\nlab = {:?}\n\n[load]\nmodel = \"closed\"\nphones = 4\nduration = \"3s\"\n",
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("scenarios/storm-lab.toml")
-                .display()
-                .to_string()
-        ),
+    let (_run, port, _out) = run_with_dashboard(
+        "dashboard-closed",
+        "model = \"closed\"\nphones = 4\nduration = \"3s\"\n",
     )
-    .unwrap();
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let out = dir.join("out");
-    let _run = spawn(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--dashboard",
-        &addr,
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    wait_for_dashboard(port).await;
+    .await;
     let (status, answer) = call(port, "POST", "/api/control", r#"{"action": "pause"}"#).await;
     assert_eq!(status, 409, "{answer}");
     assert!(

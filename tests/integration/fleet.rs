@@ -46,6 +46,26 @@ fn api_client(url: &str, timeout: Duration) -> EmClient {
     EmClient::new(url, AppInfo::new("emlab", "emlab"), timeout).unwrap()
 }
 
+/// A storm of `phones` EM API phones against `url` that expects every step
+/// to succeed; tests change the fields they need (`control`, `recorder`).
+fn api_storm(url: &str, phones: u32, timeout: Duration, load: Load) -> LoginStorm {
+    LoginStorm {
+        fleet: Fleet::Api {
+            phones: api_phones(phones),
+            client: api_client(url, timeout),
+        },
+        recorder: Arc::new(std::sync::Mutex::new(emlab_simulator::storm::recorder_for(
+            &load,
+        ))),
+        metrics_url: None,
+        tls: Default::default(),
+        control: None,
+        load,
+        expect_login: Expected::Success,
+        expect_logout: Expected::Success,
+    }
+}
+
 /// A server that answers every step correctly for the phones `storm` uses.
 async fn mock_correct_query(server: &MockServer) {
     // One phone, so the query's answer names its device and user.
@@ -59,22 +79,9 @@ async fn storm(
     rate_per_s: f64,
     timeout: Duration,
 ) -> StormResult {
-    let phones = api_phones(phones);
     let mut load = Load::open_cycles(1, rate_per_s, cycles);
     load.request_timeout = timeout;
-    let client = EmClient::new(url, AppInfo::new("emlab", "emlab"), timeout).unwrap();
-    let storm = LoginStorm {
-        fleet: Fleet::Api { phones, client },
-        recorder: Arc::new(std::sync::Mutex::new(emlab_simulator::storm::recorder_for(
-            &load,
-        ))),
-        metrics_url: None,
-        tls: Default::default(),
-        control: None,
-        load,
-        expect_login: Expected::Success,
-        expect_logout: Expected::Success,
-    };
+    let storm = api_storm(url, phones, timeout, load);
     let (_stop, stop) = tokio::sync::watch::channel(false);
     storm.run(Arc::new(Progress::default()), stop).await
 }
@@ -257,7 +264,6 @@ async fn a_trailing_pause_holds_the_run_until_its_end() {
     let server = MockServer::start().await;
     mock(&server, LOGIN, xml("<response><success/></response>")).await;
     mock(&server, LOGOUT, xml("<response><success/></response>")).await;
-    let phones = vec![Arc::new(ApiPhone::new("SEP0E0000000000", "user00000"))];
     let mut load = Load::open(1, 20.0, Duration::from_millis(100));
     load.query = false;
     load.phases.push(emlab_simulator::scenario::Phase {
@@ -267,24 +273,7 @@ async fn a_trailing_pause_holds_the_run_until_its_end() {
         to_per_s: None,
         phones: 1,
     });
-    let client = EmClient::new(
-        &server.uri(),
-        AppInfo::new("emlab", "emlab"),
-        Duration::from_secs(2),
-    )
-    .unwrap();
-    let storm = LoginStorm {
-        fleet: Fleet::Api { phones, client },
-        recorder: Arc::new(std::sync::Mutex::new(emlab_simulator::storm::recorder_for(
-            &load,
-        ))),
-        metrics_url: None,
-        tls: Default::default(),
-        control: None,
-        load,
-        expect_login: Expected::Success,
-        expect_logout: Expected::Success,
-    };
+    let storm = api_storm(&server.uri(), 1, Duration::from_secs(2), load);
     let (_stop, stop) = tokio::sync::watch::channel(false);
     let r = storm.run(Arc::new(Progress::default()), stop).await;
     assert_eq!(
@@ -308,21 +297,8 @@ async fn the_progress_line_counts_em_api_logins_while_the_run_goes() {
     mock(&server, LOGIN, xml("<response><success/></response>")).await;
     mock(&server, LOGOUT, xml("<response><success/></response>")).await;
     let load = Load::open_cycles(2, 100.0, 40);
-    let recorder = Arc::new(std::sync::Mutex::new(emlab_simulator::storm::recorder_for(
-        &load,
-    )));
-    let phones = api_phones(2);
-    let client = api_client(&server.uri(), Duration::from_secs(5));
-    let storm = LoginStorm {
-        fleet: Fleet::Api { phones, client },
-        recorder: recorder.clone(),
-        metrics_url: None,
-        tls: Default::default(),
-        control: None,
-        load,
-        expect_login: Expected::Success,
-        expect_logout: Expected::Success,
-    };
+    let storm = api_storm(&server.uri(), 2, Duration::from_secs(5), load);
+    let recorder = storm.recorder.clone();
     let progress = Arc::new(Progress::default());
     let (_stop, stop) = tokio::sync::watch::channel(false);
     let run = tokio::spawn(storm.run(progress.clone(), stop));
@@ -352,21 +328,9 @@ async fn live_pause_and_rate_change_take_effect_as_phases() {
     let mut load = load;
     load.phases[0].duration = Duration::from_secs(1);
     load.max_cycles = None;
-    let phones = api_phones(4);
-    let client = api_client(&server.uri(), Duration::from_secs(5));
     let control = Arc::new(LiveControl::default());
-    let storm = LoginStorm {
-        fleet: Fleet::Api { phones, client },
-        recorder: Arc::new(std::sync::Mutex::new(emlab_simulator::storm::recorder_for(
-            &load,
-        ))),
-        metrics_url: None,
-        tls: Default::default(),
-        control: Some(control.clone()),
-        load,
-        expect_login: Expected::Success,
-        expect_logout: Expected::Success,
-    };
+    let mut storm = api_storm(&server.uri(), 4, Duration::from_secs(5), load);
+    storm.control = Some(control.clone());
     let progress = Arc::new(Progress::default());
     let (_stop, stop) = tokio::sync::watch::channel(false);
     let started = std::time::Instant::now();

@@ -360,6 +360,22 @@ pub async fn http(base: &str, method: &str, path: &str, body: String) -> (u16, S
     (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
+/// The body of a GET of `url` that must answer 200 (the fleet's own client).
+pub async fn get_ok(url: &str) -> Vec<u8> {
+    match emlab_simulator::phone::http::get(
+        "127.0.0.1".parse().unwrap(),
+        url,
+        &[],
+        Duration::from_secs(5),
+        &Default::default(),
+    )
+    .await
+    {
+        emlab_simulator::phone::http::Fetched::Ok { status: 200, body } => body.to_vec(),
+        other => panic!("GET {url}: {other:?}"),
+    }
+}
+
 /// A scratch folder for one test.
 pub fn scratch(name: &str) -> std::path::PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);

@@ -2,7 +2,7 @@
 //! (tftp-hpa, plain RFC 1350; atftp with blksize and tsize), the refusals
 //! (write, unknown file) and hostile packets the server answers and survives.
 
-use crate::support::{D1, TestServer, peer_installed, scratch};
+use crate::support::{D1, TestServer, get_ok, peer_installed, scratch};
 use emlab_protocol::tftp::{ErrorCode, Packet};
 use emlab_simulator::phone::tftp;
 use std::net::SocketAddr;
@@ -24,18 +24,7 @@ async fn run(program: &'static str, args: Vec<String>) -> Output {
 /// The configuration file as HTTP serves it, to compare with TFTP's.
 async fn over_http(t: &TestServer, device: &str) -> Vec<u8> {
     let url = format!("{}/{device}.cnf.xml", t.server.config_url());
-    match emlab_simulator::phone::http::get(
-        "127.0.0.1".parse().unwrap(),
-        &url,
-        &[],
-        Duration::from_secs(5),
-        &Default::default(),
-    )
-    .await
-    {
-        emlab_simulator::phone::http::Fetched::Ok { status: 200, body } => body.to_vec(),
-        other => panic!("config over HTTP: {other:?}"),
-    }
+    get_ok(&url).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
