@@ -83,6 +83,12 @@ enum Command {
         /// Serve `/lab/` (clock advance).
         #[arg(long)]
         lab_control: bool,
+        /// Keep sessions, last users, DND and Call Backs, PIN changes, live
+        /// service parameters and the lab clock in this SQLite file (created
+        /// if missing), so they outlive a restart or a kill -9. Without it,
+        /// everything lives in memory.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
         #[command(flatten)]
         tls: ServeTlsArgs,
         /// Longest wait for a request's headers (and a TLS handshake), and
@@ -338,6 +344,7 @@ fn main() -> ExitCode {
                 tftp_listen,
                 no_tftp,
                 lab_control,
+                state,
                 tls,
                 header_timeout,
                 body_timeout,
@@ -381,6 +388,7 @@ fn main() -> ExitCode {
                             body_timeout,
                             max_connections,
                         },
+                        state_file: state,
                         ..ServerOptions::default()
                     },
                     pem,
@@ -491,8 +499,24 @@ async fn serve(
     let files = open_files
         .map(|n| format!("; open files: {n}"))
         .unwrap_or_default();
+    let saved = match (&server.restored, server.state.state_file()) {
+        (Some(r), Some(path)) => format!(
+            "; state in {} ({} logins restored{})",
+            path.display(),
+            r.logins,
+            if r.unknown.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", {} saved rows name nothing in this lab and stay in the file",
+                    r.unknown.len()
+                )
+            }
+        ),
+        _ => String::new(),
+    };
     say(&format!(
-        "emlab serve: EM API and phone service on {}, configuration files on {}{}, SCCP on {}, SIP on udp/{} (lab {}, profile {}, {} devices, {} users){}{https}{files}\n",
+        "emlab serve: EM API and phone service on {}, configuration files on {}{}, SCCP on {}, SIP on udp/{} (lab {}, profile {}, {} devices, {} users){}{https}{files}{saved}\n",
         server.base_url(),
         server.config_url(),
         server

@@ -24,6 +24,14 @@ impl ServerClock {
             .saturating_add(self.offset_ms.load(Ordering::Relaxed))
     }
 
+    /// Sets the clock to `ms` (a restart on a saved state resumes the lab
+    /// clock where it was).
+    pub fn resume_at(&self, ms: u64) {
+        let elapsed = self.origin.elapsed().as_millis() as u64;
+        self.offset_ms
+            .store(ms.saturating_sub(elapsed), Ordering::Relaxed);
+    }
+
     /// Moves the clock forward. It saturates: a huge advance puts the clock
     /// at the end of time, never back to its start (a wrap would undo
     /// every timer).

@@ -337,6 +337,10 @@ impl Directory {
         self.users.len()
     }
 
+    pub fn profile_idx(&self, name: &str) -> Option<ProfileIdx> {
+        self.profile_index.get(name).copied()
+    }
+
     pub fn profile(&self, idx: ProfileIdx) -> &DeviceProfile {
         &self.profiles[idx as usize]
     }

@@ -32,6 +32,13 @@ pub async fn handle(state: &ServerState, form_body: &[u8], peer: IpAddr) -> Resp
         Ok(Message::Query(q)) => handle_query(state, &q),
         Err(code) => Err(code),
     };
+    // Answer only what the state file holds (`--state`): a login that is
+    // acknowledged outlives a kill -9, and so does a logout a timer made
+    // before this query saw it.
+    let result = match state.persist().await {
+        Ok(()) => result,
+        Err(code) => Err(code),
+    };
     answer(state, result)
 }
 

@@ -89,6 +89,17 @@ fn user_of(state: &ServerState, id: &str) -> Result<UserIdx, Response> {
     })
 }
 
+/// Waits until the change is in the state file (`--state`), so an
+/// answered change outlives a kill -9.
+async fn saved(state: &ServerState) -> Result<(), Response> {
+    state.persist().await.map_err(|_| {
+        reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "error": "changed in memory, but the state file could not be written (see the server log); it is retried" }),
+        )
+    })
+}
+
 /// Reads a small JSON body of type `T`.
 async fn json_body<T: DeserializeOwned>(body: Body) -> Result<T, Response> {
     let bytes = axum::body::to_bytes(body, 16 * 1024)
@@ -105,8 +116,9 @@ struct Advance {
 
 async fn advance_clock(State(state): State<Arc<ServerState>>, body: Body) -> Reply {
     let Advance { seconds } = json_body(body).await?;
-    state.clock.advance(seconds.saturating_mul(1000));
+    state.advance_clock(seconds.saturating_mul(1000));
     drop(state.apply_due_timers());
+    saved(&state).await?;
     ok(json!({ "now_ms": state.clock.now_ms() }))
 }
 
@@ -137,6 +149,7 @@ async fn set_parameters(State(state): State<Arc<ServerState>>, body: Body) -> Re
         return Err(bad_request(format!("{key}: {message}")));
     }
     state.set_parameters(parameters).await;
+    saved(&state).await?;
     ok(json!(*state.parameters()))
 }
 
@@ -157,6 +170,7 @@ async fn set_pin(
         return Err(bad_request("the PIN is empty"));
     }
     state.set_pin(user, pin);
+    saved(&state).await?;
     ok(json!({ "user": id }))
 }
 
@@ -167,6 +181,7 @@ async fn admin_logout(State(state): State<Arc<ServerState>>, Path(name): Path<St
         state.logins_ended(&[(device, login)], false);
     }
     let user = was.map(|l| state.directory.user(l.user).id.clone());
+    saved(&state).await?;
     ok(json!({ "device": name, "logged_out": user }))
 }
 
@@ -198,6 +213,7 @@ async fn set_dnd(
     let user = state.apply_due_timers().on_device(device).map(|l| l.user);
     state.features().set_dnd(device, user, dnd);
     let owner = user.map(|u| state.directory.user(u).id.clone());
+    saved(&state).await?;
     ok(json!({ "device": name, "saved_for_user": owner }))
 }
 
@@ -221,6 +237,7 @@ async fn call_back(
         ));
     };
     state.features().activate_call_back(login.user, number);
+    saved(&state).await?;
     ok(json!({ "user": state.directory.user(login.user).id }))
 }
 

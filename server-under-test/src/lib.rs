@@ -24,6 +24,7 @@
 //! - [`tftp_server`]: the configuration files over TFTP (UDP);
 //! - [`phone_service`]: the phone-facing EM service (users at phones);
 //! - [`metrics`]: Prometheus counters;
+//! - [`store`]: the durable store of `--state FILE` (SQLite), group commit;
 //! - [`http`]: the routes of the EM API, `/metrics` and `/lab/`;
 //! - [`https`]: the marker of requests that came over TLS;
 //! - [`listener`]: every HTTP listener's accept loop: timeouts, connection cap, TLS.
@@ -49,6 +50,7 @@ pub mod sccp_server;
 pub mod sessions;
 pub mod sip_server;
 pub mod state;
+pub mod store;
 pub mod tftp_server;
 
 use emlab_protocol::lab::Lab;
@@ -81,6 +83,8 @@ pub struct ServerOptions {
     pub http_limits: listener::HttpLimits,
     /// Register timeout and KeepAlive interval of the SCCP listener.
     pub sccp_limits: sccp_server::SccpLimits,
+    /// The durable store (`--state FILE`); `None`: everything in memory.
+    pub state_file: Option<std::path::PathBuf>,
 }
 
 /// HTTPS listeners (PROTOCOL.md §8): the EM API and phone service
@@ -106,6 +110,7 @@ impl Default for ServerOptions {
             tls: None,
             http_limits: listener::HttpLimits::default(),
             sccp_limits: sccp_server::SccpLimits::default(),
+            state_file: None,
         }
     }
 }
@@ -121,6 +126,8 @@ pub struct RunningServer {
     /// The HTTPS addresses of the EM API and of the configuration files.
     pub tls_addrs: Option<(SocketAddr, SocketAddr)>,
     pub state: Arc<ServerState>,
+    /// What `--state` brought back, when there is a state file.
+    pub restored: Option<state::Restored>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<()>,
     config_task: JoinHandle<()>,
@@ -154,6 +161,8 @@ impl RunningServer {
 
     pub async fn shutdown(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(());
+        // What timers did since the last request is saved too.
+        let _ = self.state.persist().await;
         for task in &self.side_tasks {
             task.abort();
         }
@@ -195,6 +204,16 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
     let config_addr = config_listener.local_addr()?;
     let mut state = ServerState::new(lab);
     state.faults = options.faults.clone();
+    let mut restored = None;
+    if let Some(path) = &options.state_file {
+        let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        let (store, saved) = store::Store::open(path).map_err(|e| invalid(e.0))?;
+        let found = state.attach_store(store, saved).map_err(invalid)?;
+        for row in &found.unknown {
+            tracing::warn!(state = %path.display(), row = %row, "saved row names nothing in the lab; kept in the file, not restored");
+        }
+        restored = Some(found);
+    }
     for fault in state.faults.on() {
         tracing::info!(
             fault = fault.name(),
@@ -284,6 +303,9 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
         loop {
             tick.tick().await;
             drop(sweep_state.apply_due_timers());
+            // A failed commit is logged by the store and retried.
+            let _ = sweep_state.persist().await;
+            sweep_state.checkpoint().await;
         }
     });
     Ok(RunningServer {
@@ -294,6 +316,7 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
         tftp_addr,
         tls_addrs,
         state,
+        restored,
         shutdown: tx,
         task,
         config_task,

@@ -118,7 +118,11 @@ pub async fn em_service(
     let base = format!("{scheme}://{host}{EM_SERVICE_PATH}");
     // The phone's own address; a Via header means it came through a proxy (IP-1, IP-3).
     let source = Source::new(peer.ip(), headers.contains_key("via"));
-    let screen = screen(&state, &base, query.as_deref().unwrap_or(""), source).await;
+    let mut screen = screen(&state, &base, query.as_deref().unwrap_or(""), source).await;
+    // What the phone is told is in the state file first (`--state`).
+    if let Err(code) = state.persist().await {
+        screen = failure(state.directory.profile, "Login Unsuccessful", code);
+    }
     let latin1 = prefers_latin1(
         headers
             .get(header::ACCEPT_CHARSET)

@@ -43,9 +43,27 @@ pub struct Sessions {
     idle: BTreeSet<(u64, DeviceIdx)>,
     idle_deadline: Vec<Option<u64>>,
     /// Devices to log out when they go on-hook (a time-of-day logout met a call, TIME-4).
-    pub logout_on_hook: HashSet<DeviceIdx>,
+    logout_on_hook: HashSet<DeviceIdx>,
     /// When time-of-day logouts were last checked.
     pub time_of_day_checked_ms: u64,
+    /// Devices whose record changed since the durable store last took
+    /// them; `None` when nothing is stored. Marked under the same lock as
+    /// the change, so the store always takes a consistent cut: a user moved
+    /// from one device to another is never saved on both.
+    changed: Option<BTreeSet<DeviceIdx>>,
+}
+
+/// Everything the session table holds about one device: what the durable
+/// store saves and restores.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeviceRecord {
+    pub login: Option<ActiveLogin>,
+    /// The idle deadline in force (TIME-5).
+    pub idle_deadline_ms: Option<u64>,
+    /// A time-of-day logout waits for the phone to go on-hook (TIME-4).
+    pub logout_on_hook: bool,
+    /// The last user who logged in here (AUTH-7).
+    pub last_user: Option<UserIdx>,
 }
 
 /// The rules a login is checked against.
@@ -65,7 +83,73 @@ impl Sessions {
             idle_deadline: vec![None; devices],
             logout_on_hook: HashSet::new(),
             time_of_day_checked_ms: 0,
+            changed: None,
         }
+    }
+
+    /// Starts recording which devices change, for the durable store.
+    pub fn track_changes(&mut self) {
+        self.changed.get_or_insert_with(BTreeSet::new);
+    }
+
+    /// The devices changed since the last call, with their records now.
+    pub fn take_changes(&mut self) -> Vec<(DeviceIdx, DeviceRecord)> {
+        let Some(changed) = self.changed.as_mut() else {
+            return Vec::new();
+        };
+        let devices = std::mem::take(changed);
+        devices.into_iter().map(|d| (d, self.record(d))).collect()
+    }
+
+    fn mark(&mut self, device: DeviceIdx) {
+        if let Some(changed) = self.changed.as_mut() {
+            changed.insert(device);
+        }
+    }
+
+    /// What the table holds about `device`.
+    pub fn record(&self, device: DeviceIdx) -> DeviceRecord {
+        DeviceRecord {
+            login: self.by_device[device as usize],
+            idle_deadline_ms: self.idle_deadline[device as usize],
+            logout_on_hook: self.logout_on_hook.contains(&device),
+            last_user: self.last_user[device as usize],
+        }
+    }
+
+    /// Puts back a saved record, as it was: no rule is applied, because
+    /// the record was saved from a table where every rule held.
+    pub fn restore(&mut self, device: DeviceIdx, record: DeviceRecord) {
+        self.logout(device);
+        self.last_user[device as usize] = record.last_user;
+        if let Some(login) = record.login {
+            self.by_device[device as usize] = Some(login);
+            self.by_user[login.user as usize].push(device);
+            if let Some(at) = login.expires_ms {
+                self.expiries.insert((at, device));
+            }
+            if let Some(at) = record.idle_deadline_ms {
+                self.set_idle_deadline(device, at);
+            }
+            if record.logout_on_hook {
+                self.logout_on_hook.insert(device);
+            }
+        }
+    }
+
+    /// A time-of-day logout met a call: log `device` out when it hangs up (TIME-4).
+    pub fn log_out_on_hook(&mut self, device: DeviceIdx) {
+        self.logout_on_hook.insert(device);
+        self.mark(device);
+    }
+
+    /// Whether `device` waited to be logged out on-hook; it no longer does.
+    pub fn take_logout_on_hook(&mut self, device: DeviceIdx) -> bool {
+        let waited = self.logout_on_hook.remove(&device);
+        if waited {
+            self.mark(device);
+        }
+        waited
     }
 
     pub fn on_device(&self, device: DeviceIdx) -> Option<ActiveLogin> {
@@ -113,6 +197,7 @@ impl Sessions {
                 }
             }
         }
+        self.mark(device);
         self.by_device[device as usize] = Some(login);
         self.last_user[device as usize] = Some(login.user);
         if let Some(idle) = login.idle_minutes {
@@ -126,6 +211,7 @@ impl Sessions {
     }
 
     fn set_idle_deadline(&mut self, device: DeviceIdx, at: u64) {
+        self.mark(device);
         if let Some(old) = self.idle_deadline[device as usize].replace(at) {
             self.idle.remove(&(old, device));
         }
@@ -152,11 +238,16 @@ impl Sessions {
 
     /// Logs the device out; returns who was logged in.
     pub fn logout(&mut self, device: DeviceIdx) -> Option<ActiveLogin> {
-        self.logout_on_hook.remove(&device);
+        let mut changed = self.logout_on_hook.remove(&device);
         if let Some(at) = self.idle_deadline[device as usize].take() {
             self.idle.remove(&(at, device));
+            changed = true;
         }
-        let login = self.by_device[device as usize].take()?;
+        let login = self.by_device[device as usize].take();
+        if changed || login.is_some() {
+            self.mark(device);
+        }
+        let login = login?;
         self.by_user[login.user as usize].retain(|&d| d != device);
         if let Some(at) = login.expires_ms {
             self.expiries.remove(&(at, device));
@@ -182,6 +273,7 @@ impl Sessions {
             if let Some(login) = self.by_device[d as usize].as_mut() {
                 login.expires_ms = Some(at);
                 self.expiries.insert((at, d));
+                self.mark(d);
             }
         }
     }
@@ -356,6 +448,41 @@ mod tests {
         let due: Vec<DeviceIdx> = s.expire_due(5_000).into_iter().map(|(d, _)| d).collect();
         assert_eq!(due, vec![0, 1]);
         assert!(s.on_device(2).is_some());
+    }
+
+    /// The durable store takes a consistent cut: a user that auto-logout
+    /// moved is taken off the old device and onto the new one together,
+    /// and restoring what was taken rebuilds the same table, timers too.
+    #[test]
+    fn changes_are_taken_together_and_restore_to_the_same_table() {
+        let mut s = Sessions::new(3, 2);
+        s.track_changes();
+        let r = rules(MultipleLoginBehavior::AutoLogout);
+        s.login(0, login(0, Some(500)), &r).unwrap();
+        assert_eq!(s.take_changes().len(), 1);
+        s.login(1, login(0, Some(700)), &r).unwrap();
+        let changes = s.take_changes();
+        let devices: Vec<DeviceIdx> = changes.iter().map(|(d, _)| *d).collect();
+        assert_eq!(devices, vec![0, 1]);
+        assert_eq!(changes[0].1.login, None);
+        assert_eq!(changes[0].1.last_user, Some(0), "AUTH-7 survives");
+        assert!(s.take_changes().is_empty(), "each change is taken once");
+        let mut restored = Sessions::new(3, 2);
+        for (d, record) in changes {
+            restored.restore(d, record);
+        }
+        assert_eq!(restored.devices_of(0), &[1]);
+        assert_eq!(restored.expire_due(699), vec![]);
+        assert_eq!(restored.expire_due(700), vec![(1, login(0, Some(700)))]);
+    }
+
+    /// Without a store nothing is recorded.
+    #[test]
+    fn untracked_sessions_record_no_changes() {
+        let mut s = Sessions::new(1, 1);
+        s.login(0, login(0, None), &rules(MultipleLoginBehavior::Allowed))
+            .unwrap();
+        assert!(s.take_changes().is_empty());
     }
 
     /// TIME-4: a time-of-day logout spares the phones in a call.

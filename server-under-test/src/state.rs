@@ -13,6 +13,7 @@ use crate::features::Features;
 use crate::metrics::Metrics;
 use crate::sessions::ActiveLogin;
 use crate::sessions::Sessions;
+use crate::store::{ClockRow, CredentialRow, DeviceRow, LoginRow, Rows, Store, UserFeaturesRow};
 use emlab_protocol::ErrorCode;
 use emlab_protocol::lab::{Lab, ServiceParameters};
 use emlab_protocol::sccp::ResetType;
@@ -25,10 +26,26 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 pub const CREDENTIAL_CACHE_MS: u64 = 2 * 60 * 1000;
 
 /// A user's PIN, the one cached at the last login, and whether it must change.
+#[derive(Clone)]
 struct Credential {
     pin: String,
     cached: Option<(String, u64)>,
     must_change: bool,
+}
+
+/// Every user's credential, and which changed since the store took them.
+struct Credentials {
+    by_user: Vec<Credential>,
+    changed: Option<std::collections::BTreeSet<UserIdx>>,
+}
+
+impl Credentials {
+    fn get_mut(&mut self, user: UserIdx) -> &mut Credential {
+        if let Some(c) = self.changed.as_mut() {
+            c.insert(user);
+        }
+        &mut self.by_user[user as usize]
+    }
 }
 
 pub struct ServerState {
@@ -40,7 +57,7 @@ pub struct ServerState {
     /// The Trusted List of IPs, resolved when the parameters are set (IP-2).
     trusted: RwLock<Arc<HashSet<IpAddr>>>,
     addresses: Mutex<AddressBook>,
-    credentials: Mutex<Vec<Credential>>,
+    credentials: Mutex<Credentials>,
     /// False while lab control has the EM service stopped (LIM-4, TIME-6).
     em_running: AtomicBool,
     /// False while lab control has only the EM API (EMService) stopped, so
@@ -52,6 +69,19 @@ pub struct ServerState {
     pub control: ControlChannel,
     pub call_logs: Arc<CallLogs>,
     pub features: Mutex<Features>,
+    /// The durable store (`--state`); `None`: everything lives in memory.
+    store: Option<Store>,
+    /// Changes the store has not taken yet, beside those the tables track.
+    parameters_changed: AtomicBool,
+    clock_changed: AtomicBool,
+}
+
+/// What a restart found in the state file.
+#[derive(Debug, Default)]
+pub struct Restored {
+    pub logins: usize,
+    /// Saved rows the lab no longer has a name for; kept in the file.
+    pub unknown: Vec<String>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -91,7 +121,10 @@ impl ServerState {
             trusted: RwLock::new(Arc::new(HashSet::new())),
             parameters: RwLock::new(Arc::new(parameters)),
             addresses: Mutex::new(AddressBook::default()),
-            credentials: Mutex::new(credentials),
+            credentials: Mutex::new(Credentials {
+                by_user: credentials,
+                changed: None,
+            }),
             em_running: AtomicBool::new(true),
             em_api_running: AtomicBool::new(true),
             admission,
@@ -100,7 +133,232 @@ impl ServerState {
             control: ControlChannel::default(),
             call_logs: CallLogs::new(lab),
             features: Mutex::new(Features::default()),
+            store: None,
+            parameters_changed: AtomicBool::new(false),
+            clock_changed: AtomicBool::new(false),
         }
+    }
+
+    /// Puts back what a state file saved, then records every change in it
+    /// from now on. Timers resume on the saved lab clock, which also moves
+    /// on by the time the server was down; pending automatic logouts move
+    /// to a day later, as after any restart of the EM service (TIME-6).
+    pub fn attach_store(&mut self, store: Store, saved: Rows) -> Result<Restored, String> {
+        let file = store.path().display().to_string();
+        let mut restored = Restored::default();
+        if let Some(json) = &saved.parameters {
+            let parameters: ServiceParameters = serde_json::from_str(json).map_err(|e| {
+                format!("state file {file}: its service parameters do not read ({e})")
+            })?;
+            self.admission.set_limit(parameters.max_concurrent_requests);
+            *self.parameters.get_mut().unwrap_or_else(|p| p.into_inner()) = Arc::new(parameters);
+        }
+        if let Some(clock) = saved.clock {
+            self.clock.resume_at(crate::store::resume_clock_at(clock));
+        }
+        let dir = &self.directory;
+        let mut unknown_rows = Vec::new();
+        let mut unknown = |what: &str, name: &str| unknown_rows.push(format!("{what} {name}"));
+        let sessions = self.sessions.get_mut().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = saved.time_of_day_checked_ms {
+            sessions.time_of_day_checked_ms = t;
+        }
+        for row in saved.devices {
+            let Some(device) = dir.device_idx(&row.device) else {
+                unknown("device", &row.device);
+                continue;
+            };
+            let last_user = row.last_user.as_deref().and_then(|u| dir.user_idx(u));
+            let login = match row.login {
+                None => None,
+                Some(l) => match (dir.user_idx(&l.user), dir.profile_idx(&l.profile)) {
+                    (Some(user), Some(profile)) => Some(ActiveLogin {
+                        user,
+                        profile,
+                        since_ms: l.since_ms,
+                        expires_ms: l.expires_ms,
+                        idle_minutes: l.idle_minutes,
+                    }),
+                    _ => {
+                        unknown(
+                            "login",
+                            &format!("{} on {} with {}", l.user, row.device, l.profile),
+                        );
+                        None
+                    }
+                },
+            };
+            restored.logins += usize::from(login.is_some());
+            sessions.restore(
+                device,
+                crate::sessions::DeviceRecord {
+                    login,
+                    idle_deadline_ms: row.idle_deadline_ms,
+                    logout_on_hook: row.logout_on_hook,
+                    last_user,
+                },
+            );
+        }
+        sessions.postpone_timers(self.clock.now_ms().saturating_add(24 * 3600 * 1000));
+        sessions.track_changes();
+        let features = self.features.get_mut().unwrap_or_else(|p| p.into_inner());
+        let dnd = |json: &str| {
+            serde_json::from_str::<crate::features::Dnd>(json)
+                .map_err(|e| format!("state file {file}: a saved DND does not read ({e})"))
+        };
+        for row in saved.user_features {
+            let Some(user) = dir.user_idx(&row.user) else {
+                unknown("user", &row.user);
+                continue;
+            };
+            let saved = crate::features::UserFeatures {
+                dnd: row.dnd.as_deref().map(dnd).transpose()?,
+                call_backs: row.call_backs,
+            };
+            features.restore_user(user, saved);
+        }
+        for (name, json) in saved.device_dnd {
+            let Some(device) = dir.device_idx(&name) else {
+                unknown("device", &name);
+                continue;
+            };
+            features.restore_device(device, dnd(&json)?);
+        }
+        features.track_changes();
+        let credentials = self
+            .credentials
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner());
+        for row in saved.credentials {
+            let Some(user) = dir.user_idx(&row.user) else {
+                unknown("user", &row.user);
+                continue;
+            };
+            credentials.by_user[user as usize] = Credential {
+                pin: row.secret,
+                cached: row.cached,
+                must_change: row.must_change,
+            };
+        }
+        credentials.changed = Some(Default::default());
+        restored.unknown = unknown_rows;
+        self.store = Some(store);
+        // Where the lab clock starts, saved with the first commit.
+        self.clock_changed.store(true, Ordering::Relaxed);
+        Ok(restored)
+    }
+
+    /// The state file, when there is one.
+    pub fn state_file(&self) -> Option<&std::path::Path> {
+        self.store.as_ref().map(Store::path)
+    }
+
+    /// Makes every change so far durable before the caller answers: the
+    /// changes are taken (one consistent cut of the session table) and
+    /// committed; a caller whose changes a commit in progress already took
+    /// waits for that commit. Many callers share one commit (see `store`). Without a store
+    /// it returns at once. A failed commit is error 6: what the request
+    /// did is in memory, and saved with the next commit that succeeds.
+    pub async fn persist(&self) -> Result<(), ErrorCode> {
+        let Some(store) = &self.store else {
+            return Ok(());
+        };
+        store
+            .commit(|| self.take_changes())
+            .await
+            .map_err(|_| ErrorCode::DatabaseError)
+    }
+
+    /// Folds the state file's write-ahead log into it (see `Store::checkpoint`).
+    pub async fn checkpoint(&self) {
+        if let Some(store) = &self.store {
+            store.checkpoint().await;
+        }
+    }
+
+    /// Every change not yet taken, as rows by name.
+    fn take_changes(&self) -> Rows {
+        let dir = &self.directory;
+        let user_name = |u: UserIdx| dir.user(u).id.clone();
+        let device_name = |d: DeviceIdx| dir.device(d).name.clone();
+        let mut rows = Rows::default();
+        {
+            let mut s = lock(&self.sessions);
+            rows.devices = s
+                .take_changes()
+                .into_iter()
+                .map(|(d, r)| DeviceRow {
+                    device: device_name(d),
+                    login: r.login.map(|l| LoginRow {
+                        user: user_name(l.user),
+                        profile: dir.profile(l.profile).name.clone(),
+                        since_ms: l.since_ms,
+                        expires_ms: l.expires_ms,
+                        idle_minutes: l.idle_minutes,
+                    }),
+                    idle_deadline_ms: r.idle_deadline_ms,
+                    logout_on_hook: r.logout_on_hook,
+                    last_user: r.last_user.map(user_name),
+                })
+                .collect();
+            // Only a lab with logout times of day reads it (TIME-4).
+            if !dir.logout_times.is_empty() {
+                rows.time_of_day_checked_ms = Some(s.time_of_day_checked_ms);
+            }
+        }
+        let json = |dnd: crate::features::Dnd| serde_json::to_string(&dnd).unwrap_or_default();
+        let (users, devices) = lock(&self.features).take_changes();
+        rows.user_features = users
+            .into_iter()
+            .map(|(u, f)| UserFeaturesRow {
+                user: user_name(u),
+                dnd: f.dnd.map(json),
+                call_backs: f.call_backs,
+            })
+            .collect();
+        rows.device_dnd = devices
+            .into_iter()
+            .filter_map(|(d, dnd)| Some((device_name(d), json(dnd?))))
+            .collect();
+        {
+            let mut creds = lock(&self.credentials);
+            let changed = creds
+                .changed
+                .as_mut()
+                .map(std::mem::take)
+                .unwrap_or_default();
+            rows.credentials = changed
+                .into_iter()
+                .map(|u| {
+                    let c = &creds.by_user[u as usize];
+                    CredentialRow {
+                        user: user_name(u),
+                        secret: c.pin.clone(),
+                        must_change: c.must_change,
+                        cached: c.cached.clone(),
+                    }
+                })
+                .collect();
+        }
+        if self.parameters_changed.swap(false, Ordering::Relaxed) {
+            rows.parameters = serde_json::to_string(&*self.parameters()).ok();
+        }
+        // The lab clock runs with the wall clock between advances, so it is
+        // saved when it starts and when it is advanced, not at every change.
+        if self.clock_changed.swap(false, Ordering::Relaxed) {
+            rows.clock = Some(ClockRow {
+                lab_ms: self.clock.now_ms(),
+                wall_ms: crate::store::unix_ms(),
+            });
+        }
+        rows
+    }
+
+    /// Moves the lab clock forward (lab control); due timers fire at the
+    /// next access.
+    pub fn advance_clock(&self, ms: u64) {
+        self.clock.advance(ms);
+        self.clock_changed.store(true, Ordering::Relaxed);
     }
 
     /// Applies every timer due by the lab clock (maximum login time, idle
@@ -144,7 +402,7 @@ impl ServerState {
         let in_call = self.control.off_hook_devices();
         for &d in &in_call {
             if s.on_device(d).is_some() {
-                s.logout_on_hook.insert(d);
+                s.log_out_on_hook(d);
             }
         }
         s.logout_all_except(&in_call)
@@ -158,7 +416,7 @@ impl ServerState {
         let mut s = self.apply_due_timers();
         if off_hook {
             s.touch(device, self.clock.now_ms());
-        } else if s.logout_on_hook.remove(&device) {
+        } else if s.take_logout_on_hook(device) {
             let ended: Vec<_> = s.logout(device).map(|l| (device, l)).into_iter().collect();
             drop(s);
             self.logins_ended(&ended, true);
@@ -234,6 +492,7 @@ impl ServerState {
         self.admission.set_limit(parameters.max_concurrent_requests);
         *self.trusted.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(trusted);
         *self.parameters.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(parameters);
+        self.parameters_changed.store(true, Ordering::Relaxed);
     }
 
     /// Clears the phone's call logs if `moment` calls for it (LOGS-1/2).
@@ -282,7 +541,7 @@ impl ServerState {
     pub fn pin_matches(&self, user: UserIdx, pin: &str) -> bool {
         let now = self.clock.now_ms();
         let creds = lock(&self.credentials);
-        let c = &creds[user as usize];
+        let c = &creds.by_user[user as usize];
         c.pin == pin
             || c.cached
                 .as_ref()
@@ -292,19 +551,20 @@ impl ServerState {
     /// Caches the credentials a user just logged in with.
     pub fn cache_credentials(&self, user: UserIdx, pin: &str) {
         let until = self.clock.now_ms().saturating_add(CREDENTIAL_CACHE_MS);
-        lock(&self.credentials)[user as usize].cached = Some((pin.to_string(), until));
+        lock(&self.credentials).get_mut(user).cached = Some((pin.to_string(), until));
     }
 
     /// A new PIN; it no longer has to change.
     pub fn set_pin(&self, user: UserIdx, pin: String) {
         let mut creds = lock(&self.credentials);
-        creds[user as usize].pin = pin;
-        creds[user as usize].must_change = false;
+        let c = creds.get_mut(user);
+        c.pin = pin;
+        c.must_change = false;
     }
 
     /// Whether the user's PIN is flagged must-change (error 27).
     pub fn pin_must_change(&self, user: UserIdx) -> bool {
-        lock(&self.credentials)[user as usize].must_change
+        lock(&self.credentials).by_user[user as usize].must_change
     }
 
     pub fn em_api_running(&self) -> bool {
