@@ -74,8 +74,11 @@ fn main() {
         .build()
         .expect("a runtime");
     runtime.block_on(async {
-        let state = Arc::new(emlab_server::state::ServerState::new(&lab));
-        let router = emlab_server::http::router(state, false);
+        let state = Arc::new(emlab_server::io::server::Server::new(
+            &lab,
+            Default::default(),
+        ));
+        let router = emlab_server::io::http::router(state, false);
         // Warm up, then measure.
         run_task(router.clone(), 5000).await;
         let start = Instant::now();

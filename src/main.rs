@@ -108,7 +108,7 @@ enum Command {
         /// faults) or debug (every refused request, with its reason).
         #[arg(long, default_value = "info")]
         log_level: tracing_subscriber::filter::LevelFilter,
-        /// Break the server on purpose (test-only; see server-under-test/src/faults.rs),
+        /// Break the server on purpose (test-only; see server-under-test/src/core/faults.rs),
         /// to watch `emlab conform` catch it. Repeatable.
         #[arg(long = "fault", hide = true)]
         faults: Vec<String>,
@@ -486,7 +486,7 @@ async fn serve(
             UsageError(e.to_string())
         }
     })?;
-    let d = &server.state.directory;
+    let d = &server.state.em.directory;
     let https = match (server.https_base_url(), server.https_config_url()) {
         (Some(em), Some(config)) => format!(
             "; HTTPS: EM API and phone service on {em}, configuration files on {config}{}",

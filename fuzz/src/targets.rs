@@ -14,7 +14,7 @@ use emlab_protocol::sccp::{self, Register, ResetType};
 use emlab_protocol::sip::{self, SipMessage};
 use emlab_protocol::tftp::{self, Packet};
 use emlab_protocol::{cme_config, xml_text};
-use emlab_server::state::ServerState;
+use emlab_server::io::server::Server;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -201,15 +201,14 @@ fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 
 /// The directory the server-side targets run against: the conformance
 /// lab, whose operations wait for nothing.
-fn server() -> &'static (Arc<ServerState>, axum::Router, tokio::runtime::Runtime) {
-    static SERVER: OnceLock<(Arc<ServerState>, axum::Router, tokio::runtime::Runtime)> =
-        OnceLock::new();
+fn server() -> &'static (Arc<Server>, axum::Router, tokio::runtime::Runtime) {
+    static SERVER: OnceLock<(Arc<Server>, axum::Router, tokio::runtime::Runtime)> = OnceLock::new();
     SERVER.get_or_init(|| {
         let source = include_str!("../../conformance/lab.toml")
             .replace("operation_time_ms = 5", "operation_time_ms = 0");
         let lab = Lab::parse(Path::new("conformance/lab.toml"), &source).expect("the lab loads");
-        let state = Arc::new(ServerState::new(&lab));
-        let router = emlab_server::http::router(state.clone(), false);
+        let state = Arc::new(Server::new(&lab, Default::default()));
+        let router = emlab_server::io::http::router(state.clone(), false);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -237,7 +236,7 @@ fn em_api_seeds() -> Vec<Vec<u8>> {
 fn em_api_check(body: &[u8]) -> Result<(), String> {
     let (state, _, runtime) = server();
     let peer = std::net::IpAddr::V4(Ipv4Addr::LOCALHOST);
-    let answer = runtime.block_on(emlab_server::em_api::handle(state, body, peer));
+    let answer = runtime.block_on(emlab_server::io::em_api::handle(state, body, peer));
     let xml = answer.to_xml();
     if xml_text::well_formed(xml.clone()) != xml {
         return Err(format!("characters XML forbids in {xml:?}"));

@@ -6,55 +6,23 @@
 //! `/metrics` counters. Start it with [`start`]; `emlab serve` and the
 //! embedded default of `emlab run` both do.
 //!
-//! Layout, one concept per module:
-//! - [`directory`]: users, devices, profiles, applications from the lab;
-//! - [`features`]: Call Back and DND, which EM carries with the user;
-//! - [`sessions`]: who is logged in where, and the multiple-login rule;
-//! - [`admission`]: Maximum Concurrent Requests (error 26);
-//! - [`addresses`]: Validate IP Address, trusted list, device cache (IP-1..4);
-//! - [`call_logs`]: the `Init:CallHistory` push at login and logout (LOGS-1/2);
-//! - [`clock`]: the server clock that lab control can advance;
-//! - [`lab_control`]: `/lab/`: parameters, PINs, admin logout, EM stop/start;
-//! - [`operations`]: login and logout, shared by both ways in;
-//! - [`em_api`]: the EM API servlet (applications);
-//! - [`config_files`]: `SEP<MAC>.cnf.xml` on the configuration port;
-//! - [`control`]: registered phones, and restart versus reset (RST-1..3);
-//! - [`sccp_server`]: the SCCP listener for 7960/7940/7905 phones;
-//! - [`sip_server`]: the SIP (UDP) listener for 8800 phones;
-//! - [`tftp_server`]: the configuration files over TFTP (UDP);
-//! - [`phone_service`]: the phone-facing EM service (users at phones);
-//! - [`metrics`]: Prometheus counters;
-//! - [`store`]: the durable store of `--state FILE` (SQLite), group commit;
-//! - [`http`]: the routes of the EM API, `/metrics` and `/lab/`;
-//! - [`https`]: the marker of requests that came over TLS;
-//! - [`listener`]: every HTTP listener's accept loop: timeouts, connection cap, TLS.
+//! Layout: [`core`] holds the EM rules with no sockets and no HTTP; its
+//! operations return effects. [`io`] holds the adapters (HTTP, SCCP, SIP,
+//! TFTP, the call-log push, the durable store) that decode requests, ask
+//! the core, and deliver its effects. This file starts them.
 
-pub mod addresses;
-pub mod admission;
-pub mod call_logs;
-pub mod clock;
-pub mod config_files;
-pub mod control;
-pub mod directory;
-pub mod em_api;
-pub mod faults;
-pub mod features;
-pub mod http;
-pub mod https;
-pub mod lab_control;
-pub mod listener;
-pub mod metrics;
-pub mod operations;
-pub mod phone_service;
-pub mod sccp_server;
-pub mod sessions;
-pub mod sip_server;
-pub mod state;
-pub mod store;
-pub mod tftp_server;
+pub mod core;
+pub mod io;
+
+#[cfg(test)]
+mod architecture;
+
+pub use crate::core::faults;
+pub use crate::io::{listener, sccp_server};
 
 use emlab_protocol::lab::Lab;
-use state::ServerState;
+use io::server::Server;
+use io::{config_files, http, sip_server, store, tftp_server};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -125,9 +93,9 @@ pub struct RunningServer {
     pub tftp_addr: Option<SocketAddr>,
     /// The HTTPS addresses of the EM API and of the configuration files.
     pub tls_addrs: Option<(SocketAddr, SocketAddr)>,
-    pub state: Arc<ServerState>,
+    pub state: Arc<Server>,
     /// What `--state` brought back, when there is a state file.
-    pub restored: Option<state::Restored>,
+    pub restored: Option<core::saved::Restored>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<()>,
     config_task: JoinHandle<()>,
@@ -202,8 +170,7 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
     let mut side_tasks = Vec::new();
     let config_listener = listen(options.config_listen)?;
     let config_addr = config_listener.local_addr()?;
-    let mut state = ServerState::new(lab);
-    state.faults = options.faults.clone();
+    let mut state = Server::new(lab, options.faults.clone());
     let mut restored = None;
     if let Some(path) = &options.state_file {
         let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
@@ -214,7 +181,7 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
         }
         restored = Some(found);
     }
-    for fault in state.faults.on() {
+    for fault in state.em.faults.on() {
         tracing::info!(
             fault = fault.name(),
             breaks = fault.breaks(),
@@ -302,7 +269,7 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             tick.tick().await;
-            drop(sweep_state.apply_due_timers());
+            sweep_state.run_due_timers();
             // A failed commit is logged by the store and retried.
             let _ = sweep_state.persist().await;
             sweep_state.checkpoint().await;

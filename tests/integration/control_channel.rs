@@ -853,7 +853,7 @@ async fn rst_1_sipp_as_an_8851_registers_and_accepts_the_restart_notify() {
         .stderr(Stdio::null())
         .spawn()
         .expect("sipp starts");
-    let device = t.server.state.directory.device_idx(D8851).unwrap();
+    let device = t.server.state.em.directory.device_idx(D8851).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !t.server.state.control.is_registered(device) {
         assert!(

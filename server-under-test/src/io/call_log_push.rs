@@ -6,15 +6,12 @@
 //! are good, then answers `CiscoIPPhoneResponse`, or `CiscoIPPhoneError`
 //! `Number="4"` when they are not.
 //!
-//! When: `ucm`/`ucm4` with Clear Call Logs on Intra-cluster EM = True, at
-//! manual logins and logouts only (an application's or the user's own);
-//! `cme` at every logout, automatic ones too, unless `keep_history`.
-//! Pushes run in the background and are counted; a phone that does not
-//! answer changes nothing on the server.
+//! When is the core's rule ([`crate::core::call_logs`]). Pushes run in the
+//! background and are counted; a phone that does not answer changes
+//! nothing on the server.
 
 use base64::Engine;
 use bytes::Bytes;
-use emlab_protocol::ServerProfile;
 use emlab_protocol::lab::Lab;
 use emlab_protocol::phone_xml::{CLEAR_CALL_HISTORY, EXECUTE_PATH, PhoneExecute, PushAnswer};
 use http_body_util::{BodyExt, Full, Limited};
@@ -27,31 +24,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Why a login changed, for deciding whether call logs are cleared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Moment {
-    /// A login by the user at the phone or by an application.
-    ManualLogin,
-    /// A logout by the user at the phone or by an application.
-    ManualLogout,
-    /// Any other logout: timers, auto-logout, the next user, an administrator.
-    OtherLogout,
-}
-
-pub struct CallLogs {
+pub struct CallLogPush {
     client: Client<HttpConnector, Full<Bytes>>,
     /// `Basic ...` of the first application with proxy rights, if any.
     authorization: Option<HeaderValue>,
     port: u16,
-    profile: ServerProfile,
-    keep_history: bool,
     pub cleared: AtomicU64,
     pub refused: AtomicU64,
     pub unreachable: AtomicU64,
 }
 
-impl CallLogs {
-    pub fn new(lab: &Lab) -> Arc<CallLogs> {
+impl CallLogPush {
+    pub fn new(lab: &Lab) -> Arc<CallLogPush> {
         let authorization = lab
             .file
             .application
@@ -62,24 +46,14 @@ impl CallLogs {
                     .encode(format!("{}:{}", a.id, a.certificate));
                 HeaderValue::from_str(&format!("Basic {token}")).ok()
             });
-        Arc::new(CallLogs {
+        Arc::new(CallLogPush {
             client: Client::builder(TokioExecutor::new()).build_http(),
             authorization,
             port: lab.file.server.phone_web_port,
-            profile: lab.file.server.profile,
-            keep_history: lab.file.server.keep_history,
             cleared: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             unreachable: AtomicU64::new(0),
         })
-    }
-
-    /// Whether `moment` clears the call logs, with Clear Call Logs `enabled`.
-    pub fn clears(&self, moment: Moment, enabled: bool) -> bool {
-        match self.profile {
-            ServerProfile::Cme => moment != Moment::ManualLogin && !self.keep_history,
-            _ => enabled && moment != Moment::OtherLogout,
-        }
     }
 
     /// Pushes `Init:CallHistory` to the phone at `ip` in the background.

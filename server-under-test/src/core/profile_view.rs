@@ -1,9 +1,5 @@
-//! Phone configuration files (PROTOCOL.md §4), served on their own port as
-//! CUCM's TFTP service does: `GET /SEP<MAC>.cnf.xml`.
-//!
-//! The file is derived from the session table on every request, so it is
-//! always the one "regenerated at the last login or logout" (PROF-8) and
-//! there is no second copy of the state to keep in step. What goes in:
+//! What a device's configuration says with a given login in force, and
+//! what the phone must be told when it changes (RST-1..3).
 //!
 //! - logged in: the user's profile. Same model as the phone: its modules;
 //!   another model (PROF-3): lines, speed dials, locale and user from the
@@ -16,54 +12,20 @@
 //!   profile's, else the device's; else English_United_States;
 //! - buttons: [`emlab_protocol::buttons::layout`] for the phone model and
 //!   the modules actually attached (BTN-1..5).
+//!
+//! Every login and logout ends with a **restart**: the phone re-reads its
+//! configuration file. When the new configuration has another locale or
+//! other add-on modules than the one the phone runs, a restart is not
+//! enough (the phone must reload firmware-level settings), so the restart is
+//! followed by a **reset** (RST-2, RST-3; emlab applies the rule to logouts
+//! too, since the same settings change back).
 
-use crate::directory::{DeviceIdx, DeviceProfile, Directory};
-use crate::sessions::ActiveLogin;
-use crate::state::ServerState;
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use crate::core::directory::{DeviceIdx, DeviceProfile, Directory};
+use crate::core::sessions::ActiveLogin;
 use emlab_protocol::buttons::{self, ButtonEntries};
-use emlab_protocol::config_file::{
-    AddOnModuleEntry, AddOnModules, ButtonEntry, Buttons, DeviceConfig, DndSetting, UserLocale,
-    device_of_file, lang_code,
-};
 use emlab_protocol::lab::DEFAULT_LOCALE;
-use emlab_protocol::phone_model::{ControlProtocol, PhoneModel};
-use emlab_protocol::phone_xml::EM_SERVICE_PATH;
-use std::sync::Arc;
-
-/// Where the phone-facing URLs in a configuration file point.
-pub struct ConfigContext {
-    pub state: Arc<ServerState>,
-    /// `http://host:port` of the EM service.
-    pub em_base: String,
-}
-
-pub fn router(ctx: Arc<ConfigContext>) -> Router {
-    Router::new()
-        .route("/{file}", get(config_file))
-        .with_state(ctx)
-}
-
-async fn config_file(State(ctx): State<Arc<ConfigContext>>, Path(file): Path<String>) -> Response {
-    match file_for(&ctx, &file) {
-        Some(xml) => ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], xml).into_response(),
-        None => (StatusCode::NOT_FOUND, "no such configuration file\n").into_response(),
-    }
-}
-
-/// The bytes of `SEP<MAC>.cnf.xml` for a known device, as HTTP and TFTP serve them.
-pub fn file_for(ctx: &ConfigContext, file: &str) -> Option<Vec<u8>> {
-    let device = device_of_file(file).and_then(|d| ctx.state.directory.device_idx(d))?;
-    Some(
-        device_config(&ctx.state, device, &ctx.em_base)
-            .to_xml()
-            .into_bytes(),
-    )
-}
+use emlab_protocol::phone_model::PhoneModel;
+use emlab_protocol::sccp::ResetType;
 
 /// The modules a profile brings to `model`: its own on the same model, the
 /// model's default profile's on another (PROF-3); only those the phone can
@@ -101,7 +63,7 @@ pub struct ProfileView {
 }
 
 /// The view of `device_idx` with `login` in force (`None`: nobody). Pure,
-/// so the control channel can compare before and after a change while it
+/// so the restart plan can compare before and after a change while it
 /// holds the session lock.
 /// `extra_modules` is 0 but under the test-only `keep-extra-buttons` fault.
 pub fn profile_view(
@@ -194,73 +156,11 @@ pub fn profile_view(
     }
 }
 
-/// The configuration file of one device as it stands now.
-pub fn device_config(state: &ServerState, device_idx: DeviceIdx, em_base: &str) -> DeviceConfig {
-    let dir = &state.directory;
-    let model = dir.device(device_idx).model;
-    let login = state.apply_due_timers().on_device(device_idx);
-    let dnd = state.features().dnd(device_idx, login.map(|l| l.user));
-    let ProfileView {
-        em_profile,
-        user_id,
-        locale,
-        modules,
-        buttons,
-    } = profile_view(
-        dir,
-        device_idx,
-        login,
-        if state.faults.has(crate::faults::Fault::KeepExtraButtons) {
-            2
-        } else {
-            0
-        },
-    );
-    DeviceConfig {
-        device_protocol: match model.protocol {
-            ControlProtocol::Sccp => "SCCP",
-            ControlProtocol::Sip => "SIP",
-        }
-        .into(),
-        load_information: format!("emlab-{}", model.name),
-        user_locale: UserLocale {
-            lang_code: lang_code(&locale).into(),
-            name: locale,
-        },
-        network_locale: "United_States".into(),
-        add_on_modules: AddOnModules {
-            modules: modules
-                .into_iter()
-                .enumerate()
-                .map(|(i, m)| AddOnModuleEntry {
-                    idx: i as u8 + 1,
-                    model: m,
-                })
-                .collect(),
-        },
-        services_url: format!("{em_base}{EM_SERVICE_PATH}?device=#DEVICENAME#"),
-        authentication_url: format!("{em_base}{}", crate::http::AUTHENTICATE_PATH),
-        em_profile,
-        login_user_id: user_id,
-        buttons: Buttons {
-            buttons: buttons
-                .into_iter()
-                .enumerate()
-                .map(|(i, b)| ButtonEntry {
-                    index: i as u16 + 1,
-                    kind: b.kind.as_str().into(),
-                    line_type: b
-                        .line_type
-                        .map(|t| t.as_str().to_string())
-                        .unwrap_or_default(),
-                    number: b.number,
-                    label: b.label,
-                })
-                .collect(),
-        },
-        dnd: dnd.map(|d| DndSetting {
-            status: d.status,
-            alert: d.alert.as_str().into(),
-        }),
+/// The commands for one profile change, in order.
+pub fn restart_plan(before: &ProfileView, after: &ProfileView) -> &'static [ResetType] {
+    if before.locale != after.locale || before.modules != after.modules {
+        &[ResetType::Restart, ResetType::Reset]
+    } else {
+        &[ResetType::Restart]
     }
 }

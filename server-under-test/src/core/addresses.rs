@@ -2,7 +2,8 @@
 //! device in or out when the service parameter is on.
 //!
 //! A request passes when its source is in the Trusted List of IPs (exact
-//! addresses, or host names resolved when the list is set; no ranges or
+//! addresses, or host names the io layer resolved when the list was set,
+//! [`crate::io::dns`]; no ranges or
 //! patterns, IP-2), or is the address the device registered from, or is in
 //! the device cache *for that device*: the (device, address) pairs of the
 //! last `cache_size` registrations (LIM-5). Seed A checks the source
@@ -11,7 +12,7 @@
 //! and IPv6 are compared as addresses, so `::1` and `127.0.0.1` differ and
 //! an IPv4-mapped IPv6 source counts as its IPv4 address (IP-4).
 
-use crate::directory::DeviceIdx;
+use crate::core::directory::DeviceIdx;
 use emlab_protocol::ErrorCode;
 use emlab_protocol::lab::ServiceParameters;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -35,40 +36,11 @@ impl Source {
 }
 
 /// `::ffff:127.0.0.1` is `127.0.0.1`.
-fn canonical(ip: IpAddr) -> IpAddr {
+pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
         v4 => v4,
     }
-}
-
-/// How long one host name of the Trusted List may take to resolve.
-const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// The addresses of the Trusted List of IPs: `a;b;host`.
-///
-/// Host names resolve on tokio's blocking pool (`lookup_host`), never on a
-/// request's task, and a name that takes longer than five seconds counts
-/// as resolving to nothing: a slow DNS server must not stall the listener.
-pub async fn resolve_trusted(list: &str) -> HashSet<IpAddr> {
-    let mut out = HashSet::new();
-    for entry in list.split(';').map(str::trim).filter(|e| !e.is_empty()) {
-        match entry.parse::<IpAddr>() {
-            Ok(ip) => {
-                out.insert(canonical(ip));
-            }
-            // A host name: what it resolves to now. A range or pattern
-            // (`10.0.0.0/8`, `10.0.0.*`) resolves to nothing, as on CUCM.
-            Err(_) => {
-                if let Ok(Ok(addrs)) =
-                    tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((entry, 0))).await
-                {
-                    out.extend(addrs.map(|a| canonical(a.ip())));
-                }
-            }
-        }
-    }
-    out
 }
 
 /// Registered devices' addresses and the bounded device cache.
@@ -189,18 +161,6 @@ mod tests {
         assert_eq!(
             book.check(&on, &none, None, attacker),
             Err(ErrorCode::UntrustedIp)
-        );
-    }
-
-    #[tokio::test]
-    async fn ip_2_trusted_list_takes_addresses_and_host_names_not_patterns() {
-        let t = resolve_trusted("127.0.0.3; ::1 ;localhost;10.0.0.0/8;10.0.0.*").await;
-        assert!(t.contains(&ip("127.0.0.3")) && t.contains(&ip("::1")));
-        assert!(t.contains(&ip("127.0.0.1")), "localhost resolves");
-        assert!(!t.contains(&ip("10.0.0.1")), "no ranges or patterns");
-        assert_eq!(
-            Source::new(ip("::ffff:127.0.0.3"), false).ip,
-            ip("127.0.0.3")
         );
     }
 }

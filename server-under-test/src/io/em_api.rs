@@ -5,9 +5,9 @@
 //! [`crate::operations`]. Every outcome is a `<response>`; nothing here
 //! panics on input.
 
-use crate::addresses::Source;
-use crate::operations::{self, LoginOrder};
-use crate::state::ServerState;
+use crate::core::addresses::Source;
+use crate::core::operations::LoginOrder;
+use crate::io::server::Server;
 use emlab_protocol::ErrorCode;
 use emlab_protocol::em_api::{
     AppInfo, DeviceProfileEntry, DeviceProfileItem, DeviceProfileResults, DeviceProfileUser,
@@ -26,7 +26,7 @@ struct Caller<'a> {
 
 /// Answers one posted form body.
 /// `peer` is the caller's address (IP-1 uses it when no `remoteIPAddr` is given).
-pub async fn handle(state: &ServerState, form_body: &[u8], peer: IpAddr) -> Response {
+pub async fn handle(state: &Server, form_body: &[u8], peer: IpAddr) -> Response {
     let result = match decode(form_body) {
         Ok(Message::Request(r)) => handle_request(state, &r.app_info, r.operation, peer).await,
         Ok(Message::Query(q)) => handle_query(state, &q),
@@ -43,12 +43,12 @@ pub async fn handle(state: &ServerState, form_body: &[u8], peer: IpAddr) -> Resp
 }
 
 /// Answers a body that could not be read whole (over 64 KiB, or cut off).
-pub fn unreadable_body(state: &ServerState) -> Response {
+pub fn unreadable_body(state: &Server) -> Response {
     answer(state, Err(ErrorCode::ParseError))
 }
 
 /// Counts the request and, for a failure, its code; builds the response.
-fn answer(state: &ServerState, result: Result<Response, ErrorCode>) -> Response {
+fn answer(state: &Server, result: Result<Response, ErrorCode>) -> Response {
     state.metrics.requests.fetch_add(1, Ordering::Relaxed);
     match result {
         Ok(response) => response,
@@ -57,11 +57,11 @@ fn answer(state: &ServerState, result: Result<Response, ErrorCode>) -> Response 
             // certificate, and none is ever logged.
             tracing::debug!(
                 code = code.code(),
-                reason = code.text(state.directory.profile),
+                reason = code.text(state.em.directory.profile),
                 "EM API request refused"
             );
             state.metrics.count_error(code.code());
-            Response::failure(code, state.directory.profile)
+            Response::failure(code, state.em.directory.profile)
         }
     }
 }
@@ -75,12 +75,12 @@ fn decode(form_body: &[u8]) -> Result<Message, ErrorCode> {
     Message::from_xml(&xml)
 }
 
-fn authenticate<'a>(state: &'a ServerState, app: &'a AppInfo) -> Result<Caller<'a>, ErrorCode> {
+fn authenticate<'a>(state: &'a Server, app: &'a AppInfo) -> Result<Caller<'a>, ErrorCode> {
     let certificate = app.certificate().unwrap_or("");
     if app.app_id.trim().is_empty() || certificate.is_empty() {
         return Err(ErrorCode::AppNotAuthorized);
     }
-    match state.directory.application(&app.app_id) {
+    match state.em.directory.application(&app.app_id) {
         Some(a) if a.certificate == certificate => Ok(Caller {
             id: &app.app_id,
             proxy_rights: a.proxy_rights,
@@ -90,7 +90,7 @@ fn authenticate<'a>(state: &'a ServerState, app: &'a AppInfo) -> Result<Caller<'
 }
 
 async fn handle_request(
-    state: &ServerState,
+    state: &Server,
     app: &AppInfo,
     op: Operation,
     peer: IpAddr,
@@ -130,7 +130,7 @@ fn source(peer: IpAddr, remote_ip: &Option<String>, via: &Option<String>) -> Sou
 }
 
 async fn login(
-    state: &ServerState,
+    state: &Server,
     caller: &Caller<'_>,
     login: &Login,
     peer: IpAddr,
@@ -154,40 +154,41 @@ async fn login(
             &login.is_via_header_set,
         )),
     };
-    operations::login(state, order).await?;
+    state.login(order).await?;
     Ok(Response::success())
 }
 
 async fn logout(
-    state: &ServerState,
+    state: &Server,
     caller: &Caller<'_>,
     logout: &Logout,
     peer: IpAddr,
 ) -> Result<Response, ErrorCode> {
     let from = source(peer, &logout.remote_ip_addr, &logout.is_via_header_set);
-    operations::logout(state, &logout.device_name, Some(from), |user_id| {
-        caller.proxy_rights || user_id == caller.id
-    })
-    .await?;
+    state
+        .logout(&logout.device_name, Some(from), |user_id| {
+            caller.proxy_rights || user_id == caller.id
+        })
+        .await?;
     Ok(Response::success())
 }
 
 async fn logout_all(
-    state: &ServerState,
+    state: &Server,
     caller: &Caller<'_>,
     from: Source,
 ) -> Result<Response, ErrorCode> {
     if !caller.proxy_rights {
         return Err(ErrorCode::NoProxyRights);
     }
-    operations::logout_all(state, Some(from)).await?;
+    state.logout_all(Some(from)).await?;
     Ok(Response::success())
 }
 
-fn handle_query(state: &ServerState, query: &Query) -> Result<Response, ErrorCode> {
+fn handle_query(state: &Server, query: &Query) -> Result<Response, ErrorCode> {
     authenticate(state, &query.app_info)?;
-    let dir = &state.directory;
-    let sessions = state.apply_due_timers();
+    let dir = &state.em.directory;
+    let sessions = state.sessions_now();
     let body = match &query.kind {
         QueryKind::DeviceUser(q) => ResponseBody::DeviceUserResults(DeviceUserResults {
             devices: q

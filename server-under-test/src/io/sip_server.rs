@@ -7,15 +7,15 @@
 //! that are not SIP are dropped; responses to our NOTIFYs need no action.
 //! The NOTIFYs themselves leave from [`crate::control`].
 
-use crate::control::{Reach, SipBinding};
-use crate::state::ServerState;
+use crate::io::control::{Reach, SipBinding};
+use crate::io::server::Server;
 use emlab_protocol::phone_model::ControlProtocol;
 use emlab_protocol::sip::{self, SipMessage};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::UdpSocket;
 
-pub async fn serve(socket: UdpSocket, state: Arc<ServerState>) {
+pub async fn serve(socket: UdpSocket, state: Arc<Server>) {
     let socket = Arc::new(socket);
     let Ok(local) = socket.local_addr() else {
         return;
@@ -56,7 +56,7 @@ pub async fn serve(socket: UdpSocket, state: Arc<ServerState>) {
     }
 }
 
-fn register(state: &ServerState, peer: SocketAddr, msg: &SipMessage, tag: &str) -> SipMessage {
+fn register(state: &Server, peer: SocketAddr, msg: &SipMessage, tag: &str) -> SipMessage {
     // Every refusal says why in a Warning header, so a SIP trace (or SIPp's
     // log) shows the cause without reading the server's.
     let bad = |status, reason, why: &str| {
@@ -83,14 +83,14 @@ fn register(state: &ServerState, peer: SocketAddr, msg: &SipMessage, tag: &str) 
             "no device name in the Contact's +u.sip!devicename.ccm.cisco.com",
         );
     };
-    let Some(device) = state.directory.device_idx(name) else {
+    let Some(device) = state.em.directory.device_idx(name) else {
         return bad(
             404,
             "Not Found",
             &format!("device {name} is not in the directory"),
         );
     };
-    let model = state.directory.device(device).model;
+    let model = state.em.directory.device(device).model;
     if model.protocol != ControlProtocol::Sip {
         return bad(
             403,
@@ -124,7 +124,7 @@ fn register(state: &ServerState, peer: SocketAddr, msg: &SipMessage, tag: &str) 
     state
         .control
         .register(device, state.control.connection_id(), Reach::Sip(binding));
-    state.device_registered(device, peer.ip());
+    state.em.device_registered(device, peer.ip());
     sip::response(
         msg,
         200,

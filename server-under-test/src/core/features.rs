@@ -10,7 +10,7 @@
 //! Nothing in the EM protocols sets these, so lab control does, as the
 //! phone's own keys would (`/lab/devices/{name}/dnd`, `/call-back`).
 
-use crate::directory::{DeviceIdx, UserIdx};
+use crate::core::directory::{DeviceIdx, UserIdx};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 

@@ -20,8 +20,8 @@
 // its size does not matter off the request path of the EM service.
 #![allow(clippy::result_large_err)]
 
-use crate::directory::{DeviceIdx, UserIdx};
-use crate::state::ServerState;
+use crate::core::directory::{DeviceIdx, UserIdx};
+use crate::io::server::Server;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -33,7 +33,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-pub fn routes() -> Router<Arc<ServerState>> {
+pub fn routes() -> Router<Arc<Server>> {
     Router::new()
         .route("/lab/clock/advance", post(advance_clock))
         .route(
@@ -71,8 +71,8 @@ fn bad_request(message: impl Into<String>) -> Response {
 /// Handlers answer `Err` with the error reply, so `?` ends them early.
 type Reply = Result<Response, Response>;
 
-fn device_of(state: &ServerState, name: &str) -> Result<DeviceIdx, Response> {
-    state.directory.device_idx(name).ok_or_else(|| {
+fn device_of(state: &Server, name: &str) -> Result<DeviceIdx, Response> {
+    state.em.directory.device_idx(name).ok_or_else(|| {
         reply(
             StatusCode::NOT_FOUND,
             json!({ "error": format!("no device `{name}`") }),
@@ -80,8 +80,8 @@ fn device_of(state: &ServerState, name: &str) -> Result<DeviceIdx, Response> {
     })
 }
 
-fn user_of(state: &ServerState, id: &str) -> Result<UserIdx, Response> {
-    state.directory.user_idx(id).ok_or_else(|| {
+fn user_of(state: &Server, id: &str) -> Result<UserIdx, Response> {
+    state.em.directory.user_idx(id).ok_or_else(|| {
         reply(
             StatusCode::NOT_FOUND,
             json!({ "error": format!("no user `{id}`") }),
@@ -91,7 +91,7 @@ fn user_of(state: &ServerState, id: &str) -> Result<UserIdx, Response> {
 
 /// Waits until the change is in the state file (`--state`), so an
 /// answered change outlives a kill -9.
-async fn saved(state: &ServerState) -> Result<(), Response> {
+async fn saved(state: &Server) -> Result<(), Response> {
     state.persist().await.map_err(|_| {
         reply(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -114,22 +114,22 @@ struct Advance {
     seconds: u64,
 }
 
-async fn advance_clock(State(state): State<Arc<ServerState>>, body: Body) -> Reply {
+async fn advance_clock(State(state): State<Arc<Server>>, body: Body) -> Reply {
     let Advance { seconds } = json_body(body).await?;
-    state.advance_clock(seconds.saturating_mul(1000));
-    drop(state.apply_due_timers());
+    state.em.advance_clock(seconds.saturating_mul(1000));
+    state.run_due_timers();
     saved(&state).await?;
-    ok(json!({ "now_ms": state.clock.now_ms() }))
+    ok(json!({ "now_ms": state.em.clock.now_ms() }))
 }
 
-async fn get_parameters(State(state): State<Arc<ServerState>>) -> Reply {
-    ok(json!(*state.parameters()))
+async fn get_parameters(State(state): State<Arc<Server>>) -> Reply {
+    ok(json!(*state.em.parameters()))
 }
 
 /// Changes the named parameters; the others keep their values.
-async fn set_parameters(State(state): State<Arc<ServerState>>, body: Body) -> Reply {
+async fn set_parameters(State(state): State<Arc<Server>>, body: Body) -> Reply {
     let changes: serde_json::Map<String, Value> = json_body(body).await?;
-    let current = state.parameters();
+    let current = state.em.parameters();
     let mut merged = json!(*current);
     for (k, v) in &changes {
         merged[k] = v.clone();
@@ -150,7 +150,7 @@ async fn set_parameters(State(state): State<Arc<ServerState>>, body: Body) -> Re
     }
     state.set_parameters(parameters).await;
     saved(&state).await?;
-    ok(json!(*state.parameters()))
+    ok(json!(*state.em.parameters()))
 }
 
 #[derive(serde::Deserialize)]
@@ -159,28 +159,22 @@ struct NewPin {
     pin: String,
 }
 
-async fn set_pin(
-    State(state): State<Arc<ServerState>>,
-    Path(id): Path<String>,
-    body: Body,
-) -> Reply {
+async fn set_pin(State(state): State<Arc<Server>>, Path(id): Path<String>, body: Body) -> Reply {
     let user = user_of(&state, &id)?;
     let NewPin { pin } = json_body(body).await?;
     if pin.is_empty() {
         return Err(bad_request("the PIN is empty"));
     }
-    state.set_pin(user, pin);
+    state.em.set_pin(user, pin);
     saved(&state).await?;
     ok(json!({ "user": id }))
 }
 
-async fn admin_logout(State(state): State<Arc<ServerState>>, Path(name): Path<String>) -> Reply {
+async fn admin_logout(State(state): State<Arc<Server>>, Path(name): Path<String>) -> Reply {
     let device = device_of(&state, &name)?;
-    let was = state.apply_due_timers().logout(device);
-    if let Some(login) = was {
-        state.logins_ended(&[(device, login)], false);
-    }
-    let user = was.map(|l| state.directory.user(l.user).id.clone());
+    let (was, effects) = state.em.admin_logout(device);
+    state.deliver(effects);
+    let user = was.map(|l| state.em.directory.user(l.user).id.clone());
     saved(&state).await?;
     ok(json!({ "device": name, "logged_out": user }))
 }
@@ -191,28 +185,24 @@ struct Running {
     running: bool,
 }
 
-async fn em_service(State(state): State<Arc<ServerState>>, body: Body) -> Reply {
+async fn em_service(State(state): State<Arc<Server>>, body: Body) -> Reply {
     let Running { running } = json_body(body).await?;
-    state.set_em_running(running);
-    ok(json!({ "running": state.em_running() }))
+    state.em.set_em_running(running);
+    ok(json!({ "running": state.em.em_running() }))
 }
 
-async fn em_api(State(state): State<Arc<ServerState>>, body: Body) -> Reply {
+async fn em_api(State(state): State<Arc<Server>>, body: Body) -> Reply {
     let Running { running } = json_body(body).await?;
-    state.set_em_api_running(running);
-    ok(json!({ "running": state.em_api_running() }))
+    state.em.set_em_api_running(running);
+    ok(json!({ "running": state.em.em_api_running() }))
 }
 
-async fn set_dnd(
-    State(state): State<Arc<ServerState>>,
-    Path(name): Path<String>,
-    body: Body,
-) -> Reply {
+async fn set_dnd(State(state): State<Arc<Server>>, Path(name): Path<String>, body: Body) -> Reply {
     let device = device_of(&state, &name)?;
-    let dnd: crate::features::Dnd = json_body(body).await?;
-    let user = state.apply_due_timers().on_device(device).map(|l| l.user);
-    state.features().set_dnd(device, user, dnd);
-    let owner = user.map(|u| state.directory.user(u).id.clone());
+    let dnd: crate::core::features::Dnd = json_body(body).await?;
+    let user = state.login_on(device).map(|l| l.user);
+    state.em.features().set_dnd(device, user, dnd);
+    let owner = user.map(|u| state.em.directory.user(u).id.clone());
     saved(&state).await?;
     ok(json!({ "device": name, "saved_for_user": owner }))
 }
@@ -224,26 +214,26 @@ struct CallBack {
 }
 
 async fn call_back(
-    State(state): State<Arc<ServerState>>,
+    State(state): State<Arc<Server>>,
     Path(name): Path<String>,
     body: Body,
 ) -> Reply {
     let device = device_of(&state, &name)?;
     let CallBack { number } = json_body(body).await?;
-    let Some(login) = state.apply_due_timers().on_device(device) else {
+    let Some(login) = state.login_on(device) else {
         return Err(reply(
             StatusCode::CONFLICT,
             json!({ "error": "nobody is logged in on this device" }),
         ));
     };
-    state.features().activate_call_back(login.user, number);
+    state.em.features().activate_call_back(login.user, number);
     saved(&state).await?;
-    ok(json!({ "user": state.directory.user(login.user).id }))
+    ok(json!({ "user": state.em.directory.user(login.user).id }))
 }
 
-async fn user_state(State(state): State<Arc<ServerState>>, Path(id): Path<String>) -> Reply {
+async fn user_state(State(state): State<Arc<Server>>, Path(id): Path<String>) -> Reply {
     let user = user_of(&state, &id)?;
-    let features = state.features();
+    let features = state.em.features();
     ok(
         json!({ "user": id, "call_backs": features.call_backs(user), "dnd": features.user_dnd(user) }),
     )

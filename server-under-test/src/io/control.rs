@@ -1,15 +1,10 @@
-//! The control channel's server side: which phones are registered, and what
-//! to tell them when their profile changes (RST-1..3).
-//!
-//! Every login and logout ends with a **restart**: the phone re-reads its
-//! configuration file. When the new configuration has another locale or
-//! other add-on modules than the one the phone runs, a restart is not
-//! enough (the phone must reload firmware-level settings), so the restart is
-//! followed by a **reset** (RST-2, RST-3; emlab applies the rule to logouts
-//! too, since the same settings change back).
+//! The control channel's server side: which phones are registered, and how
+//! a restart or reset reaches each (an SCCP connection's task, or a SIP
+//! NOTIFY). What to send is the core's restart plan
+//! ([`crate::core::profile_view::restart_plan`], RST-1..3); commands for a
+//! phone that is off-hook wait until it hangs up (LOG-6).
 
-use crate::config_files::ProfileView;
-use crate::directory::DeviceIdx;
+use crate::core::directory::DeviceIdx;
 use emlab_protocol::sccp::ResetType;
 use emlab_protocol::sip::{self, NotifyAddress, ServiceAction};
 use std::collections::{HashMap, HashSet};
@@ -18,15 +13,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::UnboundedSender;
-
-/// The commands for one profile change, in order.
-pub fn plan(before: &ProfileView, after: &ProfileView) -> &'static [ResetType] {
-    if before.locale != after.locale || before.modules != after.modules {
-        &[ResetType::Restart, ResetType::Reset]
-    } else {
-        &[ResetType::Restart]
-    }
-}
 
 /// How to reach a registered phone.
 pub enum Reach {

@@ -13,9 +13,8 @@
 //!   off instead of spinning a core.
 //!
 //! Handlers see the peer address (`ConnectInfo`, for IP-1..4) and, behind
-//! TLS, the [`crate::https::OverTls`] marker.
+//! TLS, the [`crate::io::listener::OverTls`] marker.
 
-use crate::https::OverTls;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use emlab_tls::TlsAcceptor;
@@ -26,6 +25,13 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+
+/// Marks a request that came over TLS: URLs the server writes back into
+/// its answers (the phone service's soft keys) then say `https://`.
+/// Cisco serves the EM API and the phone service on 8443 beside 8080, and
+/// configuration files on 6971 beside 6970 (PROTOCOL.md §8).
+#[derive(Clone, Copy, Debug)]
+pub struct OverTls;
 
 /// Limits of one listener.
 #[derive(Clone, Copy, Debug)]

@@ -9,7 +9,7 @@
 //! holds up nobody; a block is sent again when its ACK does not come, at
 //! most [`RETRIES`] times.
 
-use crate::config_files::{self, ConfigContext};
+use crate::io::config_files::{self, ConfigContext};
 use emlab_protocol::tftp::{self, ErrorCode, Packet};
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,8 +1,8 @@
 //! Counters served at `GET /metrics` in Prometheus text format (PROTOCOL.md
 //! §6), named after the Extension Mobility perfmon object.
 
-use crate::admission::Admission;
-use crate::call_logs::CallLogs;
+use crate::core::admission::Admission;
+use crate::io::call_log_push::CallLogPush;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -32,7 +32,7 @@ impl Metrics {
             .map_or(0, |c| c.load(Ordering::Relaxed))
     }
 
-    pub fn render(&self, admission: &Admission, call_logs: &CallLogs) -> String {
+    pub fn render(&self, admission: &Admission, call_logs: &CallLogPush) -> String {
         let mut out = String::with_capacity(2048);
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
             let _ = writeln!(

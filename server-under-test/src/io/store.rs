@@ -23,6 +23,9 @@
 //! the others find their changes already in the file. A checkpoint (the
 //! only fsync) runs once a second on a blocking thread.
 
+use crate::core::saved::{
+    ClockRow, CredentialRow, DeviceRow, LoginRow, Rows, UserFeaturesRow, unix_ms,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -48,79 +51,6 @@ CREATE TABLE credentials (
 ";
 // WITHOUT ROWID: each table is one b-tree keyed by its name, so saving a
 // device touches one leaf page, not a row page and an index page.
-
-/// One device's session record, by name (see `sessions::DeviceRecord`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DeviceRow {
-    pub device: String,
-    /// The login, if someone is logged in.
-    pub login: Option<LoginRow>,
-    pub idle_deadline_ms: Option<u64>,
-    pub logout_on_hook: bool,
-    pub last_user: Option<String>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct LoginRow {
-    pub user: String,
-    pub profile: String,
-    pub since_ms: u64,
-    pub expires_ms: Option<u64>,
-    pub idle_minutes: Option<u32>,
-}
-
-/// A user's saved DND (as JSON) and active Call Backs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct UserFeaturesRow {
-    pub user: String,
-    pub dnd: Option<String>,
-    pub call_backs: Vec<String>,
-}
-
-/// A user's secret (PIN, or CME password), its must-change flag and the
-/// credential cached at the last login (AUTH-5).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CredentialRow {
-    pub user: String,
-    pub secret: String,
-    pub must_change: bool,
-    pub cached: Option<(String, u64)>,
-}
-
-/// The lab clock when a batch was taken, and the wall clock beside it, so
-/// a restart can add the time the server was down.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ClockRow {
-    pub lab_ms: u64,
-    pub wall_ms: u64,
-}
-
-/// Rows: changes on their way to the file, or everything read back from it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Rows {
-    pub devices: Vec<DeviceRow>,
-    pub user_features: Vec<UserFeaturesRow>,
-    /// A device's own DND (JSON), set while nobody was logged in.
-    pub device_dnd: Vec<(String, String)>,
-    pub credentials: Vec<CredentialRow>,
-    /// The live service parameters (JSON), when they changed.
-    pub parameters: Option<String>,
-    pub clock: Option<ClockRow>,
-    pub time_of_day_checked_ms: Option<u64>,
-}
-
-impl Rows {
-    /// Whether nothing changed that must be written (the time-of-day mark
-    /// rides along with other changes; it alone is not worth a commit).
-    pub fn is_empty(&self) -> bool {
-        self.devices.is_empty()
-            && self.user_features.is_empty()
-            && self.device_dnd.is_empty()
-            && self.credentials.is_empty()
-            && self.parameters.is_none()
-            && self.clock.is_none()
-    }
-}
 
 /// A state file that cannot be used; the text names the file and why.
 #[derive(Debug)]
@@ -151,13 +81,6 @@ struct Writer {
 /// A commit that did not reach the file (disk full, file removed, ...).
 #[derive(Debug)]
 pub struct CommitFailed;
-
-/// The wall clock, in milliseconds since 1970.
-pub fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// SQLite stores signed 64-bit integers; a saturated lab clock is clamped.
 fn int(v: u64) -> i64 {
@@ -509,14 +432,6 @@ fn read_all(conn: &Connection) -> rusqlite::Result<Rows> {
     }
     rows.time_of_day_checked_ms = number("time_of_day_checked_ms")?;
     Ok(rows)
-}
-
-/// The lab clock to resume at: where it was, plus the wall-clock time the
-/// server was down (a real CUCM's clock kept running meanwhile).
-pub fn resume_clock_at(saved: ClockRow) -> u64 {
-    saved
-        .lab_ms
-        .saturating_add(unix_ms().saturating_sub(saved.wall_ms))
 }
 
 #[cfg(test)]

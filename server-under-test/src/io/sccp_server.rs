@@ -13,8 +13,8 @@
 //! connection closed, as CallManager does; when accept fails (EMFILE) the
 //! loop backs off instead of spinning.
 
-use crate::control::Reach;
-use crate::state::ServerState;
+use crate::io::control::Reach;
+use crate::io::server::Server;
 use emlab_protocol::phone_model::ControlProtocol;
 use emlab_protocol::sccp::{Message, Register};
 use std::sync::Arc;
@@ -42,7 +42,7 @@ impl Default for SccpLimits {
     }
 }
 
-pub async fn serve(listener: TcpListener, state: Arc<ServerState>, limits: SccpLimits) {
+pub async fn serve(listener: TcpListener, state: Arc<Server>, limits: SccpLimits) {
     loop {
         let Ok((stream, _)) = listener.accept().await.inspect_err(|e| {
             tracing::warn!(error = %e, "SCCP accept failed; backing off");
@@ -57,8 +57,8 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>, limits: SccpL
 }
 
 /// Why a Register is refused, as the RegisterReject text says it.
-fn check_register(state: &ServerState, r: &Register) -> Result<u32, &'static str> {
-    let dir = &state.directory;
+fn check_register(state: &Server, r: &Register) -> Result<u32, &'static str> {
+    let dir = &state.em.directory;
     let device = dir.device_idx(&r.device_name).ok_or("Device Unknown")?;
     let model = dir.device(device).model;
     if model.protocol != ControlProtocol::Sccp {
@@ -70,7 +70,7 @@ fn check_register(state: &ServerState, r: &Register) -> Result<u32, &'static str
     Ok(device)
 }
 
-async fn connection(mut stream: TcpStream, state: Arc<ServerState>, limits: SccpLimits) {
+async fn connection(mut stream: TcpStream, state: Arc<Server>, limits: SccpLimits) {
     let connection = state.control.connection_id();
     let silence = Duration::from_secs(2 * u64::from(limits.keep_alive_s));
     // Register in time; afterwards, a frame at least every two intervals.
@@ -104,7 +104,7 @@ async fn connection(mut stream: TcpStream, state: Arc<ServerState>, limits: Sccp
                         Message::Register(r) => match check_register(&state, &r) {
                             Ok(device) => {
                                 state.control.register(device, connection, Reach::Sccp(tx.clone()));
-                                state.device_registered(device, peer.ip());
+                                state.em.device_registered(device, peer.ip());
                                 registered = Some(device);
                                 deadline = Instant::now() + silence;
                                 replies.push(Message::RegisterAck {

@@ -14,10 +14,10 @@
 //! The answer is encoded in the charset the phone prefers (`Accept-Charset`;
 //! 7940/7960/7905 prefer ISO-8859-1).
 
-use crate::addresses::Source;
-use crate::faults::Fault;
-use crate::operations::{self, LoginOrder};
-use crate::state::ServerState;
+use crate::core::addresses::Source;
+use crate::core::faults::Fault;
+use crate::core::operations::LoginOrder;
+use crate::io::server::Server;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -100,14 +100,14 @@ fn parse_query(raw: &str) -> Result<PhoneRequest, ()> {
 }
 
 pub async fn em_service(
-    State(state): State<Arc<ServerState>>,
+    State(state): State<Arc<Server>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    over_tls: Option<axum::Extension<crate::https::OverTls>>,
+    over_tls: Option<axum::Extension<crate::io::listener::OverTls>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if !state.em_running() {
-        return crate::http::service_unavailable();
+    if !state.em.em_running() {
+        return crate::io::service_unavailable();
     }
     let host = headers
         .get(header::HOST)
@@ -121,7 +121,7 @@ pub async fn em_service(
     let mut screen = screen(&state, &base, query.as_deref().unwrap_or(""), source).await;
     // What the phone is told is in the state file first (`--state`).
     if let Err(code) = state.persist().await {
-        screen = failure(state.directory.profile, "Login Unsuccessful", code);
+        screen = failure(state.em.directory.profile, "Login Unsuccessful", code);
     }
     let latin1 = prefers_latin1(
         headers
@@ -160,8 +160,8 @@ fn url(base: &str, params: &[(&str, &str)]) -> String {
     format!("{base}?{}", q.finish())
 }
 
-async fn screen(state: &ServerState, base: &str, query: &str, source: Source) -> PhoneObject {
-    let profile = state.directory.profile;
+async fn screen(state: &Server, base: &str, query: &str, source: Source) -> PhoneObject {
+    let profile = state.em.directory.profile;
     let fail = |prompt: &str, code: ErrorCode| failure(profile, prompt, code);
     let Ok(req) = parse_query(query) else {
         // A malformed service URL: 11 on CallManager 4.x (URL-2), a parse error otherwise.
@@ -173,7 +173,7 @@ async fn screen(state: &ServerState, base: &str, query: &str, source: Source) ->
         return fail(LOGIN_UNSUCCESSFUL, code);
     };
     let Some(device) = req.device.as_deref().filter(|d| !d.is_empty()) else {
-        let code = if state.faults.has(Fault::MissingDevice201) {
+        let code = if state.em.faults.has(Fault::MissingDevice201) {
             ErrorCode::AuthenticationError
         } else if profile == ServerProfile::Ucm4 {
             ErrorCode::Ucm4DeviceNameEmpty
@@ -188,21 +188,21 @@ async fn screen(state: &ServerState, base: &str, query: &str, source: Source) ->
         Some("SP") => LoginType::Sp,
         Some(_) => return fail(LOGIN_UNSUCCESSFUL, ErrorCode::LoginTypeInvalid),
     };
-    if !state.em_api_running() {
+    if !state.em.em_api_running() {
         // URL-3: the phone service is up but cannot reach the EM service.
         return fail(LOGIN_UNSUCCESSFUL, ErrorCode::EmServiceConnectionError);
     }
-    let dir = &state.directory;
+    let dir = &state.em.directory;
     let Some(device_idx) = dir.device_idx(device) else {
         return fail(LOGIN_UNSUCCESSFUL, ErrorCode::DeviceNotFound);
     };
 
-    if req.do_logout && state.faults.has(Fault::LogoutDoesNothing) {
+    if req.do_logout && state.em.faults.has(Fault::LogoutDoesNothing) {
         return text("Logout Successful");
     }
     if req.do_logout {
         // The user at the phone may log out whoever is there (LOG-7).
-        return match operations::logout(state, device, Some(source), |_| true).await {
+        return match state.logout(device, Some(source), |_| true).await {
             Ok(()) => text("Logout Successful"),
             Err(code) => fail(LOGOUT_UNSUCCESSFUL, code),
         };
@@ -249,9 +249,9 @@ async fn screen(state: &ServerState, base: &str, query: &str, source: Source) ->
         exclusive_minutes: None,
         source: Some(source),
     };
-    match operations::login(state, order).await {
+    match state.login(order).await {
         Ok(()) => {
-            state.cache_credentials(user_idx, pin);
+            state.em.cache_credentials(user_idx, pin);
             text("Login Successful")
         }
         // PROF-5: the phone says "User Profile Absent" (205); CallManager 4.x says 12.
@@ -264,14 +264,14 @@ async fn screen(state: &ServerState, base: &str, query: &str, source: Source) ->
 
 /// LOG-3: before prompting, tell who is logged in and offer logout.
 fn state_check(
-    state: &ServerState,
+    state: &Server,
     base: &str,
     device: &str,
-    device_idx: crate::directory::DeviceIdx,
+    device_idx: crate::core::directory::DeviceIdx,
     login_type: LoginType,
 ) -> PhoneObject {
-    let dir = &state.directory;
-    let sessions = state.apply_due_timers();
+    let dir = &state.em.directory;
+    let sessions = state.sessions_now();
     if let Some(login) = sessions.on_device(device_idx) {
         let who = &dir.user(login.user).id;
         let yes = url(base, &[("device", device), ("doLogout", "true")]);
@@ -289,7 +289,7 @@ fn state_check(
         );
     }
     // AUTH-7: only the default and loginType=UID prompts remember the last user.
-    let last_user = (state.parameters().remember_last_user && login_type == LoginType::Uid)
+    let last_user = (state.em.parameters().remember_last_user && login_type == LoginType::Uid)
         .then(|| sessions.last_user_on(device_idx))
         .flatten()
         .map(|u| dir.user(u).id.clone())
@@ -329,14 +329,14 @@ fn keypad(s: &str) -> bool {
 
 /// Finds the user and checks the PIN (AUTH-1..4, LOG-5).
 fn authenticate(
-    state: &ServerState,
+    state: &Server,
     login_type: LoginType,
     id: &str,
     pin: &str,
-) -> Result<crate::directory::UserIdx, ErrorCode> {
-    let dir = &state.directory;
+) -> Result<crate::core::directory::UserIdx, ErrorCode> {
+    let dir = &state.em.directory;
     let profile = dir.profile;
-    let params = state.parameters();
+    let params = state.em.parameters();
     let not_found = if profile == ServerProfile::Ucm4 {
         ErrorCode::Ucm4UserNotFound
     } else {
@@ -378,10 +378,10 @@ fn authenticate(
             return Err(ErrorCode::AuthenticationError);
         }
     }
-    if !state.pin_matches(user, pin) && !state.faults.has(Fault::AcceptAnyPin) {
+    if !state.em.pin_matches(user, pin) && !state.em.faults.has(Fault::AcceptAnyPin) {
         return Err(ErrorCode::AuthenticationError);
     }
-    if state.pin_must_change(user) {
+    if state.em.pin_must_change(user) {
         return Err(ErrorCode::ChangePassword);
     }
     Ok(user)

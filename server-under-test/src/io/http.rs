@@ -1,13 +1,14 @@
 //! HTTP wiring: the EM API servlet, the phone-facing EM service,
 //! `/metrics`, and lab control.
 
-use crate::em_api;
-use crate::phone_service;
-use crate::state::ServerState;
+use crate::io::em_api;
+use crate::io::phone_service;
+use crate::io::server::Server;
+use crate::io::service_unavailable;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use emlab_protocol::em_api::{EM_API_PATH, MAX_BODY_BYTES};
@@ -18,25 +19,25 @@ use std::sync::Arc;
 /// The `authenticationURL` phones ask before obeying a push to `/CGI/Execute`.
 pub const AUTHENTICATE_PATH: &str = "/ccmcip/authenticate.jsp";
 
-pub fn router(state: Arc<ServerState>, lab_control: bool) -> Router {
+pub fn router(state: Arc<Server>, lab_control: bool) -> Router {
     let mut router = Router::new()
         .route(EM_API_PATH, post(em_servlet))
         .route(EM_SERVICE_PATH, get(phone_service::em_service))
         .route(AUTHENTICATE_PATH, get(authenticate))
         .route("/metrics", get(metrics));
     if lab_control {
-        router = router.merge(crate::lab_control::routes());
+        router = router.merge(crate::io::lab_control::routes());
     }
     router.with_state(state)
 }
 
 async fn em_servlet(
-    State(state): State<Arc<ServerState>>,
+    State(state): State<Arc<Server>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    limits: Option<axum::Extension<crate::listener::HttpLimits>>,
+    limits: Option<axum::Extension<crate::io::listener::HttpLimits>>,
     body: Body,
 ) -> axum::response::Response {
-    if !state.em_running() || !state.em_api_running() {
+    if !state.em.em_running() || !state.em.em_api_running() {
         return service_unavailable();
     }
     let limits = limits.map(|l| l.0).unwrap_or_default();
@@ -59,22 +60,13 @@ async fn em_servlet(
         .into_response()
 }
 
-/// What a stopped EM service answers, on both ways in (LIM-4).
-pub fn service_unavailable() -> axum::response::Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Extension Mobility service is stopped\n",
-    )
-        .into_response()
-}
-
-async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse {
+async fn metrics(State(state): State<Arc<Server>>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(&state.admission, &state.call_logs),
+        state.metrics.render(&state.em.admission, &state.call_logs),
     )
 }
 
@@ -82,7 +74,7 @@ async fn metrics(State(state): State<Arc<ServerState>>) -> impl IntoResponse {
 /// phone asks whether the credentials of a push are an application's. The
 /// answer is exactly `AUTHORIZED`, `UN-AUTHORIZED` or `ERROR` (PROTOCOL.md §3).
 async fn authenticate(
-    State(state): State<Arc<ServerState>>,
+    State(state): State<Arc<Server>>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
 ) -> &'static str {
     let mut user = None;
@@ -95,7 +87,7 @@ async fn authenticate(
         }
     }
     match (user, password) {
-        (Some(u), Some(p)) => match state.directory.application(&u) {
+        (Some(u), Some(p)) => match state.em.directory.application(&u) {
             Some(app) if app.certificate == p => "AUTHORIZED",
             _ => "UN-AUTHORIZED",
         },

@@ -5,7 +5,7 @@
 //! logins of one user can never both see "not logged in elsewhere".
 //! Emulated database time is spent *before* taking the lock.
 
-use crate::directory::{DeviceIdx, ProfileIdx, UserIdx};
+use crate::core::directory::{DeviceIdx, ProfileIdx, UserIdx};
 use emlab_protocol::ErrorCode;
 use emlab_protocol::ServerProfile;
 use emlab_protocol::lab::MultipleLoginBehavior;

@@ -1,0 +1,149 @@
+//! Users' secrets: the PIN (or, under `cme`, the `user NAME password PW`
+//! password, AUTH-8), whether it must change (error 27), and the
+//! credential cached at the last login (AUTH-5).
+
+use crate::core::directory::{Directory, UserIdx};
+use std::collections::BTreeSet;
+
+/// How long a logged-in user's credentials stay cached (AUTH-5).
+pub const CREDENTIAL_CACHE_MS: u64 = 2 * 60 * 1000;
+
+/// A user's secret, the one cached at the last login, and whether it must change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credential {
+    pub secret: String,
+    pub cached: Option<(String, u64)>,
+    pub must_change: bool,
+}
+
+/// Every user's credential, and which changed since the store took them.
+pub struct Credentials {
+    by_user: Vec<Credential>,
+    changed: Option<BTreeSet<UserIdx>>,
+}
+
+impl Credentials {
+    pub fn new(directory: &Directory) -> Self {
+        let by_user = (0..directory.user_count() as UserIdx)
+            .map(|u| {
+                let user = directory.user(u);
+                // Under cme a user with a `user NAME password PW`
+                // credential logs in with the password (AUTH-8); the
+                // profile's PIN only lifts call blocking.
+                let secret = match (directory.profile, &user.password) {
+                    (emlab_protocol::ServerProfile::Cme, Some(password)) => password.clone(),
+                    _ => user.pin.clone(),
+                };
+                Credential {
+                    secret,
+                    cached: None,
+                    must_change: user.pin_must_change,
+                }
+            })
+            .collect();
+        Credentials {
+            by_user,
+            changed: None,
+        }
+    }
+
+    fn get_mut(&mut self, user: UserIdx) -> &mut Credential {
+        if let Some(c) = self.changed.as_mut() {
+            c.insert(user);
+        }
+        &mut self.by_user[user as usize]
+    }
+
+    pub fn get(&self, user: UserIdx) -> &Credential {
+        &self.by_user[user as usize]
+    }
+
+    /// Whether `pin` is the user's, or the one cached at a login less than
+    /// two minutes before `now_ms` (AUTH-5).
+    pub fn matches(&self, user: UserIdx, pin: &str, now_ms: u64) -> bool {
+        let c = self.get(user);
+        c.secret == pin
+            || c.cached
+                .as_ref()
+                .is_some_and(|(old, until)| old == pin && now_ms < *until)
+    }
+
+    /// Caches the credentials a user just logged in with.
+    pub fn cache(&mut self, user: UserIdx, pin: &str, now_ms: u64) {
+        let until = now_ms.saturating_add(CREDENTIAL_CACHE_MS);
+        self.get_mut(user).cached = Some((pin.to_string(), until));
+    }
+
+    /// A new PIN; it no longer has to change.
+    pub fn set(&mut self, user: UserIdx, pin: String) {
+        let c = self.get_mut(user);
+        c.secret = pin;
+        c.must_change = false;
+    }
+
+    /// Puts back a saved credential.
+    pub fn restore(&mut self, user: UserIdx, saved: Credential) {
+        self.by_user[user as usize] = saved;
+    }
+
+    /// Starts recording which users change, for the durable store.
+    pub fn track_changes(&mut self) {
+        self.changed.get_or_insert_with(BTreeSet::new);
+    }
+
+    /// The users changed since the last call, with their credentials now.
+    pub fn take_changes(&mut self) -> Vec<(UserIdx, Credential)> {
+        let changed = self
+            .changed
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        changed
+            .into_iter()
+            .map(|u| (u, self.by_user[u as usize].clone()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one_user(pin: &str) -> Credentials {
+        Credentials {
+            by_user: vec![Credential {
+                secret: pin.into(),
+                cached: None,
+                must_change: true,
+            }],
+            changed: None,
+        }
+    }
+
+    /// AUTH-5: after a PIN change the old PIN still works for two minutes
+    /// from the login that used it, and not after.
+    #[test]
+    fn the_cached_pin_works_for_two_minutes_after_the_login() {
+        let mut c = one_user("1111");
+        c.cache(0, "1111", 1_000);
+        c.set(0, "2222".into());
+        assert!(!c.get(0).must_change, "a new PIN no longer has to change");
+        assert!(c.matches(0, "2222", 1_000));
+        assert!(c.matches(0, "1111", 1_000 + CREDENTIAL_CACHE_MS - 1));
+        assert!(!c.matches(0, "1111", 1_000 + CREDENTIAL_CACHE_MS));
+        assert!(!c.matches(0, "3333", 1_000));
+    }
+
+    #[test]
+    fn changes_are_recorded_only_when_tracked() {
+        let mut c = one_user("1111");
+        c.set(0, "2222".into());
+        assert!(c.take_changes().is_empty());
+        c.track_changes();
+        c.set(0, "3333".into());
+        let changes = c.take_changes();
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].1.secret, "3333");
+        assert!(c.take_changes().is_empty());
+    }
+}
