@@ -162,6 +162,10 @@ pub fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     bind().map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
 }
 
+/// How often the state file's write-ahead log is folded into it (and
+/// fsynced): the most a power loss can take, never a kill -9.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Binds and starts serving; returns once the socket is listening.
 pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<RunningServer> {
     let listener = listen(options.listen)?;
@@ -272,9 +276,18 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
             sweep_state.run_due_timers();
             // A failed commit is logged by the store and retried.
             let _ = sweep_state.persist().await;
-            sweep_state.checkpoint().await;
         }
     });
+    // The write-ahead log folds into the file often: a short log keeps
+    // SQLite's index of it cheap to append to.
+    let checkpoint_state = state.clone();
+    side_tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        loop {
+            tick.tick().await;
+            checkpoint_state.checkpoint().await;
+        }
+    }));
     Ok(RunningServer {
         addr,
         config_addr,

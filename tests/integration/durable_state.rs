@@ -232,9 +232,10 @@ async fn every_kind_of_saved_change_outlives_kill_9() {
 }
 
 /// The state file is plain SQLite: the stock `sqlite3` shell, which
-/// nobody here wrote, reads a login from it after a kill -9.
+/// nobody here wrote, reads a login from it after a kill -9; a file whose
+/// layout version it changed is then refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_stock_sqlite3_shell_reads_a_login_after_kill_9() {
+async fn the_stock_sqlite3_shell_reads_a_login_and_a_foreign_version_is_refused() {
     if !crate::support::peer_installed("sqlite3", "sqlite3") {
         return;
     }
@@ -265,6 +266,29 @@ async fn the_stock_sqlite3_shell_reads_a_login_after_kill_9() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "alice|alice-7960\nemlab-state\n"
+    );
+    // A file another emlab wrote (another layout version) is refused, by
+    // name, with exit 2, and left as it was.
+    let edit = Command::new("sqlite3")
+        .arg(&state)
+        .arg("UPDATE meta SET value = '2' WHERE key = 'version';")
+        .status()
+        .unwrap();
+    assert!(edit.success());
+    let before = std::fs::read(&state).unwrap();
+    let out = serve_command(&lab, &state).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains(state.to_str().unwrap()), "{err}");
+    assert!(
+        err.contains("written by another version of emlab (state layout 2"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        before,
+        "the file is untouched"
     );
 }
 

@@ -67,7 +67,7 @@ pub fn file_for(ctx: &ConfigContext, file: &str) -> Option<Vec<u8>> {
 pub fn device_config(state: &Server, device_idx: DeviceIdx, em_base: &str) -> DeviceConfig {
     let dir = &state.em.directory;
     let model = dir.device(device_idx).model;
-    let login = state.login_on(device_idx);
+    let login = state.apply_due_timers().on_device(device_idx);
     let dnd = state.em.features().dnd(device_idx, login.map(|l| l.user));
     let ProfileView {
         em_profile,

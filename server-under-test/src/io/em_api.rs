@@ -188,7 +188,7 @@ async fn logout_all(
 fn handle_query(state: &Server, query: &Query) -> Result<Response, ErrorCode> {
     authenticate(state, &query.app_info)?;
     let dir = &state.em.directory;
-    let sessions = state.sessions_now();
+    let sessions = state.apply_due_timers();
     let body = match &query.kind {
         QueryKind::DeviceUser(q) => ResponseBody::DeviceUserResults(DeviceUserResults {
             devices: q

@@ -200,7 +200,7 @@ async fn em_api(State(state): State<Arc<Server>>, body: Body) -> Reply {
 async fn set_dnd(State(state): State<Arc<Server>>, Path(name): Path<String>, body: Body) -> Reply {
     let device = device_of(&state, &name)?;
     let dnd: crate::core::features::Dnd = json_body(body).await?;
-    let user = state.login_on(device).map(|l| l.user);
+    let user = state.apply_due_timers().on_device(device).map(|l| l.user);
     state.em.features().set_dnd(device, user, dnd);
     let owner = user.map(|u| state.em.directory.user(u).id.clone());
     saved(&state).await?;
@@ -220,7 +220,7 @@ async fn call_back(
 ) -> Reply {
     let device = device_of(&state, &name)?;
     let CallBack { number } = json_body(body).await?;
-    let Some(login) = state.login_on(device) else {
+    let Some(login) = state.apply_due_timers().on_device(device) else {
         return Err(reply(
             StatusCode::CONFLICT,
             json!({ "error": "nobody is logged in on this device" }),

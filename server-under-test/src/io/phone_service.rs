@@ -271,7 +271,7 @@ fn state_check(
     login_type: LoginType,
 ) -> PhoneObject {
     let dir = &state.em.directory;
-    let sessions = state.sessions_now();
+    let sessions = state.apply_due_timers();
     if let Some(login) = sessions.on_device(device_idx) {
         let who = &dir.user(login.user).id;
         let yes = url(base, &[("device", device), ("doLogout", "true")]);

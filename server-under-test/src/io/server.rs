@@ -9,7 +9,7 @@ use crate::core::em::Em;
 use crate::core::faults::Faults;
 use crate::core::operations::{self, LoginOrder};
 use crate::core::saved::{Restored, Rows};
-use crate::core::sessions::{ActiveLogin, Sessions};
+use crate::core::sessions::Sessions;
 use crate::io::call_log_push::CallLogPush;
 use crate::io::control::ControlChannel;
 use crate::io::metrics::Metrics;
@@ -68,25 +68,20 @@ impl Server {
         }
     }
 
-    /// Applies the timers that are due and delivers what they did (the
-    /// sweeper, lab control's clock).
+    /// Applies the timers that are due and delivers what they did, for
+    /// callers that do not look at the sessions (the sweeper, lab control's
+    /// clock).
     pub fn run_due_timers(&self) {
-        let (sessions, effects) = self.em.apply_due_timers();
-        drop(sessions);
-        self.deliver(effects);
+        drop(self.apply_due_timers());
     }
 
-    /// The session table, locked, after the timers that were due (their
-    /// effects are delivered first; delivering takes no session lock).
-    pub fn sessions_now(&self) -> MutexGuard<'_, Sessions> {
+    /// Applies the timers that are due and delivers what they did, then
+    /// hands over the session table, locked: no caller sees a login that
+    /// should already have ended. Delivering takes no session lock.
+    pub fn apply_due_timers(&self) -> MutexGuard<'_, Sessions> {
         let (sessions, effects) = self.em.apply_due_timers();
         self.deliver(effects);
         sessions
-    }
-
-    /// Who is logged in on `device` now, after the timers that were due.
-    pub fn login_on(&self, device: DeviceIdx) -> Option<ActiveLogin> {
-        self.sessions_now().on_device(device)
     }
 
     /// A login (EM API or phone service), its effects delivered.
