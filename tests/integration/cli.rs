@@ -556,41 +556,13 @@ fn an_unwritable_junit_file_is_named() {
 /// and reason; a PIN or a certificate that was sent never appears.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_logs_refused_requests_as_json_and_never_a_pin_or_certificate() {
-    use std::io::{BufRead, Read};
+    use std::io::Read;
     let lab = Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance/lab.toml");
-    /// Kills the server even when an assertion fails first.
-    struct Killed(std::process::Child);
-    impl Drop for Killed {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut server = Command::new(env!("CARGO_BIN_EXE_emlab"))
-        .args(["serve", "--lab", lab.to_str().unwrap()])
-        .args(["--listen", "127.0.0.1:0", "--config-listen", "127.0.0.1:0"])
-        .args([
-            "--sccp-listen",
-            "127.0.0.1:0",
-            "--sip-listen",
-            "127.0.0.1:0",
-        ])
-        .args(["--no-tftp", "--log-format", "json", "--log-level", "debug"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map(Killed)
-        .unwrap();
-    let mut banner = String::new();
-    std::io::BufReader::new(server.0.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    let base = banner
-        .split(" on ")
-        .nth(1)
-        .and_then(|s| s.split(',').next())
-        .unwrap_or_else(|| panic!("no address in {banner:?}"))
-        .to_string();
+    let mut server = crate::support::ServeProcess::start(
+        &lab,
+        &["--log-format", "json", "--log-level", "debug"],
+    );
+    let base = server.base.clone();
     // A wrong PIN on the phone service, a wrong certificate on the EM API.
     let (status, _, page) = phone_get(
         &base,
@@ -608,7 +580,7 @@ async fn serve_logs_refused_requests_as_json_and_never_a_pin_or_certificate() {
     );
     assert_eq!(failure(&r).0, 3);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let mut stderr = server.0.stderr.take().unwrap();
+    let mut stderr = server.child.stderr.take().unwrap();
     drop(server);
     let mut log = String::new();
     stderr.read_to_string(&mut log).unwrap();

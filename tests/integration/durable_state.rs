@@ -8,74 +8,27 @@
 //! in the server's view, an unacknowledged one may have gone either way,
 //! and no user is ever on two devices (MULTI-1).
 
-use crate::support::{D1, D2, D7905, answer, app, client, failure, http, lab_text, phone_get};
+use crate::support::{
+    D1, D2, D7905, ServeProcess, answer, app, client, failure, http, lab_text, phone_get,
+    serve_command,
+};
 use emlab_protocol::em_api::{
     AppInfo, DeviceUser, DeviceUserQuery, Duration as EmDuration, ExclusiveDuration, Login, Logout,
     Message, Operation, Query, QueryKind, Request, ResponseBody,
 };
 use emlab_simulator::em_client::{EmClient, Reply};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-/// A running `emlab serve --state`; dropping it is a kill -9.
-struct Served {
-    child: Child,
-    base: String,
-    banner: String,
+/// `emlab serve --state FILE --lab-control`; dropping it is a kill -9.
+fn serve_state(lab: &Path, state: &Path) -> ServeProcess {
+    ServeProcess::start(lab, &state_flags(state))
 }
 
-fn serve_command(lab: &Path, state: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_emlab"));
-    c.args(["serve", "--lab", lab.to_str().unwrap()])
-        .args(["--state", state.to_str().unwrap(), "--lab-control"])
-        .args(["--listen", "127.0.0.1:0", "--config-listen", "127.0.0.1:0"])
-        .args([
-            "--sccp-listen",
-            "127.0.0.1:0",
-            "--sip-listen",
-            "127.0.0.1:0",
-        ])
-        .arg("--no-tftp")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-impl Served {
-    fn start(lab: &Path, state: &Path) -> Served {
-        let mut child = serve_command(lab, state).spawn().unwrap();
-        let mut banner = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut banner)
-            .unwrap();
-        if banner.is_empty() {
-            let mut err = String::new();
-            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-            panic!("emlab serve did not start: {err}");
-        }
-        let base = banner
-            .split(" on ")
-            .nth(1)
-            .and_then(|s| s.split(',').next())
-            .unwrap_or_else(|| panic!("no address in {banner:?}"))
-            .to_string();
-        Served {
-            child,
-            base,
-            banner,
-        }
-    }
-}
-
-impl Drop for Served {
-    /// `Child::kill` is SIGKILL: no handler runs, nothing is flushed.
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn state_flags(state: &Path) -> [&str; 3] {
+    ["--state", state.to_str().unwrap(), "--lab-control"]
 }
 
 fn write_lab(dir: &Path, text: &str) -> PathBuf {
@@ -155,7 +108,7 @@ async fn every_kind_of_saved_change_outlives_kill_9() {
     let em_app = app();
     let saved_now;
     {
-        let s = Served::start(&lab, &state);
+        let s = serve_state(&lab, &state);
         assert!(s.banner.contains("0 logins restored"), "{}", s.banner);
         let em = client(&s.base, em_app.clone());
         answer(em.send(&login_for(&em_app, D1, "alice", None)).await);
@@ -184,7 +137,7 @@ async fn every_kind_of_saved_change_outlives_kill_9() {
             .unwrap();
         // Dropped: kill -9.
     }
-    let s = Served::start(&lab, &state);
+    let s = serve_state(&lab, &state);
     assert!(s.banner.contains("2 logins restored"), "{}", s.banner);
     let em = client(&s.base, em_app.clone());
     let devices = [D1, D2, D7905].map(String::from);
@@ -225,7 +178,7 @@ async fn every_kind_of_saved_change_outlives_kill_9() {
     drop(s);
     // What happened after the restart is saved too: bob's phone login and
     // the once-a-day logout, at a third start.
-    let s = Served::start(&lab, &state);
+    let s = serve_state(&lab, &state);
     let on = users_on(&client(&s.base, em_app), &devices).await;
     assert_eq!(on[D7905].as_deref(), Some("bob"));
     assert_eq!(on[D2], None);
@@ -243,7 +196,7 @@ async fn the_stock_sqlite3_shell_reads_a_login_and_a_foreign_version_is_refused(
     let lab = write_lab(&dir, &lab_text("", ""));
     let state = dir.join("emlab.state");
     {
-        let s = Served::start(&lab, &state);
+        let s = serve_state(&lab, &state);
         let em_app = app();
         answer(
             client(&s.base, em_app.clone())
@@ -276,7 +229,7 @@ async fn the_stock_sqlite3_shell_reads_a_login_and_a_foreign_version_is_refused(
         .unwrap();
     assert!(edit.success());
     let before = std::fs::read(&state).unwrap();
-    let out = serve_command(&lab, &state).output().unwrap();
+    let out = serve_command(&lab, &state_flags(&state)).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
@@ -301,7 +254,7 @@ fn a_corrupt_state_file_is_refused_by_name_with_exit_2() {
     let state = dir.join("emlab.state");
     let junk: Vec<u8> = (0..16_384u32).map(|i| (i * 7 + 3) as u8).collect();
     std::fs::write(&state, &junk).unwrap();
-    let out = serve_command(&lab, &state).output().unwrap();
+    let out = serve_command(&lab, &state_flags(&state)).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
@@ -379,7 +332,7 @@ models = { "7960" = 50, "8851" = 50 }
     eprintln!("storm seed {seed}");
     let (mut total_acknowledged, mut total_lost) = (0usize, 0usize);
     for round in 1..=ROUNDS {
-        let served = Served::start(&lab_path, &state);
+        let served = serve_state(&lab_path, &state);
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut clients = Vec::new();
         for c in 0..CLIENTS {
@@ -456,7 +409,7 @@ models = { "7960" = 50, "8851" = 50 }
                 }
             }
         }
-        let served = Served::start(&lab_path, &state);
+        let served = serve_state(&lab_path, &state);
         let em = EmClient::new(&served.base, em_app.clone(), Duration::from_secs(5)).unwrap();
         let seen = users_on(&em, &devices).await;
         let (mut lost, mut applied) = (0, 0);

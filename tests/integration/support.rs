@@ -473,3 +473,65 @@ pub fn peer_installed(program: &str, package: &str) -> bool {
     }
     found
 }
+
+/// `emlab serve` (the built binary) on loopback ports chosen by the
+/// kernel, without TFTP; `extra` adds flags.
+pub fn serve_command(lab: &Path, extra: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_emlab"));
+    c.args(["serve", "--lab", lab.to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0", "--config-listen", "127.0.0.1:0"])
+        .args([
+            "--sccp-listen",
+            "127.0.0.1:0",
+            "--sip-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--no-tftp")
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    c
+}
+
+/// A running `emlab serve` child process and the EM API address its banner
+/// gave. Dropping it kills it with SIGKILL (`Child::kill`), even when an
+/// assertion failed first.
+pub struct ServeProcess {
+    pub child: std::process::Child,
+    pub base: String,
+    pub banner: String,
+}
+
+impl ServeProcess {
+    pub fn start(lab: &Path, extra: &[&str]) -> ServeProcess {
+        use std::io::{BufRead, Read};
+        let mut child = serve_command(lab, extra).spawn().unwrap();
+        let mut banner = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut banner)
+            .unwrap();
+        if banner.is_empty() {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            panic!("emlab serve did not start: {err}");
+        }
+        let base = banner
+            .split(" on ")
+            .nth(1)
+            .and_then(|s| s.split(',').next())
+            .unwrap_or_else(|| panic!("no address in {banner:?}"))
+            .to_string();
+        ServeProcess {
+            child,
+            base,
+            banner,
+        }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
