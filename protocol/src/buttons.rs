@@ -6,8 +6,12 @@
 //! - `cme` orders lines by type: normal, silent-ring, beep-ring,
 //!   feature-ring, monitor-ring, overlay, cw-overlay (BTN-1); other
 //!   profiles keep the profile's order;
-//! - the first line appearance cannot be a monitored number (BTN-3);
-//! - SIP phones take only normal lines and a short list of features (BTN-4);
+//! - `cme`: the first line appearance cannot be a monitored number; a
+//!   profile that would put one first is a configuration error (BTN-3,
+//!   [`monitored_first_line`]);
+//! - `cme`: SIP phones take only normal lines and a short list of
+//!   features, matched case-insensitively (BTN-4); other profiles do not
+//!   filter;
 //! - lines, then speed dials by tag, then features, then services; whatever
 //!   does not fit the buttons is dropped (BTN-2, BTN-5).
 //!
@@ -85,6 +89,17 @@ impl LineType {
     }
 }
 
+/// BTN-3 (`cme`): the monitored number a profile's lines would put on the
+/// first line appearance, once ordered by type; `None` when the first is a
+/// real line (or there are no lines).
+pub fn monitored_first_line(lines: &[Line]) -> Option<&str> {
+    lines
+        .iter()
+        .min_by_key(|l| l.line_type)
+        .filter(|l| l.line_type == LineType::MonitorRing)
+        .map(|l| l.number.as_str())
+}
+
 /// The buttons of `model` with `modules` add-on modules, in phone order.
 pub fn layout(
     model: &PhoneModel,
@@ -92,30 +107,25 @@ pub fn layout(
     profile: ServerProfile,
     entries: &ButtonEntries<'_>,
 ) -> Vec<Button> {
-    let sip = model.protocol == ControlProtocol::Sip;
+    let cme = profile == ServerProfile::Cme;
+    // BTN-4 is a CME rule: under CallManager a SIP phone shows the profile as is.
+    let sip_filter = cme && model.protocol == ControlProtocol::Sip;
     let mut lines: Vec<&Line> = entries
         .lines
         .iter()
-        .filter(|l| !sip || l.line_type == LineType::Normal)
+        .filter(|l| !sip_filter || l.line_type == LineType::Normal)
         .collect();
-    if profile == ServerProfile::Cme {
-        lines.sort_by_key(|l| l.line_type); // stable: same-type lines keep their order
-    }
-    if let Some(pos) = lines
-        .iter()
-        .position(|l| l.line_type != LineType::MonitorRing)
-    {
-        // BTN-3: monitored numbers ahead of the first real line cannot take button 1.
-        lines.drain(..pos);
-    } else {
-        lines.clear();
+    if cme {
+        // Stable: same-type lines keep their order. A monitored number
+        // cannot come first: the lab is refused at load (BTN-3).
+        lines.sort_by_key(|l| l.line_type);
     }
     let mut speed_dials: Vec<&SpeedDial> = entries.speed_dials.iter().collect();
     speed_dials.sort_by_key(|s| s.tag);
     let features = entries
         .features
         .iter()
-        .filter(|f| !sip || SIP_FEATURES.contains(&f.as_str()));
+        .filter(|f| !sip_filter || SIP_FEATURES.iter().any(|k| k.eq_ignore_ascii_case(f)));
 
     let buttons = lines
         .into_iter()
@@ -184,8 +194,11 @@ mod tests {
         );
     }
 
+    /// BTN-1/BTN-3: cme orders by type, so a monitored number listed first
+    /// moves behind the real lines; ucm keeps the profile's order and its
+    /// monitored first line (the rule is CME's).
     #[test]
-    fn btn_3_no_monitored_first_line_under_any_order() {
+    fn btn_3_cme_orders_by_type_and_ucm_keeps_a_monitored_first_line() {
         let lines = [
             line("1", LineType::MonitorRing),
             line("2", LineType::Overlay),
@@ -207,11 +220,37 @@ mod tests {
             .into_iter()
             .map(|b| b.number)
             .collect();
-        assert_eq!(
-            nums,
-            ["2", "3", "4"],
-            "ucm keeps profile order but drops the leading monitored line"
-        );
+        assert_eq!(nums, ["1", "2", "3", "4"], "ucm keeps the profile's order");
+        assert_eq!(monitored_first_line(&lines), None);
+    }
+
+    /// BTN-3: only monitored and overlay lines put a monitored number first.
+    #[test]
+    fn btn_3_a_profile_of_monitored_and_overlay_lines_starts_monitored() {
+        let lines = [
+            line("2", LineType::Overlay),
+            line("1", LineType::MonitorRing),
+        ];
+        assert_eq!(monitored_first_line(&lines), Some("1"));
+        assert_eq!(monitored_first_line(&[]), None);
+    }
+
+    /// BTN-4: the SIP filter is CME's; names match case-insensitively.
+    #[test]
+    fn btn_4_the_sip_filter_is_cme_only_and_case_insensitive() {
+        let lines = [line("1", LineType::Normal), line("2", LineType::Overlay)];
+        let features = ["newcall".to_string(), "Intercom".to_string()];
+        let e = ButtonEntries {
+            lines: &lines,
+            speed_dials: &[],
+            features: &features,
+            services: &[],
+        };
+        let count = |p| layout(find("8851").unwrap(), 0, p, &e).len();
+        assert_eq!(count(ServerProfile::Cme), 2, "line 1 and Newcall");
+        assert_eq!(count(ServerProfile::Ucm), 4, "ucm shows the profile as is");
+        let cme = layout(find("8851").unwrap(), 0, ServerProfile::Cme, &e);
+        assert_eq!(cme[1].label, "newcall");
     }
 
     #[test]

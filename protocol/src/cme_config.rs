@@ -215,6 +215,8 @@ enum Mode {
 
 #[derive(Default)]
 struct ProfileDraft {
+    /// Where `voice logout-profile` / `voice user-profile` opened it.
+    line: usize,
     lines: Vec<Line>,
     speed_dials: Vec<SpeedDial>,
     max_idle_time: Option<u32>,
@@ -369,12 +371,18 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
                     ["telephony-service"] => Mode::Telephony,
                     ["voice", "logout-profile", ..] => {
                         let t = tag(2)?;
-                        logout_profiles.entry(t).or_default();
+                        logout_profiles.entry(t).or_insert_with(|| ProfileDraft {
+                            line: n,
+                            ..ProfileDraft::default()
+                        });
                         Mode::LogoutProfile(t)
                     }
                     ["voice", "user-profile", ..] => {
                         let t = tag(2)?;
-                        user_profiles.entry(t).or_default();
+                        user_profiles.entry(t).or_insert_with(|| ProfileDraft {
+                            line: n,
+                            ..ProfileDraft::default()
+                        });
                         Mode::UserProfile(t)
                     }
                     ["ephone", ..] => {
@@ -631,6 +639,17 @@ fn assemble(
             });
         }
     }
+    // BTN-3: the router would put a monitored number on the first line.
+    for draft in logout_profiles.values().chain(user_profiles.values()) {
+        if let Some(number) = crate::buttons::monitored_first_line(&draft.lines) {
+            return Err(ImportError {
+                line: draft.line,
+                message: format!(
+                    "this profile's first line appearance would be the monitored number {number}; the first line cannot be monitored (BTN-3)"
+                ),
+            });
+        }
+    }
     let mut device = Vec::new();
     let mut first_model: BTreeMap<u32, String> = BTreeMap::new();
     for phone in &phones {
@@ -861,6 +880,16 @@ voice user-profile 1
         let parsed = Lab::parse(Path::new("imported.toml"), &toml).unwrap();
         assert_eq!(parsed.file.server.profile, crate::ServerProfile::Cme);
         assert_eq!(parsed.file.user[0].password.as_deref(), Some("pass123"));
+    }
+
+    /// BTN-3: a profile of only monitored and overlay numbers would put a
+    /// monitored number first; the import stops at the profile's line.
+    #[test]
+    fn btn_3_a_profile_that_starts_monitored_stops_the_import() {
+        let text = "voice user-profile 1\n pin 12345\n number 2004 type monitor-ring\n number 2005,2006 type overlay\n";
+        let e = import(text).err().expect("refused");
+        assert_eq!(e.line, 1);
+        assert!(e.message.contains("monitored number 2004"), "{}", e.message);
     }
 
     #[test]

@@ -119,10 +119,21 @@ impl Default for ServiceParameters {
 }
 
 impl ServiceParameters {
-    /// Checks the values Cisco's administration pages would refuse; the
-    /// error names the parameter. Lab files and live changes share it.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
-        parse_login_time(&self.max_login_time).map_err(|e| ("max_login_time", e))?;
+    /// Checks the values Cisco's administration pages would refuse under
+    /// `profile`; the error names the parameter. Lab files and live changes
+    /// share it.
+    pub fn check(&self, profile: ServerProfile) -> Result<(), (&'static str, String)> {
+        let minutes = parse_login_time(&self.max_login_time).map_err(|e| ("max_login_time", e))?;
+        // TIME-1: CallManager 4.x's range starts at 0:01.
+        if profile == ServerProfile::Ucm4 && minutes == 0 {
+            return Err((
+                "max_login_time",
+                format!(
+                    "`{}` is below ucm4's minimum 0:01 (TIME-1)",
+                    self.max_login_time
+                ),
+            ));
+        }
         if self.max_concurrent_requests == 0 {
             return Err(("max_concurrent_requests", "must be at least 1".into()));
         }
@@ -152,10 +163,15 @@ impl ServiceParameters {
 pub fn parse_login_time(s: &str) -> Result<u32, String> {
     let bad = || format!("`{s}` is not a login time HHH:MM between 0:00 and 168:00");
     let (h, m) = s.split_once(':').ok_or_else(bad)?;
-    if h.is_empty() || h.len() > 3 || m.len() != 2 {
+    if h.len() > 3 || m.len() != 2 || !h.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad());
     }
-    let h: u32 = h.parse().map_err(|_| bad())?;
+    // TIME-1: the hour part may be empty (`:30` is 30 minutes).
+    let h: u32 = if h.is_empty() {
+        0
+    } else {
+        h.parse().map_err(|_| bad())?
+    };
     let m: u32 = m.parse().map_err(|_| bad())?;
     let total = h * 60 + m;
     if m >= 60 || total > 168 * 60 {
@@ -541,7 +557,7 @@ pub fn is_device_name(name: &str) -> bool {
 fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
     let err = |key: &str, value: &str, msg: String| ConfigError::at_key(path, src, key, value, msg);
     let sp = &lab.service_parameters;
-    if let Err((key, message)) = sp.check() {
+    if let Err((key, message)) = sp.check(lab.server.profile) {
         let value = match key {
             "max_login_time" => sp.max_login_time.clone(),
             "max_concurrent_requests" => sp.max_concurrent_requests.to_string(),
@@ -651,6 +667,18 @@ fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
                     format!("speed-dial tag {v} is outside 1 to 36 (BTN-7)"),
                 ));
             }
+        }
+        if lab.server.profile == ServerProfile::Cme
+            && let Some(number) = crate::buttons::monitored_first_line(&p.lines)
+        {
+            return Err(err(
+                "name",
+                &p.name,
+                format!(
+                    "profile `{}`: its first line appearance would be the monitored number {number}; under cme the first line cannot be monitored (BTN-3)",
+                    p.name
+                ),
+            ));
         }
         for l in &p.lines {
             let numbers = l.number.split(',').count();
@@ -838,6 +866,23 @@ mod tests {
         Lab::parse(Path::new("lab.toml"), src)
     }
 
+    /// BTN-3: under cme a profile whose first line appearance would be a
+    /// monitored number is a configuration error naming the profile, with
+    /// its line; ucm takes it as it is.
+    #[test]
+    fn btn_3_a_cme_profile_starting_with_a_monitored_line_is_refused() {
+        let text = |server: &str| {
+            format!(
+                "[server]\nprofile = \"{server}\"\n\n[[profile]]\nname = \"watcher\"\nmodel = \"7960\"\nlines = [{{ number = \"3001\", type = \"monitor-ring\" }}, {{ number = \"3002,3003\", type = \"overlay\" }}]\n"
+            )
+        };
+        let e = lab(&text("cme")).unwrap_err();
+        assert_eq!(e.line, Some(5), "the profile's name: {e}");
+        assert!(e.message.contains("profile `watcher`"), "{e}");
+        assert!(e.message.contains("monitored number 3001"), "{e}");
+        assert!(lab(&text("ucm")).is_ok());
+    }
+
     #[test]
     fn fleet_names_follow_the_spec() {
         let l = lab("[fleet]\ncount = 3\nmodels = { \"7960\" = 100 }\n").unwrap();
@@ -982,5 +1027,28 @@ mod tests {
         assert!(parse_login_time("168:01").is_err());
         assert!(parse_login_time("1:60").is_err());
         assert!(parse_login_time("abc").is_err());
+        assert!(parse_login_time(":3").is_err());
+        assert!(parse_login_time("+1:00").is_err());
+    }
+
+    /// TIME-1: the hour part may be empty; `:30` is thirty minutes.
+    #[test]
+    fn time_1_an_empty_hour_part_is_valid() {
+        assert_eq!(parse_login_time(":30"), Ok(30));
+        assert_eq!(parse_login_time(":00"), Ok(0));
+    }
+
+    /// TIME-1: 0:00 (no limit) is valid under ucm, below the range under ucm4.
+    #[test]
+    fn time_1_ucm4_maximum_login_time_starts_at_0_01() {
+        let p = |t: &str| ServiceParameters {
+            max_login_time: t.into(),
+            ..Default::default()
+        };
+        assert!(p("0:00").check(ServerProfile::Ucm).is_ok());
+        let (key, why) = p("0:00").check(ServerProfile::Ucm4).unwrap_err();
+        assert_eq!(key, "max_login_time");
+        assert!(why.contains("0:01"), "{why}");
+        assert!(p(":01").check(ServerProfile::Ucm4).is_ok());
     }
 }

@@ -85,10 +85,12 @@ async fn prof_1_rst_4_profile_locale_modules_and_buttons_reach_the_phone() {
     let c = t.config(D1).await;
     assert_eq!(c.user_locale.name, "French_France");
     assert_eq!(modules(&c), ["7914"]);
-    // ucm keeps the profile's line order; the leading monitored line cannot take button 1 (BTN-3).
+    // ucm keeps the profile's line order, a monitored first line too: the
+    // rule against one (BTN-3) is CME's.
     assert_eq!(
         buttons(&c),
         [
+            "line:3001",
             "line:3000",
             "line:3002",
             "line:3003,3004",
@@ -98,7 +100,8 @@ async fn prof_1_rst_4_profile_locale_modules_and_buttons_reach_the_phone() {
             "feature:Intercom"
         ]
     );
-    assert_eq!(c.buttons.buttons[1].line_type, "silent-ring");
+    assert_eq!(c.buttons.buttons[0].line_type, "monitor-ring");
+    assert_eq!(c.buttons.buttons[2].line_type, "silent-ring");
 }
 
 #[tokio::test]
@@ -148,16 +151,33 @@ async fn prof_3_btn_5_cross_model_login_on_a_7905() {
     let t = TestServer::start("", "").await;
     assert!(t.login(D7905, "alice").await.error_code().is_none());
     let c = t.config(D7905).await;
-    // The user's lines and locale; the 7905 takes no module and has one button.
+    // The user's lines and locale; the 7905 takes no module and has one
+    // button, the profile's first line (ucm keeps its order, BTN-3).
     assert_eq!(c.em_profile, "alice-7960");
     assert_eq!(c.user_locale.name, "French_France");
     assert!(modules(&c).is_empty());
-    assert_eq!(buttons(&c), ["line:3000"]);
+    assert_eq!(buttons(&c), ["line:3001"]);
 }
 
+/// BTN-4 is CME's rule: under `cme` a SIP phone keeps normal lines and the
+/// listed features; under `ucm` it shows the profile as it is.
 #[tokio::test]
-async fn btn_4_sip_phone_keeps_normal_lines_listed_features_and_default_services() {
-    let t = TestServer::start("", "").await;
+async fn btn_4_under_cme_a_sip_phone_keeps_normal_lines_listed_features_and_default_services() {
+    let ucm = TestServer::start("", "").await;
+    assert!(ucm.login(D8851, "alice").await.error_code().is_none());
+    let all = buttons(&ucm.config(D8851).await);
+    assert_eq!(
+        all,
+        [
+            "line:3001",
+            "line:3000",
+            "line:3002",
+            "line:3003,3004",
+            "speedDial:9001"
+        ],
+        "ucm keeps monitored, silent and overlay lines; the 8851's five buttons are full"
+    );
+    let t = TestServer::start("profile = \"cme\"", "").await;
     assert!(t.login(D8851, "alice").await.error_code().is_none());
     let c = t.config(D8851).await;
     assert_eq!(c.device_protocol, "SIP");
@@ -268,13 +288,13 @@ async fn log_9_ring_type_contrast_and_volume_stay_with_the_phone() {
 #[tokio::test]
 async fn btn_5_a_7914_gives_a_7960_room_beyond_its_six_buttons() {
     let t = TestServer::start("", "").await;
-    // alice-7960 has seven entries (after the monitored line is dropped) and one 7914:
-    // all fit; bob-7960 has nine and no module: six lines only (BTN-2).
+    // alice-7960 has eight entries and one 7914: all fit; bob-7960 has
+    // nine and no module: six lines only (BTN-2).
     assert!(t.login(D1, "alice").await.error_code().is_none());
     let c = t.config(D1).await;
     assert_eq!(
         (c.add_on_modules.modules.len(), c.buttons.buttons.len()),
-        (1, 7)
+        (1, 8)
     );
     assert!(t.login(D2, "bob").await.error_code().is_none());
     assert_eq!(t.config(D2).await.buttons.buttons.len(), 6);

@@ -145,7 +145,7 @@ async fn set_parameters(State(state): State<Arc<Server>>, body: Body) -> Reply {
         Ok(p) => p,
         Err(e) => return Err(bad_request(e.to_string())),
     };
-    if let Err((key, message)) = parameters.check() {
+    if let Err((key, message)) = parameters.check(state.em.directory.profile) {
         return Err(bad_request(format!("{key}: {message}")));
     }
     state.set_parameters(parameters).await;
