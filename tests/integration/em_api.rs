@@ -165,11 +165,16 @@ async fn prof_5_user_without_a_usable_profile_gets_code_12() {
     assert_eq!(t.user_on(D1).await, DeviceUser::Nobody);
 }
 
+/// PROF-2/PROF-5: the 7905's device profile default fills in a cross-model
+/// login; it is not a profile for a user who has none (seed A: 205 at the
+/// phone, 12 here).
 #[tokio::test]
-async fn prof_2_user_without_profile_gets_the_model_default() {
+async fn prof_5_a_user_without_any_profile_is_refused_even_where_the_model_has_a_default() {
     let t = TestServer::start(UCM, "").await;
-    assert_eq!(t.login(D7905, "carol").await.body, ResponseBody::Success);
-    assert_eq!(t.user_on(D7905).await, DeviceUser::User("carol".into()));
+    assert_eq!(failure(&t.login(D7905, "carol").await).0, 12);
+    assert_eq!(t.user_on(D7905).await, DeviceUser::Nobody);
+    // alice has a 7960 profile: on the 7905 it loads, the default filling in (PROF-3).
+    assert_eq!(t.login(D7905, "alice").await.body, ResponseBody::Success);
 }
 
 #[tokio::test]

@@ -313,6 +313,11 @@ async fn prof_5_no_profile_on_the_phone_is_205_and_ucm4_12() {
     let t = TestServer::start("", "").await;
     let (code, text, _) = error_of(&log_in(&t, D1, None, "carol", "34567").await);
     assert_eq!((code, text.as_str()), (205, "[205]-User Profile Absent"));
+    // The 7905 has a device profile default; carol still has no profile.
+    assert_eq!(
+        error_of(&log_in(&t, D7905, None, "carol", "34567").await).0,
+        205
+    );
     let t4 = TestServer::start("profile = \"ucm4\"", "").await;
     assert_eq!(
         error_of(&log_in(&t4, D1, None, "carol", "34567").await).0,

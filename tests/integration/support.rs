@@ -82,11 +82,13 @@ profiles = ["em-7960"]
 [[user]]
 id = "4242"
 pin = "42424"
+profiles = ["em-7960"]
 
 [[user]]
 id = "dave"
 pin = "ab#12"
 max_login_time = "0:10"
+profiles = ["em-7960"]
 
 [[user]]
 id = "jürgen"

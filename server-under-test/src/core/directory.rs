@@ -357,12 +357,13 @@ impl Directory {
     }
 
     /// The profile a login of `user` on `device` loads: the named one (which
-    /// must be the user's), else the user's default, else the device profile
-    /// default of the device's model (PROF-2); none is error 12.
+    /// must be the user's), else the user's default. A user with no device
+    /// profile at all has nothing to load (PROF-5: 205 at the phone, 12 at
+    /// the EM API), even where the model has a device profile default: the
+    /// default only fills in a cross-model login (PROF-2, PROF-3; seed A).
     pub fn resolve_profile(
         &self,
         user: UserIdx,
-        device: DeviceIdx,
         requested: Option<&str>,
     ) -> Result<ProfileIdx, ErrorCode> {
         let u = self.user(user);
@@ -377,11 +378,6 @@ impl Directory {
                 .profiles
                 .first()
                 .copied()
-                .or_else(|| {
-                    self.default_profiles
-                        .get(self.device(device).model.name)
-                        .copied()
-                })
                 .ok_or(ErrorCode::ProfileNotFound),
         }
     }

@@ -97,6 +97,9 @@ impl Em {
         let mut effects = Effects::default();
         if self.em_running() {
             let now = self.clock.now_ms();
+            for &d in lock(&self.in_call).iter() {
+                s.keep_awake(d, now);
+            }
             let mut ended = s.expire_due(now);
             ended.extend(self.time_of_day_logouts(&mut s, now));
             effects = self.logins_ended(&ended, true);
@@ -134,9 +137,9 @@ impl Em {
         s.logout_all_except(&in_call)
     }
 
-    /// The phone went off-hook or on-hook (SCCP OffHook/OnHook): off-hook
-    /// restarts the idle timer (TIME-5), and a time-of-day logout that met
-    /// a call happens now (TIME-4).
+    /// The phone went off-hook or on-hook (SCCP OffHook/OnHook): either
+    /// restarts the idle timer, and an off-hook phone is not idle at all
+    /// (TIME-5); a time-of-day logout that met a call happens on-hook (TIME-4).
     pub fn hook_changed(&self, device: DeviceIdx, off_hook: bool) -> Effects {
         {
             let mut in_call = lock(&self.in_call);
@@ -147,9 +150,8 @@ impl Em {
             }
         }
         let (mut s, mut effects) = self.apply_due_timers();
-        if off_hook {
-            s.touch(device, self.clock.now_ms());
-        } else if s.take_logout_on_hook(device) {
+        s.touch(device, self.clock.now_ms());
+        if !off_hook && s.take_logout_on_hook(device) {
             let ended: Vec<_> = s.logout(device).map(|l| (device, l)).into_iter().collect();
             drop(s);
             effects.extend(self.logins_ended(&ended, true));

@@ -78,7 +78,7 @@ pub async fn login(
         return Err(ErrorCode::ProfileNotFound);
     }
     let user = dir.user_idx(order.user_id).ok_or(ErrorCode::UserNotFound)?;
-    let profile = dir.resolve_profile(user, device, order.profile)?;
+    let profile = dir.resolve_profile(user, order.profile)?;
     // The user's own maximum login time replaces the service parameter
     // (TIME-3; 0:00 is no limit); the earlier of it and exclusiveDuration wins.
     let max_login = match dir.user(user).max_login_minutes {
@@ -106,7 +106,11 @@ pub async fn login(
         profile,
         since_ms: now,
         expires_ms: minutes.map(|m| now.saturating_add(m as u64 * 60_000)),
-        idle_minutes: dir.profile(profile).max_idle_minutes,
+        // TIME-5: max-idle-time is a CME setting; CallManager has none.
+        idle_minutes: dir
+            .profile(profile)
+            .max_idle_minutes
+            .filter(|_| dir.profile == ServerProfile::Cme),
     };
     let change = sessions.login(device, active, &rules)?;
     drop(sessions);
@@ -246,6 +250,50 @@ model = "7960"
 name = "SEP000000000002"
 model = "7960"
 "#;
+    /// TIME-5: the idle timer is CME's; an off-hook phone is never idle,
+    /// and its idle time counts again from when it hangs up.
+    #[tokio::test]
+    async fn time_5_idle_logout_is_cme_only_and_an_off_hook_phone_is_not_idle() {
+        let with_idle = |server: &str| {
+            let text = LAB
+                .replace("MULTIPLE", "not-allowed")
+                .replace("profile = \"ucm\"", &format!("profile = \"{server}\""))
+                .replace(
+                    "name = \"alice-7960\"\nmodel = \"7960\"",
+                    "name = \"alice-7960\"\nmodel = \"7960\"\nmax_idle_time = 10",
+                );
+            let lab = Lab::parse(std::path::Path::new("unit.toml"), &text).unwrap();
+            Em::new(&lab, Faults::default())
+        };
+        let minutes = |m: u64| m * 60_000;
+        let ucm = with_idle("ucm");
+        let _ = log_in(&ucm, D1, "alice").await;
+        ucm.advance_clock(minutes(60));
+        assert!(
+            ucm.apply_due_timers().0.on_device(0).is_some(),
+            "ucm has no idle timer"
+        );
+
+        let cme = with_idle("cme");
+        let _ = log_in(&cme, D1, "alice").await;
+        let _ = cme.hook_changed(0, true);
+        cme.advance_clock(minutes(30));
+        assert!(
+            cme.apply_due_timers().0.on_device(0).is_some(),
+            "in a call for 30 minutes"
+        );
+        let _ = cme.hook_changed(0, false);
+        cme.advance_clock(minutes(9));
+        assert!(
+            cme.apply_due_timers().0.on_device(0).is_some(),
+            "9 minutes since hanging up"
+        );
+        cme.advance_clock(minutes(1));
+        let (s, fx) = cme.apply_due_timers();
+        assert_eq!(s.on_device(0), None, "10 minutes idle");
+        assert_eq!(fx.counted(Counter::AutomaticLogout), 1);
+    }
+
     const D1: &str = "SEP000000000001";
     const D2: &str = "SEP000000000002";
 

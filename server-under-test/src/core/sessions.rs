@@ -225,6 +225,14 @@ impl Sessions {
         }
     }
 
+    /// A phone that is off-hook is not idle (TIME-5): an idle deadline
+    /// that came while it was in a call moves to a full idle time from now.
+    pub fn keep_awake(&mut self, device: DeviceIdx, now_ms: u64) {
+        if self.idle_deadline[device as usize].is_some_and(|at| at <= now_ms) {
+            self.touch(device, now_ms);
+        }
+    }
+
     /// Logs out every device but those in `spared`; returns the logins it ended.
     pub fn logout_all_except(
         &mut self,
