@@ -887,7 +887,7 @@ voice user-profile 1
     #[test]
     fn btn_3_a_profile_that_starts_monitored_stops_the_import() {
         let text = "voice user-profile 1\n pin 12345\n number 2004 type monitor-ring\n number 2005,2006 type overlay\n";
-        let e = import(text).err().expect("refused");
+        let e = import(text).expect_err("refused");
         assert_eq!(e.line, 1);
         assert!(e.message.contains("monitored number 2004"), "{}", e.message);
     }

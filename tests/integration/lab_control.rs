@@ -48,6 +48,9 @@ async fn time_6_after_a_service_restart_logins_outlive_their_expiry_until_a_day(
     .await;
     assert!(t.login(D1, "alice").await.error_code().is_none());
     t.lab("/lab/em-service", r#"{"running": false}"#).await;
+    // The stop of TIME-6 is the one a phone sees: 503 from the service.
+    let (status, _, _) = phone_get(&t.url(), &format!("{EM_SERVICE_PATH}?device={D1}"), &[]).await;
+    assert_eq!(status, 503);
     t.advance_clock(2 * 3600).await;
     t.lab("/lab/em-service", r#"{"running": true}"#).await;
     t.advance_clock(2 * 3600).await;

@@ -131,8 +131,10 @@ pub fn profile_view(
     };
     let buttons = match entries_profile {
         Some(p) => {
-            // Services from the profile, else from the model's default (PROF-3).
-            let services = if p.services.is_empty() {
+            // Services from the profile; across models, from the model's
+            // default when the profile has none (PROF-3). A same-model
+            // profile without services has none (seed D).
+            let services = if p.services.is_empty() && p.model != model {
                 default.map_or(&no_services, |d| &d.services)
             } else {
                 &p.services
@@ -162,5 +164,87 @@ pub fn restart_plan(before: &ProfileView, after: &ProfileView) -> &'static [Rese
         &[ResetType::Restart, ResetType::Reset]
     } else {
         &[ResetType::Restart]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use emlab_protocol::lab::Lab;
+
+    const LAB: &str = r#"
+[[user]]
+id = "alice"
+pin = "12345"
+profiles = ["plain-7960"]
+
+[[profile]]
+name = "plain-7960"
+model = "7960"
+lines = [{ number = "3000" }]
+
+[[default_profile]]
+model = "7960"
+services = ["Weather"]
+
+[[default_profile]]
+model = "7940"
+services = ["Weather"]
+
+[[device]]
+name = "SEP000000000001"
+model = "7960"
+
+[[device]]
+name = "SEP000000000002"
+model = "7940"
+"#;
+
+    fn services_on(device: DeviceIdx) -> Vec<String> {
+        let lab = Lab::parse(std::path::Path::new("unit.toml"), LAB).unwrap();
+        let dir = Directory::from_lab(&lab);
+        let login = ActiveLogin {
+            user: 0,
+            profile: dir.profile_idx("plain-7960").unwrap(),
+            since_ms: 0,
+            expires_ms: None,
+            idle_minutes: None,
+        };
+        profile_view(&dir, device, Some(login), 0)
+            .buttons
+            .into_iter()
+            .filter(|b| b.kind == buttons::ButtonKind::Service)
+            .map(|b| b.label)
+            .collect()
+    }
+
+    /// PROF-3 and seed D: a same-model login with a profile without
+    /// services has no services; a cross-model one takes the default's.
+    #[test]
+    fn prof_3_a_same_model_profile_without_services_has_none() {
+        assert!(services_on(0).is_empty(), "7960 profile on a 7960");
+        assert_eq!(services_on(1), ["Weather"], "7960 profile on a 7940");
+    }
+
+    /// RST-2/RST-3: a change of locale or modules resets after the restart.
+    #[test]
+    fn rst_2_3_locale_or_modules_changed_means_restart_then_reset() {
+        let view = |locale: &str, modules: &[&str]| ProfileView {
+            em_profile: "p".into(),
+            user_id: String::new(),
+            locale: locale.into(),
+            modules: modules.iter().map(|m| m.to_string()).collect(),
+            buttons: Vec::new(),
+        };
+        let a = view("English_United_States", &[]);
+        assert_eq!(restart_plan(&a, &a), &[ResetType::Restart]);
+        assert_eq!(
+            restart_plan(&a, &view("German_Germany", &[])),
+            &[ResetType::Restart, ResetType::Reset]
+        );
+        assert_eq!(
+            restart_plan(&a, &view("English_United_States", &["7914"])),
+            &[ResetType::Restart, ResetType::Reset]
+        );
     }
 }
