@@ -142,6 +142,14 @@ pub fn cases() -> Vec<Case> {
             prof::disabled_device_gets_22
         ),
         case!(
+            "PROF-11/protected-phone-22",
+            ["PROF-11"],
+            ALL,
+            [EmApi],
+            "A protected (Secure Tone) phone refuses login and logout with 22",
+            prof::protected_phone_gets_22
+        ),
+        case!(
             "PROF-7/user-locale-wins",
             ["PROF-7", "PROF-1", "PROF-8"],
             ALL,
@@ -513,7 +521,6 @@ pub const NOT_COVERED: &[(&str, &str)] = &[
     ),
     ("PROF-9", ROUND_2),
     ("PROF-10", ROUND_2),
-    ("PROF-11", ROUND_2),
     ("MET-1", ROUND_2),
     ("TRBL-1", ROUND_2),
     ("TRBL-2", ROUND_2),

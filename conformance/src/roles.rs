@@ -62,6 +62,8 @@ roles! {
         "a one-line phone of another model than the users' profiles, taking no add-on modules (a 7905)";
     EM_DISABLED_PHONE = "em_disabled_phone", Device,
         "a phone with Extension Mobility disabled";
+    PROTECTED_PHONE = "protected_phone", Device,
+        "a phone marked protected (Secure Tone, `protected = true`), EM otherwise enabled";
     SIP_PHONE = "sip_phone", Device,
         "an 8800-series (SIP) phone with EM enabled";
     CUSTOM_TEMPLATE_7940 = "custom_template_7940", Device,

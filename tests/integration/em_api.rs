@@ -177,6 +177,17 @@ async fn prof_5_a_user_without_any_profile_is_refused_even_where_the_model_has_a
     assert_eq!(t.login(D7905, "alice").await.body, ResponseBody::Success);
 }
 
+/// PROF-11: EM is disabled on protected (Secure Tone) phones: login and
+/// logout are refused with 22, and nothing changes.
+#[tokio::test]
+async fn prof_11_a_protected_phone_refuses_login_and_logout_with_22() {
+    let t = TestServer::start(UCM, "").await;
+    assert_eq!(failure(&t.login(D_PROTECTED, "alice").await).0, 22);
+    assert_eq!(failure(&t.logout(D_PROTECTED).await).0, 22);
+    assert_eq!(t.user_on(D_PROTECTED).await, DeviceUser::Nobody);
+    assert_eq!(t.devices_of("alice").await, [UserDevicesEntry::Nobody]);
+}
+
 #[tokio::test]
 async fn prof_6_em_disabled_device_gets_code_22() {
     let t = TestServer::start(UCM, "").await;

@@ -196,6 +196,11 @@ template = "7940 1-Line"
 name = "SEP000000000009"
 model = "7940"
 
+[[device]]
+name = "SEP00000000000A"
+model = "7960"
+protected = true
+
 [fleet]
 count = 300
 models = {{ "7960" = 100 }}
@@ -208,6 +213,8 @@ pub const D2: &str = "SEP000000000002";
 pub const D7905: &str = "SEP000000000003";
 pub const D_DISABLED: &str = "SEP000000000004";
 pub const D8851: &str = "SEP000000000005";
+/// A protected (Secure Tone) 7960 (PROF-11).
+pub const D_PROTECTED: &str = "SEP00000000000A";
 
 pub fn lab(server: &str, params: &str) -> Lab {
     Lab::parse(Path::new("test-lab.toml"), &lab_text(server, params)).expect("test lab is valid")

@@ -38,6 +38,20 @@ pub async fn disabled_device_gets_22(p: Arc<Probe>) -> Result<(), Stop> {
     )
 }
 
+pub async fn protected_phone_gets_22(p: Arc<Probe>) -> Result<(), Stop> {
+    let (phone, user) = (p.role(PROTECTED_PHONE)?, p.role(USER)?);
+    expect_eq(
+        "login on a protected (Secure Tone) phone",
+        p.login(&phone, &user).await.as_str(),
+        "22",
+    )?;
+    expect_eq(
+        "logout on a protected phone",
+        p.logout(&phone).await.as_str(),
+        "22",
+    )
+}
+
 pub async fn the_users_locale_wins_and_the_config_follows(p: Arc<Probe>) -> Result<(), Stop> {
     let (d1, user) = (p.role(PHONE)?, p.role(USER_WITH_LOCALE)?);
     let locale = p

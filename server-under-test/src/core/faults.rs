@@ -30,10 +30,12 @@ pub enum Fault {
     KeepExtraButtons,
     /// URL-2: a missing `device` parameter shows 201 instead of 207.
     MissingDevice201,
+    /// PROF-11: a protected (Secure Tone) phone accepts logins and logouts.
+    IgnoreProtected,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 11] = [
+    pub const ALL: [Fault; 12] = [
         Fault::LogoutDoesNothing,
         Fault::AcceptAnyPin,
         Fault::IgnoreEmDisabled,
@@ -45,6 +47,7 @@ impl Fault {
         Fault::TrustEveryAddress,
         Fault::KeepExtraButtons,
         Fault::MissingDevice201,
+        Fault::IgnoreProtected,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +63,7 @@ impl Fault {
             Fault::TrustEveryAddress => "trust-every-address",
             Fault::KeepExtraButtons => "keep-extra-buttons",
             Fault::MissingDevice201 => "missing-device-201",
+            Fault::IgnoreProtected => "ignore-protected",
         }
     }
 
@@ -77,6 +81,7 @@ impl Fault {
             Fault::TrustEveryAddress => "IP-1",
             Fault::KeepExtraButtons => "BTN-2",
             Fault::MissingDevice201 => "URL-2",
+            Fault::IgnoreProtected => "PROF-11",
         }
     }
 

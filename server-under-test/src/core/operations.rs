@@ -67,6 +67,7 @@ pub async fn login(
     if !dir.device(device).em_enabled && !state.faults.has(Fault::IgnoreEmDisabled) {
         return Err(ErrorCode::DeviceLogonDisabled);
     }
+    refuse_protected(state, device)?;
     let parameters = state.parameters();
     state.check_source(&parameters, Some(device), order.source)?;
     // BTN-6: CallManager 4.x logs a 7940 in only on its 1- or 2-line template.
@@ -138,6 +139,15 @@ pub async fn login(
     Ok(())
 }
 
+/// PROF-11: Extension Mobility is disabled on protected (Secure Tone)
+/// phones; emlab refuses with 22, the code of a phone with EM disabled.
+fn refuse_protected(state: &Em, device: DeviceIdx) -> Result<(), ErrorCode> {
+    if state.directory.device(device).protected && !state.faults.has(Fault::IgnoreProtected) {
+        return Err(ErrorCode::DeviceLogonDisabled);
+    }
+    Ok(())
+}
+
 /// Logs `device_name` out if `may_act_for(user_id)` allows it for the user
 /// who is logged in there (error 10 otherwise).
 pub async fn logout(
@@ -154,6 +164,7 @@ pub async fn logout(
         .device_idx(device_name)
         .ok_or(ErrorCode::DeviceNotFound)?;
     state.check_source(&state.parameters(), Some(device), source)?;
+    refuse_protected(state, device)?;
     let em_enabled = dir.device(device).em_enabled;
     let (mut sessions, fired) = state.apply_due_timers();
     effects.extend(fired);
