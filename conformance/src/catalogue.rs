@@ -345,6 +345,22 @@ pub fn cases() -> Vec<Case> {
 fn timers_cme_and_more() -> Vec<Case> {
     vec![
         case!(
+            "CRED-1/change-pin-at-the-phone",
+            ["CRED-1"],
+            UCM_BOTH,
+            [PhoneService, LabControl],
+            "Change Credential refuses a wrong current PIN (201) and a confirmation that differs (213), then changes the PIN",
+            auth::change_credential_at_the_phone
+        ),
+        case!(
+            "CRED-2/must-change-then-login",
+            ["CRED-2"],
+            UCM_BOTH,
+            [PhoneService, LabControl],
+            "A must-change PIN gets 27 until the user changes it through Change Credential",
+            auth::must_change_pin_logs_in_after_a_change
+        ),
+        case!(
             "AUTH-5/old-pin-cached-two-minutes",
             ["AUTH-5"],
             UCM,
@@ -483,9 +499,9 @@ fn timers_cme_and_more() -> Vec<Case> {
         case!(
             "BTN-3/first-line-not-monitored",
             ["BTN-3"],
-            ALL,
+            CME,
             [PhoneService, ConfigFiles],
-            "A profile listing a monitored line first never puts it on button 1",
+            "cme: a profile listing a monitored line first never puts it on button 1 (the rule is CME's)",
             btn::the_first_line_is_never_monitored
         ),
         case!(
@@ -513,8 +529,6 @@ pub const NOT_COVERED: &[(&str, &str)] = &[
         "LIM-3",
         "a one-hour load, not a conformance case: run scenarios/2000-per-hour.toml against the target",
     ),
-    ("CRED-1", ROUND_2),
-    ("CRED-2", ROUND_2),
     (
         "AUTH-8",
         "the reference server implements it (a cme user logs in with `password`, tested in tests/integration/cme_import.rs); no conformance case yet",

@@ -327,6 +327,26 @@ impl Probe {
         }
     }
 
+    /// The Change Credential service's answer to `query` (CRED-1).
+    pub async fn change_credential_screen(
+        &self,
+        from: Ipv4Addr,
+        query: &str,
+    ) -> Result<PhoneObject, Stop> {
+        let url = format!(
+            "{}{}?{query}",
+            self.target.em_base.trim_end_matches('/'),
+            phone_xml::CHANGE_CREDENTIAL_PATH
+        );
+        match self.get(from, &url).await {
+            Fetched::Ok { status: 200, body } => {
+                PhoneObject::from_xml(&String::from_utf8_lossy(&body))
+                    .map_err(|e| fail("a Cisco IP Phone XML object", format!("unparsable: {e}")))
+            }
+            other => Err(fail("HTTP 200", other.failure_label())),
+        }
+    }
+
     /// The `[N]` code on an error screen, if any.
     pub fn code_of(object: &PhoneObject) -> Option<u16> {
         match object {

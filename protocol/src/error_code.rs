@@ -131,6 +131,9 @@ error_codes! {
     UserProfileAbsent = 205, "User Profile Absent";
     /// No `device` parameter (URL-2).
     DeviceNameEmpty = 207, "Device Name Empty";
+    /// Change Credential refused the new PIN (CRED-1; emlab's choice of
+    /// code, PROTOCOL.md §8); the screen adds why.
+    InvalidNewPin = 213, "Invalid new PIN";
     /// The EM API is unreachable from the service (URL-3).
     EmServiceConnectionError = 208, "EMService Conn. error";
     /// Unknown `loginType`.

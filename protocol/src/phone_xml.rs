@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 /// The phone-facing EM service (PROTOCOL.md §2); phones reach it as
 /// `http://<host>:8080/emapp/EMAppServlet?device=#DEVICENAME#` (URL-1).
 pub const EM_SERVICE_PATH: &str = "/emapp/EMAppServlet";
+/// The Change Credential phone service (CRED-1, PROTOCOL.md §8).
+pub const CHANGE_CREDENTIAL_PATH: &str = "/changecredential/ChangeCredentialServlet";
 
 pub const MAX_TITLE: usize = 32;
 pub const MAX_PROMPT: usize = 32;

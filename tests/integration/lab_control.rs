@@ -3,7 +3,9 @@
 
 use crate::support::*;
 use emlab_protocol::em_api::DeviceUser;
-use emlab_protocol::phone_xml::{EM_SERVICE_PATH, PhoneObject, error_number};
+use emlab_protocol::phone_xml::{
+    CHANGE_CREDENTIAL_PATH, EM_SERVICE_PATH, PhoneObject, error_number,
+};
 use emlab_simulator::em_client::Reply;
 
 /// A phone login through the EM service; the `[N]` code, or 0 on success.
@@ -403,4 +405,115 @@ async fn a_same_user_relogin_counts_once() {
     );
     assert!(t.login(D2, "bob").await.error_code().is_none());
     assert!(t.metrics().await.contains("em_logins_total 2\n"));
+}
+
+/// The Change Credential service's screen for `query`, as the phone gets it.
+async fn change_credential(t: &TestServer, query: &str) -> PhoneObject {
+    let (status, _, body) =
+        phone_get(&t.url(), &format!("{CHANGE_CREDENTIAL_PATH}?{query}"), &[]).await;
+    assert_eq!(status, 200, "{body}");
+    PhoneObject::from_xml(&body).unwrap()
+}
+
+fn text(o: &PhoneObject) -> &str {
+    match o {
+        PhoneObject::Text(t) => &t.text,
+        other => panic!("expected CiscoIPPhoneText, got {other:?}"),
+    }
+}
+
+/// CRED-1: the service asks for user ID, current PIN, new PIN and its
+/// confirmation; refuses a wrong current PIN (201), a new PIN that breaks
+/// AUTH-4 or differs from its confirmation (213 with why); then the new
+/// PIN logs in, and the old one only while the login's cache lasts.
+#[tokio::test]
+async fn cred_1_a_user_changes_the_pin_at_the_phone() {
+    let t = TestServer::start("profile = \"ucm4\"", "").await;
+    let PhoneObject::Input(form) = change_credential(&t, &format!("device={D1}")).await else {
+        panic!("expected the form")
+    };
+    assert_eq!(form.title.as_deref(), Some("Change Credential"));
+    let fields: Vec<(&str, &str)> = form
+        .items
+        .iter()
+        .map(|i| (i.query_string_param.as_str(), i.input_flags.as_str()))
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("userid", "A"),
+            ("oldpin", "NP"),
+            ("newpin", "NP"),
+            ("confirmpin", "NP")
+        ]
+    );
+    assert!(
+        form.url
+            .ends_with(&format!("{CHANGE_CREDENTIAL_PATH}?device={D1}")),
+        "{}",
+        form.url
+    );
+    assert_eq!(phone_login(&t, D1, "bob", "23456").await, 0);
+    assert!(t.logout(D1).await.error_code().is_none());
+    let submit = |old: &str, new: &str, confirm: &str| {
+        format!("device={D1}&userid=bob&oldpin={old}&newpin={new}&confirmpin={confirm}")
+    };
+    let cases = [
+        (
+            submit("99999", "55555", "55555"),
+            "[201]-Authentication error",
+        ),
+        (
+            submit("23456", "5555", "5555"),
+            "[213]-Invalid new PIN: fewer than 5 digits",
+        ),
+        (
+            submit("23456", "55555", "55556"),
+            "[213]-Invalid new PIN: the confirmation differs",
+        ),
+        (submit("23456", "55555", "55555"), "PIN changed"),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(
+            text(&change_credential(&t, &query).await),
+            expected,
+            "{query}"
+        );
+    }
+    assert_eq!(
+        phone_login(&t, D1, "bob", "23456").await,
+        0,
+        "the old PIN, cached for 2 minutes from the login that used it (AUTH-5)"
+    );
+    assert!(t.logout(D1).await.error_code().is_none());
+    assert_eq!(phone_login(&t, D1, "bob", "55555").await, 0);
+    assert!(t.logout(D1).await.error_code().is_none());
+    t.advance_clock(3 * 60).await;
+    assert_eq!(phone_login(&t, D1, "bob", "23456").await, 201);
+    assert_eq!(phone_login(&t, D1, "bob", "55555").await, 0);
+}
+
+/// CRED-2: a must-change PIN gets 27 at login until the user changes it
+/// through Change Credential; then the login succeeds.
+#[tokio::test]
+async fn cred_2_a_must_change_pin_logs_in_after_a_change_at_the_phone() {
+    let t = TestServer::start("", "").await;
+    assert_eq!(phone_login(&t, D1, "nina", "77777").await, 27);
+    let changed = change_credential(
+        &t,
+        &format!("device={D1}&userid=nina&oldpin=77777&newpin=70707&confirmpin=70707"),
+    )
+    .await;
+    assert_eq!(text(&changed), "PIN changed");
+    assert_eq!(phone_login(&t, D1, "nina", "70707").await, 0);
+    // Lab control flags a PIN must-change again.
+    assert!(t.logout(D1).await.error_code().is_none());
+    let (status, _) = t
+        .lab(
+            "/lab/users/nina/pin",
+            r#"{"pin": "70707", "must_change": true}"#,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(phone_login(&t, D1, "nina", "70707").await, 27);
 }

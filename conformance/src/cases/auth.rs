@@ -5,6 +5,8 @@ use crate::case::{Stop, expect, expect_eq};
 use crate::probe::Probe;
 use crate::roles::*;
 use emlab_protocol::em_api::{AppInfo, Login, Message, Operation, Request};
+use emlab_protocol::phone_xml::PhoneObject;
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 /// The `[N]` code the phone service shows for `query`.
@@ -205,4 +207,117 @@ pub async fn pin_rules_per_profile(p: Arc<Probe>) -> Result<(), Stop> {
             Some(201),
         ),
     }
+}
+
+/// What a screen says: `PIN changed`, `Login Successful`, an `[N]` code, or
+/// the kind of object.
+fn said(o: &PhoneObject) -> String {
+    match o {
+        PhoneObject::Text(t) => Probe::code_of(o).map_or_else(|| t.text.clone(), |c| c.to_string()),
+        PhoneObject::Input(_) => "an input form".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A PIN that differs from `old` and has every profile's form (AUTH-4).
+fn another_pin(old: &str) -> &'static str {
+    if old == "22222" { "33333" } else { "22222" }
+}
+
+/// Puts the user's PIN back as the lab has it (lab control).
+async fn restore_pin(p: &Probe, user: &str) -> Result<(), Stop> {
+    let must_change = p.lab_user(user).is_some_and(|u| u.pin_must_change);
+    let body = serde_json::json!({ "pin": p.pin_of(user), "must_change": must_change });
+    let path = format!("users/{}/pin", crate::probe::path_segment(user));
+    p.lab_post(&path, &body.to_string()).await.map(drop)
+}
+
+/// A phone login with `pin`: `Login Successful` or the `[N]` code.
+async fn phone_login(
+    p: &Probe,
+    ip: Ipv4Addr,
+    device: &str,
+    user: &str,
+    pin: &str,
+) -> Result<String, Stop> {
+    let s = p
+        .phone_screen(ip, &format!("device={device}&userid={user}&seq={pin}"))
+        .await?;
+    p.clear(&[device]).await;
+    Ok(said(&s))
+}
+
+pub async fn change_credential_at_the_phone(p: Arc<Probe>) -> Result<(), Stop> {
+    p.need_lab_control()?;
+    let (d1, user) = (p.role(PHONE)?, p.role(SECOND_USER)?);
+    let ip = phone_ip(16);
+    let old = p.pin_of(&user);
+    let new = another_pin(&old);
+    let form = p
+        .change_credential_screen(ip, &format!("device={d1}"))
+        .await?;
+    let PhoneObject::Input(form) = form else {
+        return Err(crate::case::fail("the Change Credential form", said(&form)));
+    };
+    let params: Vec<&str> = form
+        .items
+        .iter()
+        .map(|i| i.query_string_param.as_str())
+        .collect();
+    expect_eq(
+        "the form's fields",
+        params.as_slice(),
+        ["userid", "oldpin", "newpin", "confirmpin"].as_slice(),
+    )?;
+    let submit = |current: &str, new: &str, confirm: &str| {
+        format!("device={d1}&userid={user}&oldpin={current}&newpin={new}&confirmpin={confirm}")
+    };
+    let wrong_current = said(
+        &p.change_credential_screen(ip, &submit(another_pin(new), new, new))
+            .await?,
+    );
+    let mismatch = said(
+        &p.change_credential_screen(ip, &submit(&old, new, "24680"))
+            .await?,
+    );
+    let changed = said(
+        &p.change_credential_screen(ip, &submit(&old, new, new))
+            .await?,
+    );
+    let login = phone_login(&p, ip, &d1, &user, new).await;
+    restore_pin(&p, &user).await?;
+    expect_eq(
+        "(wrong current PIN, confirmation differs, good change, login with the new PIN)",
+        (
+            wrong_current.as_str(),
+            mismatch.as_str(),
+            changed.as_str(),
+            login?.as_str(),
+        ),
+        ("201", "213", "PIN changed", "Login Successful"),
+    )
+}
+
+pub async fn must_change_pin_logs_in_after_a_change(p: Arc<Probe>) -> Result<(), Stop> {
+    p.need_lab_control()?;
+    let (d1, user) = (p.role(PHONE)?, p.role(SECOND_USER)?);
+    let ip = phone_ip(17);
+    let old = p.pin_of(&user);
+    let new = another_pin(&old);
+    let path = format!("users/{}/pin", crate::probe::path_segment(&user));
+    let flagged = serde_json::json!({ "pin": old, "must_change": true }).to_string();
+    p.lab_post(&path, &flagged).await?;
+    let before = phone_login(&p, ip, &d1, &user, &old).await;
+    let query = format!("device={d1}&userid={user}&oldpin={old}&newpin={new}&confirmpin={new}");
+    let changed = p
+        .change_credential_screen(ip, &query)
+        .await
+        .map(|s| said(&s));
+    let after = phone_login(&p, ip, &d1, &user, new).await;
+    restore_pin(&p, &user).await?;
+    expect_eq(
+        "(login with a must-change PIN, its change at the phone, login with the new PIN)",
+        (before?.as_str(), changed?.as_str(), after?.as_str()),
+        ("27", "PIN changed", "Login Successful"),
+    )
 }

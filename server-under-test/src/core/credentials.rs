@@ -3,7 +3,39 @@
 //! credential cached at the last login (AUTH-5).
 
 use crate::core::directory::{Directory, UserIdx};
+use emlab_protocol::ServerProfile;
 use std::collections::BTreeSet;
+
+/// Keypad characters: digits, letters, `*` and `#` (AUTH-3, AUTH-4).
+pub fn keypad(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '#')
+}
+
+/// Whether `pin` has the form a login secret must have (AUTH-4, AUTH-8),
+/// and if not, why, in words a phone screen can show: keypad characters
+/// under `ucm`; 5 or more digits under `ucm4`; under `cme` letters and
+/// digits for a user with a `password` credential, else 4 to 8 digits.
+pub fn pin_form(profile: ServerProfile, has_password: bool, pin: &str) -> Result<(), &'static str> {
+    let digits = pin.chars().all(|c| c.is_ascii_digit());
+    match profile {
+        _ if pin.is_empty() => Err("empty"),
+        _ if !keypad(pin) => Err("only digits, letters, * and #"),
+        ServerProfile::Ucm => Ok(()),
+        ServerProfile::Ucm4 if !digits => Err("digits only"),
+        ServerProfile::Ucm4 if pin.len() < 5 => Err("fewer than 5 digits"),
+        ServerProfile::Ucm4 => Ok(()),
+        ServerProfile::Cme if has_password => {
+            if pin.chars().all(|c| c.is_ascii_alphanumeric()) {
+                Ok(())
+            } else {
+                Err("only letters and digits")
+            }
+        }
+        ServerProfile::Cme if digits && (4..=8).contains(&pin.len()) => Ok(()),
+        ServerProfile::Cme => Err("4 to 8 digits"),
+    }
+}
 
 /// How long a logged-in user's credentials stay cached (AUTH-5).
 pub const CREDENTIAL_CACHE_MS: u64 = 2 * 60 * 1000;
@@ -81,6 +113,11 @@ impl Credentials {
         c.must_change = false;
     }
 
+    /// Flags the PIN must-change (error 27 at login until it changes).
+    pub fn flag_must_change(&mut self, user: UserIdx, must_change: bool) {
+        self.get_mut(user).must_change = must_change;
+    }
+
     /// Puts back a saved credential.
     pub fn restore(&mut self, user: UserIdx, saved: Credential) {
         self.by_user[user as usize] = saved;
@@ -132,6 +169,27 @@ mod tests {
         assert!(c.matches(0, "1111", 1_000 + CREDENTIAL_CACHE_MS - 1));
         assert!(!c.matches(0, "1111", 1_000 + CREDENTIAL_CACHE_MS));
         assert!(!c.matches(0, "3333", 1_000));
+    }
+
+    /// AUTH-4/AUTH-8: the form of a PIN per server profile.
+    #[test]
+    fn auth_4_pin_forms_per_profile() {
+        use ServerProfile::*;
+        assert_eq!(pin_form(Ucm, false, "ab#12"), Ok(()));
+        assert_eq!(
+            pin_form(Ucm, false, "ab 12"),
+            Err("only digits, letters, * and #")
+        );
+        assert_eq!(pin_form(Ucm4, false, "1234"), Err("fewer than 5 digits"));
+        assert_eq!(pin_form(Ucm4, false, "1234a"), Err("digits only"));
+        assert_eq!(pin_form(Ucm4, false, "12345"), Ok(()));
+        assert_eq!(pin_form(Cme, false, "123"), Err("4 to 8 digits"));
+        assert_eq!(pin_form(Cme, true, "pass123"), Ok(()));
+        assert_eq!(
+            pin_form(Cme, true, "pass#1"),
+            Err("only letters and digits")
+        );
+        assert_eq!(pin_form(Ucm, false, ""), Err("empty"));
     }
 
     #[test]

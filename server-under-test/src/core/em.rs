@@ -291,6 +291,11 @@ impl Em {
         lock(&self.credentials).set(user, pin);
     }
 
+    /// Flags (or clears) the user's PIN as must-change (lab control).
+    pub fn flag_must_change(&self, user: UserIdx, must_change: bool) {
+        lock(&self.credentials).flag_must_change(user, must_change);
+    }
+
     /// Whether the user's PIN is flagged must-change (error 27).
     pub fn pin_must_change(&self, user: UserIdx) -> bool {
         lock(&self.credentials).get(user).must_change

@@ -32,10 +32,14 @@ pub enum Fault {
     MissingDevice201,
     /// PROF-11: a protected (Secure Tone) phone accepts logins and logouts.
     IgnoreProtected,
+    /// CRED-1: Change Credential takes any current PIN.
+    ChangeCredentialIgnoresCurrentPin,
+    /// CRED-2: a PIN changed at the phone stays flagged must-change.
+    MustChangeSurvivesAChange,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 12] = [
+    pub const ALL: [Fault; 14] = [
         Fault::LogoutDoesNothing,
         Fault::AcceptAnyPin,
         Fault::IgnoreEmDisabled,
@@ -48,6 +52,8 @@ impl Fault {
         Fault::KeepExtraButtons,
         Fault::MissingDevice201,
         Fault::IgnoreProtected,
+        Fault::ChangeCredentialIgnoresCurrentPin,
+        Fault::MustChangeSurvivesAChange,
     ];
 
     pub fn name(self) -> &'static str {
@@ -64,6 +70,8 @@ impl Fault {
             Fault::KeepExtraButtons => "keep-extra-buttons",
             Fault::MissingDevice201 => "missing-device-201",
             Fault::IgnoreProtected => "ignore-protected",
+            Fault::ChangeCredentialIgnoresCurrentPin => "change-credential-ignores-current-pin",
+            Fault::MustChangeSurvivesAChange => "must-change-survives-a-change",
         }
     }
 
@@ -82,6 +90,8 @@ impl Fault {
             Fault::KeepExtraButtons => "BTN-2",
             Fault::MissingDevice201 => "URL-2",
             Fault::IgnoreProtected => "PROF-11",
+            Fault::ChangeCredentialIgnoresCurrentPin => "CRED-1",
+            Fault::MustChangeSurvivesAChange => "CRED-2",
         }
     }
 

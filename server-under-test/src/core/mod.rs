@@ -7,6 +7,7 @@
 //! - [`em`]: the state every operation shares, and the rules around it;
 //! - [`admission`]: Maximum Concurrent Requests (error 26);
 //! - [`credentials`]: PINs, must-change, the two-minute cache (AUTH-5);
+//! - [`change_credential`]: a user changes their PIN at the phone (CRED-1/2);
 //! - [`addresses`]: Validate IP Address, trusted list, device cache (IP-1..4);
 //! - [`profile_view`]: what a phone's configuration says, and the restart plan;
 //! - [`call_logs`]: when call logs clear (LOGS-1/2);
@@ -19,6 +20,7 @@
 pub mod addresses;
 pub mod admission;
 pub mod call_logs;
+pub mod change_credential;
 pub mod clock;
 pub mod credentials;
 pub mod directory;

@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use emlab_protocol::em_api::{EM_API_PATH, MAX_BODY_BYTES};
-use emlab_protocol::phone_xml::EM_SERVICE_PATH;
+use emlab_protocol::phone_xml::{CHANGE_CREDENTIAL_PATH, EM_SERVICE_PATH};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -23,6 +23,10 @@ pub fn router(state: Arc<Server>, lab_control: bool) -> Router {
     let mut router = Router::new()
         .route(EM_API_PATH, post(em_servlet))
         .route(EM_SERVICE_PATH, get(phone_service::em_service))
+        .route(
+            CHANGE_CREDENTIAL_PATH,
+            get(crate::io::change_credential::change_credential),
+        )
         .route(AUTHENTICATE_PATH, get(authenticate))
         .route("/metrics", get(metrics));
     if lab_control {

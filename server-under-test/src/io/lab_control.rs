@@ -8,7 +8,7 @@
 //! | `POST /lab/clock/advance {"seconds": N}` | the server clock jumps; due timers fire |
 //! | `GET /lab/service-parameters` | the parameters in force |
 //! | `POST /lab/service-parameters {"max_concurrent_requests": 2, ...}` | changes the named ones (checked like the lab file; TIME-2) |
-//! | `POST /lab/users/{id}/pin {"pin": "54321"}` | changes a PIN (AUTH-5) |
+//! | `POST /lab/users/{id}/pin {"pin": "54321", "must_change": false}` | changes a PIN (AUTH-5), flagged must-change or not (CRED-2) |
 //! | `POST /lab/devices/{name}/logout` | an administrator logs the device out (LOG-7) |
 //! | `POST /lab/em-service {"running": false}` | stops or starts the EM service (LIM-4, TIME-6) |
 //! | `POST /lab/em-api {"running": false}` | stops only the EM API, as if the phone service could not reach it (URL-3) |
@@ -157,15 +157,20 @@ async fn set_parameters(State(state): State<Arc<Server>>, body: Body) -> Reply {
 #[serde(deny_unknown_fields)]
 struct NewPin {
     pin: String,
+    /// Flags the new PIN must-change (error 27 at login until the user
+    /// changes it, CRED-2); by default a PIN set here need not change.
+    #[serde(default)]
+    must_change: bool,
 }
 
 async fn set_pin(State(state): State<Arc<Server>>, Path(id): Path<String>, body: Body) -> Reply {
     let user = user_of(&state, &id)?;
-    let NewPin { pin } = json_body(body).await?;
+    let NewPin { pin, must_change } = json_body(body).await?;
     if pin.is_empty() {
         return Err(bad_request("the PIN is empty"));
     }
     state.em.set_pin(user, pin);
+    state.em.flag_must_change(user, must_change);
     saved(&state).await?;
     ok(json!({ "user": id }))
 }

@@ -7,6 +7,7 @@
 //! - [`http`]: the routes of the EM API, the phone service, `/metrics` and `/lab/`;
 //! - [`em_api`]: the EM API servlet (applications);
 //! - [`phone_service`]: the phone-facing EM service (users at phones);
+//! - [`change_credential`]: the Change Credential phone service (CRED-1);
 //! - [`lab_control`]: `/lab/`: parameters, PINs, admin logout, EM stop/start;
 //! - [`config_files`]: `SEP<MAC>.cnf.xml` on the configuration port;
 //! - [`tftp_server`]: the configuration files over TFTP (UDP);
@@ -19,6 +20,7 @@
 //! - [`dns`]: the Trusted List's host names, resolved off the request path.
 
 pub mod call_log_push;
+pub mod change_credential;
 pub mod config_files;
 pub mod control;
 pub mod dns;

@@ -15,6 +15,7 @@
 //! 7940/7960/7905 prefer ISO-8859-1).
 
 use crate::core::addresses::Source;
+use crate::core::credentials::{keypad, pin_form};
 use crate::core::faults::Fault;
 use crate::core::operations::LoginOrder;
 use crate::io::server::Server;
@@ -109,13 +110,7 @@ pub async fn em_service(
     if !state.em.em_running() {
         return crate::io::service_unavailable();
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    // The phone follows these URLs back: the scheme it came in on.
-    let scheme = if over_tls.is_some() { "https" } else { "http" };
-    let base = format!("{scheme}://{host}{EM_SERVICE_PATH}");
+    let base = service_url(&headers, over_tls.is_some(), EM_SERVICE_PATH);
     // The phone's own address; a Via header means it came through a proxy (IP-1, IP-3).
     let source = Source::new(peer.ip(), headers.contains_key("via"));
     let mut screen = screen(&state, &base, query.as_deref().unwrap_or(""), source).await;
@@ -123,16 +118,32 @@ pub async fn em_service(
     if let Err(code) = state.persist().await {
         screen = failure(state.em.directory.profile, "Login Unsuccessful", code);
     }
+    answer_phone(&headers, &screen)
+}
+
+/// `scheme://host/path` of a phone service as the phone reached it: the
+/// phone follows the URLs in its screens back, over the scheme it came in on.
+pub(crate) fn service_url(headers: &HeaderMap, over_tls: bool, path: &str) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = if over_tls { "https" } else { "http" };
+    format!("{scheme}://{host}{path}")
+}
+
+/// A screen in the charset the phone prefers.
+pub(crate) fn answer_phone(headers: &HeaderMap, screen: &PhoneObject) -> Response {
     let latin1 = prefers_latin1(
         headers
             .get(header::ACCEPT_CHARSET)
             .and_then(|h| h.to_str().ok()),
     );
-    render(&screen, latin1)
+    render(screen, latin1)
 }
 
 /// A failure screen: `[N]-text` under "Login Unsuccessful" or "Logout Unsuccessful".
-fn failure(profile: ServerProfile, prompt: &str, code: ErrorCode) -> PhoneObject {
+pub(crate) fn failure(profile: ServerProfile, prompt: &str, code: ErrorCode) -> PhoneObject {
     // Never the query: its `seq` is the user's PIN.
     tracing::debug!(
         code = code.code(),
@@ -152,7 +163,7 @@ fn text(body: &str) -> PhoneObject {
 }
 
 /// `base?k=v&k=v`, percent-encoded.
-fn url(base: &str, params: &[(&str, &str)]) -> String {
+pub(crate) fn url(base: &str, params: &[(&str, &str)]) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     for (k, v) in params {
         q.append_pair(k, v);
@@ -321,12 +332,6 @@ fn state_check(
     PhoneObject::Input(PhoneInput::new(TITLE, prompt, &back, items))
 }
 
-/// Keypad characters: digits, letters, `*` and `#` (AUTH-3, AUTH-4).
-fn keypad(s: &str) -> bool {
-    s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '#')
-}
-
 /// Finds the user and checks the PIN (AUTH-1..4, LOG-5).
 fn authenticate(
     state: &Server,
@@ -344,12 +349,8 @@ fn authenticate(
     };
     let id_ok =
         keypad(id) && (params.alphanumeric_user_id || id.chars().all(|c| c.is_ascii_digit()));
-    let pin_ok = keypad(pin)
-        && match profile {
-            ServerProfile::Ucm4 => pin.len() >= 5 && pin.chars().all(|c| c.is_ascii_digit()),
-            // The credential's form depends on the user (AUTH-8): checked below.
-            ServerProfile::Cme | ServerProfile::Ucm => true,
-        };
+    // Under cme the form depends on the user (AUTH-8): checked below.
+    let pin_ok = profile == ServerProfile::Cme || pin_form(profile, false, pin).is_ok();
     if !id_ok || !pin_ok {
         return Err(ErrorCode::AuthenticationError);
     }
@@ -369,14 +370,10 @@ fn authenticate(
     };
     // cme without a password credential: a 4-to-8-digit PIN, as labs
     // before AUTH-8 had it; with one, the password (letters and digits).
-    if profile == ServerProfile::Cme {
-        let form_ok = match &dir.user(user).password {
-            Some(_) => !pin.is_empty() && pin.chars().all(|c| c.is_ascii_alphanumeric()),
-            None => (4..=8).contains(&pin.len()) && pin.chars().all(|c| c.is_ascii_digit()),
-        };
-        if !form_ok {
-            return Err(ErrorCode::AuthenticationError);
-        }
+    if profile == ServerProfile::Cme
+        && pin_form(profile, dir.user(user).password.is_some(), pin).is_err()
+    {
+        return Err(ErrorCode::AuthenticationError);
     }
     if !state.em.pin_matches(user, pin) && !state.em.faults.has(Fault::AcceptAnyPin) {
         return Err(ErrorCode::AuthenticationError);
