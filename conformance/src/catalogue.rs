@@ -142,6 +142,14 @@ pub fn cases() -> Vec<Case> {
             prof::disabled_device_gets_22
         ),
         case!(
+            "PROF-10/intercom-on-default-device",
+            ["PROF-10"],
+            ALL,
+            [ConfigFiles],
+            "An intercom line shows on its default device and nowhere else",
+            prof::intercom_line_only_on_its_default_device
+        ),
+        case!(
             "PROF-11/protected-phone-22",
             ["PROF-11"],
             ALL,
@@ -534,7 +542,6 @@ pub const NOT_COVERED: &[(&str, &str)] = &[
         "the reference server implements it (a cme user logs in with `password`, tested in tests/integration/cme_import.rs); no conformance case yet",
     ),
     ("PROF-9", ROUND_2),
-    ("PROF-10", ROUND_2),
     ("MET-1", ROUND_2),
     ("TRBL-1", ROUND_2),
     ("TRBL-2", ROUND_2),

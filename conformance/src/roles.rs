@@ -64,6 +64,8 @@ roles! {
         "a phone with Extension Mobility disabled";
     PROTECTED_PHONE = "protected_phone", Device,
         "a phone marked protected (Secure Tone, `protected = true`), EM otherwise enabled";
+    INTERCOM_USER = "intercom_user", User,
+        "a user whose profile for `phone`'s model has an intercom line whose `default_device` is `second_phone`";
     SIP_PHONE = "sip_phone", Device,
         "an 8800-series (SIP) phone with EM enabled";
     CUSTOM_TEMPLATE_7940 = "custom_template_7940", Device,

@@ -68,6 +68,9 @@ pub struct Button {
 
 /// What a profile puts on buttons.
 pub struct ButtonEntries<'a> {
+    /// The device the buttons are on: an intercom line shows only on its
+    /// default device (PROF-10). `None`: on every device.
+    pub device: Option<&'a str>,
     pub lines: &'a [Line],
     pub speed_dials: &'a [SpeedDial],
     pub features: &'a [String],
@@ -86,6 +89,15 @@ impl LineType {
             LineType::Overlay => "overlay",
             LineType::CwOverlay => "cw-overlay",
         }
+    }
+}
+
+/// PROF-10: an intercom line is presented only on its default device; one
+/// without a default device takes the current device as its default.
+pub fn presented_on(line: &Line, device: Option<&str>) -> bool {
+    match (line.intercom, &line.default_device, device) {
+        (true, Some(default), Some(device)) => default == device,
+        _ => true,
     }
 }
 
@@ -114,6 +126,7 @@ pub fn layout(
         .lines
         .iter()
         .filter(|l| !sip_filter || l.line_type == LineType::Normal)
+        .filter(|l| presented_on(l, entries.device))
         .collect();
     if cme {
         // Stable: same-type lines keep their order. A monitored number
@@ -161,11 +174,34 @@ mod tests {
     use super::*;
     use crate::phone_model::find;
 
+    /// PROF-10: the intercom line shows on its default device only.
+    #[test]
+    fn prof_10_an_intercom_line_shows_only_on_its_default_device() {
+        let mut intercom = line("7001", LineType::Normal);
+        intercom.intercom = true;
+        intercom.default_device = Some("SEP000000000002".into());
+        let mut roaming = line("7002", LineType::Normal);
+        roaming.intercom = true;
+        let lines = [line("7000", LineType::Normal), intercom, roaming];
+        let on = |device: &str| -> Vec<String> {
+            let e = ButtonEntries {
+                device: Some(device),
+                lines: &lines,
+                speed_dials: &[],
+                features: &[],
+                services: &[],
+            };
+            layout(find("7960").unwrap(), 0, ServerProfile::Ucm, &e)
+                .into_iter()
+                .map(|b| b.number)
+                .collect()
+        };
+        assert_eq!(on("SEP000000000002"), ["7000", "7001", "7002"]);
+        assert_eq!(on("SEP000000000001"), ["7000", "7002"]);
+    }
+
     fn line(n: &str, t: LineType) -> Line {
-        Line {
-            number: n.into(),
-            line_type: t,
-        }
+        Line::new(n, t)
     }
 
     #[test]
@@ -179,6 +215,7 @@ mod tests {
             label: "x".into(),
         }];
         let e = ButtonEntries {
+            device: None,
             lines: &lines,
             speed_dials: &sd,
             features: &[],
@@ -206,6 +243,7 @@ mod tests {
             line("4", LineType::Normal),
         ];
         let e = ButtonEntries {
+            device: None,
             lines: &lines,
             speed_dials: &[],
             features: &[],
@@ -241,6 +279,7 @@ mod tests {
         let lines = [line("1", LineType::Normal), line("2", LineType::Overlay)];
         let features = ["newcall".to_string(), "Intercom".to_string()];
         let e = ButtonEntries {
+            device: None,
             lines: &lines,
             speed_dials: &[],
             features: &features,
@@ -258,6 +297,7 @@ mod tests {
         let lines = [line("1", LineType::Normal), line("2", LineType::Overlay)];
         let features = ["Hold".to_string(), "Intercom".to_string()];
         let e = ButtonEntries {
+            device: None,
             lines: &lines,
             speed_dials: &[],
             features: &features,

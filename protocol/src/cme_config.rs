@@ -134,6 +134,7 @@ impl CmeLab {
         let of = |model: &str, profile: &CmeProfile| -> Option<Layout> {
             let m = phone_model::find(model)?;
             let entries = crate::buttons::ButtonEntries {
+                device: None,
                 lines: &profile.lines,
                 speed_dials: &profile.speed_dials,
                 features: &[],
@@ -486,10 +487,7 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
                                 "`{command}`: a directory number is digits; only overlay lines hold several, at most 25"
                             )));
                         }
-                        draft.lines.push(Line {
-                            number: numbers.to_string(),
-                            line_type,
-                        });
+                        draft.lines.push(Line::new(*numbers, line_type));
                     }
                     ["speed-dial", tag, dial, rest @ ..] => {
                         let tag: u32 = tag

@@ -274,6 +274,24 @@ pub struct Line {
     pub number: String,
     #[serde(rename = "type", default)]
     pub line_type: LineType,
+    /// An intercom line: presented only on its default device (PROF-10).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub intercom: bool,
+    /// The intercom line's default device; none: wherever the user logs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_device: Option<String>,
+}
+
+impl Line {
+    /// A line that is not an intercom line.
+    pub fn new(number: impl Into<String>, line_type: LineType) -> Line {
+        Line {
+            number: number.into(),
+            line_type,
+            intercom: false,
+            default_device: None,
+        }
+    }
 }
 
 /// Directory-number types, in CME's button order (BTN-1).
@@ -685,6 +703,25 @@ fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
             ));
         }
         for l in &p.lines {
+            if let Some(d) = &l.default_device {
+                if !l.intercom {
+                    return Err(err(
+                        "default_device",
+                        d,
+                        format!(
+                            "line {}: only an intercom line has a default device (PROF-10)",
+                            l.number
+                        ),
+                    ));
+                }
+                if !lab.device.iter().any(|dev| &dev.name == d) {
+                    return Err(err(
+                        "default_device",
+                        d,
+                        format!("line {}: no device {d} in this lab (PROF-10)", l.number),
+                    ));
+                }
+            }
             let numbers = l.number.split(',').count();
             let overlay = matches!(l.line_type, LineType::Overlay | LineType::CwOverlay);
             if (!overlay && numbers > 1) || numbers > 25 {

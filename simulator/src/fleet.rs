@@ -111,23 +111,23 @@ struct ProfileFacts {
 
 /// A generated profile: one normal line, the user's extension.
 fn one_line(number: &str) -> Vec<Line> {
-    vec![Line {
-        number: number.to_string(),
-        line_type: LineType::Normal,
-    }]
+    vec![Line::new(number, LineType::Normal)]
 }
 
 /// The first line's number and the (lines, speed dials) that `p` puts on
 /// `model` with `modules` attached, by the button rules of the lab's
-/// server profile (BTN-1..5). Features and services come after both, so
+/// server profile (BTN-1..5) on device `d` (PROF-10: intercom lines only
+/// on their default device). Features and services come after both, so
 /// they never change these counts.
 fn expected_buttons(
     file: &LabFile,
-    model: &PhoneModel,
+    d: &DeviceFacts,
     modules: usize,
     p: &ProfileFacts,
 ) -> (Option<String>, Option<(usize, usize)>) {
+    let model = d.model;
     let entries = ButtonEntries {
+        device: Some(&d.name),
         lines: &p.lines,
         speed_dials: &p.speed_dials,
         features: &[],
@@ -229,7 +229,7 @@ fn logged_out_view(file: &LabFile, d: &DeviceFacts) -> ExpectedView {
             } else {
                 default.map_or(0, |dp| accepted(&dp.modules))
             };
-            let (first_line, buttons) = expected_buttons(file, d.model, modules, &p);
+            let (first_line, buttons) = expected_buttons(file, d, modules, &p);
             ExpectedView {
                 locale: default_locale
                     .or(p.locale.clone())
@@ -282,7 +282,7 @@ fn logged_in_view(
     } else {
         default.map_or(0, |dp| accepted(&dp.modules))
     };
-    let (first_line, buttons) = expected_buttons(file, d.model, modules, p);
+    let (first_line, buttons) = expected_buttons(file, d, modules, p);
     Some(ExpectedView {
         profile: p.name.clone(),
         user_id: user_id.to_string(),

@@ -213,6 +213,17 @@ async fn btn_1_cme_orders_lines_by_type_then_speed_dials() {
     );
 }
 
+/// PROF-10: an intercom line is presented only on its default device.
+#[tokio::test]
+async fn prof_10_an_intercom_line_shows_only_on_its_default_device() {
+    let t = TestServer::start("", "").await;
+    assert!(t.login(D2, "ivan").await.error_code().is_none());
+    assert_eq!(buttons(&t.config(D2).await), ["line:7000", "line:7001"]);
+    assert!(t.logout(D2).await.error_code().is_none());
+    assert!(t.login(D1, "ivan").await.error_code().is_none());
+    assert_eq!(buttons(&t.config(D1).await), ["line:7000"]);
+}
+
 #[tokio::test]
 async fn unknown_configuration_files_are_404() {
     let t = TestServer::start("", "").await;

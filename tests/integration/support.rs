@@ -136,6 +136,19 @@ modules = ["7914"]
 max_idle_time = 10
 lines = [{{ number = "6000" }}]
 
+[[user]]
+id = "ivan"
+pin = "88888"
+profiles = ["ivan-7960"]
+
+[[profile]]
+name = "ivan-7960"
+model = "7960"
+lines = [
+  {{ number = "7000" }},
+  {{ number = "7001", intercom = true, default_device = "SEP000000000002" }},
+]
+
 [[profile]]
 name = "lobby-7960"
 model = "7960"

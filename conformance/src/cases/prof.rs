@@ -103,3 +103,52 @@ pub async fn cross_model_login_keeps_lines_drops_modules(p: Arc<Probe>) -> Resul
         crate::case::readable(&first),
     )
 }
+
+pub async fn intercom_line_only_on_its_default_device(p: Arc<Probe>) -> Result<(), Stop> {
+    let (phone, default, user) = (
+        p.role(PHONE)?,
+        p.role(SECOND_PHONE)?,
+        p.role(INTERCOM_USER)?,
+    );
+    let profile = p.first_profile_of(&user).unwrap_or_default();
+    let intercom = p
+        .lab_profile(&profile)
+        .and_then(|pr| {
+            pr.lines
+                .iter()
+                .find(|l| l.intercom && l.default_device.as_deref() == Some(default.as_str()))
+        })
+        .map(|l| l.number.clone())
+        .ok_or_else(|| {
+            crate::case::skip(format!(
+                "`intercom_user` ({user}) has no intercom line whose default device is `second_phone`"
+            ))
+        })?;
+    let lines_on = |device: String| {
+        let (p, user) = (p.clone(), user.clone());
+        async move {
+            p.clear(&[&device]).await;
+            expect_eq("login", p.login(&device, &user).await.as_str(), "success")?;
+            let c = p.config(&device).await;
+            p.clear(&[&device]).await;
+            Ok::<Vec<String>, Stop>(
+                c?.buttons
+                    .buttons
+                    .into_iter()
+                    .filter(|b| b.kind == "line")
+                    .map(|b| b.number)
+                    .collect(),
+            )
+        }
+    };
+    let on_default = lines_on(default.clone()).await?;
+    let elsewhere = lines_on(phone.clone()).await?;
+    expect_eq(
+        &format!("intercom line {intercom} on (its default device, another device)"),
+        (
+            on_default.contains(&intercom),
+            elsewhere.contains(&intercom),
+        ),
+        (true, false),
+    )
+}

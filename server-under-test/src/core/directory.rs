@@ -224,10 +224,7 @@ impl Directory {
             let p = d.add_profile(DeviceProfile {
                 locale: Some(m.profile_locale.clone()),
                 modules: m.profile_modules.iter().map(|s| s.to_string()).collect(),
-                lines: vec![Line {
-                    number: m.primary_extension.clone(),
-                    line_type: LineType::Normal,
-                }],
+                lines: vec![Line::new(m.primary_extension.clone(), LineType::Normal)],
                 ..DeviceProfile::empty(m.profile_name, m.model)
             });
             d.add_user(User {

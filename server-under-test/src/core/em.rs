@@ -206,7 +206,7 @@ impl Em {
         if self.faults.has(Fault::ResetInsteadOfRestart) {
             return &[ResetType::Reset];
         }
-        let view = |login| profile_view(&self.directory, device, login, 0);
+        let view = |login| profile_view(&self.directory, device, login, &self.faults);
         restart_plan(&view(before), &view(after))
     }
 

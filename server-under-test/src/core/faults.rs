@@ -36,10 +36,12 @@ pub enum Fault {
     ChangeCredentialIgnoresCurrentPin,
     /// CRED-2: a PIN changed at the phone stays flagged must-change.
     MustChangeSurvivesAChange,
+    /// PROF-10: intercom lines show on every device.
+    IntercomEverywhere,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 14] = [
+    pub const ALL: [Fault; 15] = [
         Fault::LogoutDoesNothing,
         Fault::AcceptAnyPin,
         Fault::IgnoreEmDisabled,
@@ -54,6 +56,7 @@ impl Fault {
         Fault::IgnoreProtected,
         Fault::ChangeCredentialIgnoresCurrentPin,
         Fault::MustChangeSurvivesAChange,
+        Fault::IntercomEverywhere,
     ];
 
     pub fn name(self) -> &'static str {
@@ -72,6 +75,7 @@ impl Fault {
             Fault::IgnoreProtected => "ignore-protected",
             Fault::ChangeCredentialIgnoresCurrentPin => "change-credential-ignores-current-pin",
             Fault::MustChangeSurvivesAChange => "must-change-survives-a-change",
+            Fault::IntercomEverywhere => "intercom-everywhere",
         }
     }
 
@@ -92,6 +96,7 @@ impl Fault {
             Fault::IgnoreProtected => "PROF-11",
             Fault::ChangeCredentialIgnoresCurrentPin => "CRED-1",
             Fault::MustChangeSurvivesAChange => "CRED-2",
+            Fault::IntercomEverywhere => "PROF-10",
         }
     }
 

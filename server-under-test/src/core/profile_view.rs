@@ -21,6 +21,7 @@
 //! too, since the same settings change back).
 
 use crate::core::directory::{DeviceIdx, DeviceProfile, Directory};
+use crate::core::faults::{Fault, Faults};
 use crate::core::sessions::ActiveLogin;
 use emlab_protocol::buttons::{self, ButtonEntries};
 use emlab_protocol::lab::DEFAULT_LOCALE;
@@ -65,13 +66,19 @@ pub struct ProfileView {
 /// The view of `device_idx` with `login` in force (`None`: nobody). Pure,
 /// so the restart plan can compare before and after a change while it
 /// holds the session lock.
-/// `extra_modules` is 0 but under the test-only `keep-extra-buttons` fault.
+/// `faults` are the test-only switches: `keep-extra-buttons` counts two
+/// modules more, `intercom-everywhere` shows every intercom line.
 pub fn profile_view(
     dir: &Directory,
     device_idx: DeviceIdx,
     login: Option<ActiveLogin>,
-    extra_modules: usize,
+    faults: &Faults,
 ) -> ProfileView {
+    let extra_modules = if faults.has(Fault::KeepExtraButtons) {
+        2
+    } else {
+        0
+    };
     let device = dir.device(device_idx);
     let model = device.model;
     let default = dir.default_profile(model);
@@ -140,6 +147,8 @@ pub fn profile_view(
                 &p.services
             };
             let entries = ButtonEntries {
+                // PROF-10: intercom lines only on their default device.
+                device: (!faults.has(Fault::IntercomEverywhere)).then_some(device.name.as_str()),
                 lines: &p.lines,
                 speed_dials: &p.speed_dials,
                 features: &p.features,
@@ -210,7 +219,7 @@ model = "7940"
             expires_ms: None,
             idle_minutes: None,
         };
-        profile_view(&dir, device, Some(login), 0)
+        profile_view(&dir, device, Some(login), &Faults::default())
             .buttons
             .into_iter()
             .filter(|b| b.kind == buttons::ButtonKind::Service)

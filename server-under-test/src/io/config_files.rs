@@ -75,20 +75,7 @@ pub fn device_config(state: &Server, device_idx: DeviceIdx, em_base: &str) -> De
         locale,
         modules,
         buttons,
-    } = profile_view(
-        dir,
-        device_idx,
-        login,
-        if state
-            .em
-            .faults
-            .has(crate::core::faults::Fault::KeepExtraButtons)
-        {
-            2
-        } else {
-            0
-        },
-    );
+    } = profile_view(dir, device_idx, login, &state.em.faults);
     DeviceConfig {
         device_protocol: match model.protocol {
             ControlProtocol::Sccp => "SCCP",
