@@ -4,7 +4,7 @@
 
 use crate::case;
 use crate::case::Case;
-use crate::cases::{self, auth, btn, ip, lim, log, logs, multi, prof, rst, time, url};
+use crate::cases::{self, auth, btn, ip, lim, log, logs, met, multi, prof, rst, time, url};
 use emlab_protocol::ServerProfile;
 
 /// Every requirement ID, in the catalogue's order ([`crate::requirements`]).
@@ -204,6 +204,14 @@ pub fn cases() -> Vec<Case> {
             [EmApi],
             "40 simultaneous logins of one user: exactly one succeeds",
             multi::concurrent_logins_leave_one_device
+        ),
+        case!(
+            "MET-1/phones-and-operation-latency",
+            ["MET-1"],
+            ALL,
+            [EmApi],
+            "/metrics counts registered phones by protocol and times EM operations (cme: the CCME MIB's EM phones)",
+            met::metrics_count_phones_and_time_operations
         ),
         case!(
             "LIM-1/over-limit-26-throttled",
@@ -542,7 +550,6 @@ pub const NOT_COVERED: &[(&str, &str)] = &[
         "the reference server implements it (a cme user logs in with `password`, tested in tests/integration/cme_import.rs); no conformance case yet",
     ),
     ("PROF-9", ROUND_2),
-    ("MET-1", ROUND_2),
     ("TRBL-1", ROUND_2),
     ("TRBL-2", ROUND_2),
     ("TRBL-3", ROUND_2),

@@ -875,3 +875,107 @@ async fn rst_1_sipp_as_an_8851_registers_and_accepts_the_restart_notify() {
         "{messages}"
     );
 }
+
+/// `/metrics` as promtool, which nobody here wrote, reads it: it parses
+/// (exit 1 would be a format error), and its lint (exit 3) finds nothing
+/// but the `allowed` advice.
+fn promtool_accepts(metrics: &str, allowed: &[&str]) {
+    if !peer_installed("promtool", "prometheus") {
+        return;
+    }
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let only_allowed = said
+        .lines()
+        .all(|l| l.trim().is_empty() || allowed.iter().any(|a| l.contains(a)));
+    assert!(
+        out.status.success() || (out.status.code() == Some(3) && only_allowed),
+        "promtool: {said}"
+    );
+}
+
+/// The value of the sample `name` (with its labels) in `/metrics`.
+fn sample(metrics: &str, name: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+}
+
+/// MET-1: registered phones by protocol, a latency histogram of EM
+/// operations, and under cme the CCME MIB's EM phone counts.
+#[tokio::test]
+async fn met_1_metrics_count_registered_phones_and_time_em_operations() {
+    let t = TestServer::start("", "").await;
+    let (_phone, _) = SccpPhone::register(t.server.sccp_addr, FLEET2, TYPE_7960).await;
+    assert!(t.login(D1, "alice").await.error_code().is_none());
+    assert!(t.logout(D1).await.error_code().is_none());
+    assert_eq!(failure(&t.logout(D1).await).0, 19);
+    let m = t.metrics().await;
+    promtool_accepts(&m, &[]);
+    assert_eq!(
+        sample(&m, r#"em_phones_registered{protocol="sccp"}"#),
+        Some(1.0),
+        "{m}"
+    );
+    assert_eq!(
+        sample(&m, r#"em_phones_registered{protocol="sip"}"#),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&m, r#"em_operation_seconds_count{operation="login"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&m, r#"em_operation_seconds_count{operation="logout"}"#),
+        Some(2.0),
+        "refusals are timed too"
+    );
+    assert_eq!(
+        sample(
+            &m,
+            r#"em_operation_seconds_bucket{operation="logout",le="+Inf"}"#
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        sample(&m, "ccme_em_phones_total"),
+        None,
+        "a CME counter under ucm"
+    );
+
+    let cme = TestServer::start("profile = \"cme\"", "").await;
+    let (_phone, _) = SccpPhone::register(cme.server.sccp_addr, FLEET2, TYPE_7960).await;
+    let m = cme.metrics().await;
+    // The name is PROTOCOL.md's, after the MIB's ccmeEMphoneTot; promtool
+    // advises that a gauge not end in _total.
+    promtool_accepts(
+        &m,
+        &["ccme_em_phones_total non-counter metrics should not have"],
+    );
+    // Every device of the test lab but the one with EM disabled.
+    let em_phones = 300 + 9 - 1;
+    assert_eq!(
+        sample(&m, "ccme_em_phones_total"),
+        Some(em_phones as f64),
+        "{m}"
+    );
+    assert_eq!(sample(&m, "ccme_em_phones_registered"), Some(1.0));
+}

@@ -9,6 +9,7 @@ pub mod ip;
 pub mod lim;
 pub mod log;
 pub mod logs;
+pub mod met;
 pub mod multi;
 pub mod prof;
 pub mod rst;

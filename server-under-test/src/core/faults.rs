@@ -38,10 +38,12 @@ pub enum Fault {
     MustChangeSurvivesAChange,
     /// PROF-10: intercom lines show on every device.
     IntercomEverywhere,
+    /// MET-1: `/metrics` has no latency histogram of EM operations.
+    NoOperationHistogram,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 15] = [
+    pub const ALL: [Fault; 16] = [
         Fault::LogoutDoesNothing,
         Fault::AcceptAnyPin,
         Fault::IgnoreEmDisabled,
@@ -57,6 +59,7 @@ impl Fault {
         Fault::ChangeCredentialIgnoresCurrentPin,
         Fault::MustChangeSurvivesAChange,
         Fault::IntercomEverywhere,
+        Fault::NoOperationHistogram,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +79,7 @@ impl Fault {
             Fault::ChangeCredentialIgnoresCurrentPin => "change-credential-ignores-current-pin",
             Fault::MustChangeSurvivesAChange => "must-change-survives-a-change",
             Fault::IntercomEverywhere => "intercom-everywhere",
+            Fault::NoOperationHistogram => "no-operation-histogram",
         }
     }
 
@@ -97,6 +101,7 @@ impl Fault {
             Fault::ChangeCredentialIgnoresCurrentPin => "CRED-1",
             Fault::MustChangeSurvivesAChange => "CRED-2",
             Fault::IntercomEverywhere => "PROF-10",
+            Fault::NoOperationHistogram => "MET-1",
         }
     }
 

@@ -95,6 +95,22 @@ impl ControlChannel {
         self.phones().contains_key(&device)
     }
 
+    /// Registered phones: (SCCP, SIP).
+    pub fn registered_by_protocol(&self) -> (u64, u64) {
+        let phones = self.phones();
+        let sccp = phones
+            .values()
+            .filter(|r| matches!(r.reach, Reach::Sccp(_)))
+            .count() as u64;
+        (sccp, phones.len() as u64 - sccp)
+    }
+
+    /// How many of `devices` are registered.
+    pub fn registered_among(&self, devices: impl Iterator<Item = DeviceIdx>) -> u64 {
+        let phones = self.phones();
+        devices.filter(|d| phones.contains_key(d)).count() as u64
+    }
+
     pub fn registered_count(&self) -> usize {
         self.phones().len()
     }

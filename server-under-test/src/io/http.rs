@@ -70,7 +70,7 @@ async fn metrics(State(state): State<Arc<Server>>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(&state.em.admission, &state.call_logs),
+        state.render_metrics(),
     )
 }
 

@@ -6,18 +6,20 @@ use crate::core::addresses::Source;
 use crate::core::directory::DeviceIdx;
 use crate::core::effects::{Counter, Effect, Effects};
 use crate::core::em::Em;
+use crate::core::faults::Fault;
 use crate::core::faults::Faults;
 use crate::core::operations::{self, LoginOrder};
 use crate::core::saved::{Restored, Rows};
 use crate::core::sessions::Sessions;
 use crate::io::call_log_push::CallLogPush;
 use crate::io::control::ControlChannel;
-use crate::io::metrics::Metrics;
+use crate::io::metrics::{Metrics, Operation, PhoneCounts};
 use crate::io::store::Store;
 use emlab_protocol::ErrorCode;
 use emlab_protocol::lab::{Lab, ServiceParameters};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
+use std::time::Instant;
 
 pub struct Server {
     pub em: Em,
@@ -84,11 +86,13 @@ impl Server {
         sessions
     }
 
-    /// A login (EM API or phone service), its effects delivered.
+    /// A login (EM API or phone service), its effects delivered, timed.
     pub async fn login(&self, order: LoginOrder<'_>) -> Result<(), ErrorCode> {
+        let started = Instant::now();
         let mut effects = Effects::default();
         let result = operations::login(&self.em, order, &mut effects).await;
         self.deliver(effects);
+        self.metrics.observe(Operation::Login, started.elapsed());
         result
     }
 
@@ -100,19 +104,47 @@ impl Server {
         source: Option<Source>,
         may_act_for: impl FnOnce(&str) -> bool,
     ) -> Result<(), ErrorCode> {
+        let started = Instant::now();
         let mut effects = Effects::default();
         let result =
             operations::logout(&self.em, device_name, source, may_act_for, &mut effects).await;
         self.deliver(effects);
+        self.metrics.observe(Operation::Logout, started.elapsed());
         result
     }
 
     /// Logs every device out; returns how many were logged in.
     pub async fn logout_all(&self, source: Option<Source>) -> Result<usize, ErrorCode> {
+        let started = Instant::now();
         let mut effects = Effects::default();
         let result = operations::logout_all(&self.em, source, &mut effects).await;
         self.deliver(effects);
+        self.metrics
+            .observe(Operation::LogoutAll, started.elapsed());
         result
+    }
+
+    /// `GET /metrics`: the counters, the phones the control channel holds
+    /// and, under `cme`, the CCME MIB's EM phone counts (MET-1).
+    pub fn render_metrics(&self) -> String {
+        let dir = &self.em.directory;
+        let (sccp_registered, sip_registered) = self.control.registered_by_protocol();
+        let ccme = (dir.profile == emlab_protocol::ServerProfile::Cme).then(|| {
+            let em_phones =
+                || (0..dir.device_count() as DeviceIdx).filter(|&d| dir.device(d).em_enabled);
+            (
+                em_phones().count() as u64,
+                self.control.registered_among(em_phones()),
+            )
+        });
+        let phones = PhoneCounts {
+            sccp_registered,
+            sip_registered,
+            ccme,
+        };
+        let histogram = !self.em.faults.has(Fault::NoOperationHistogram);
+        self.metrics
+            .render(&self.em.admission, &self.call_logs, &phones, histogram)
     }
 
     /// The phone went off-hook or on-hook: the control channel holds or
