@@ -81,8 +81,10 @@ error_codes! {
     AppNotAuthorized = 2, "Cannot authorize App user", ucm4: "Authentication Error";
     /// Unknown appID or wrong certificate.
     InvalidAppUser = 3, "Invalid App User", ucm4: "Invalid Authentication";
-    /// A policy refusal not covered by another code.
-    PolicyValidation = 4, "Policy Validation error";
+    /// A policy refusal not covered by another code. Under `ucm4`, 4 is
+    /// the phone's own "XML Error [4] Parse Error" for a service answer it
+    /// cannot parse: the server never sends it, the virtual phone reports it.
+    PolicyValidation = 4, "Policy Validation error", ucm4: "Parse Error";
     /// Logout on a device whose EM was disabled after the login.
     DeviceLogonDisabledAfterLogin = 5, "Device logon disabled", ucm4: "Request Denied";
     /// Backend failure or overload (LIM-2).
@@ -143,6 +145,26 @@ error_codes! {
 }
 
 impl ErrorCode {
+    /// The text a phone shows after `[N]-`. Seed A's troubleshooting table
+    /// words some codes as the phone shows them ("Error 202 Blank User ID or
+    /// PIN"); those follow the seed under `ucm` and `cme`. Every other code,
+    /// and every code under `ucm4`, shows the API table's text (PROTOCOL.md
+    /// §1), which the EM API body always carries.
+    pub fn phone_text(self, profile: ServerProfile) -> &'static str {
+        if profile == ServerProfile::Ucm4 {
+            return self.text(profile);
+        }
+        match self {
+            ErrorCode::AuthenticationError => "Authentication Error",
+            ErrorCode::BlankUserIdOrPin => "Blank User ID or PIN",
+            ErrorCode::DeviceLogonDisabled => "Dev Logon Disabled",
+            ErrorCode::UserLoggedInElsewhere => "User Logged in Elsewhere",
+            ErrorCode::Busy => "Busy Please Try Again",
+            ErrorCode::EmServiceConnectionError => "EM Service Connection Error",
+            other => other.text(profile),
+        }
+    }
+
     /// True for the codes the EM API itself returns (section 1 of PROTOCOL.md).
     pub fn is_em_api(self) -> bool {
         self.code() <= 30
@@ -158,6 +180,33 @@ impl std::fmt::Display for ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Seed A's phone wording where it gives one; the API wording in the
+    /// EM API body and under ucm4; ucm4's code 4 is the phone's parse error.
+    #[test]
+    fn phone_texts_follow_seed_a_and_the_api_keeps_its_table() {
+        use ServerProfile::*;
+        assert_eq!(
+            ErrorCode::BlankUserIdOrPin.phone_text(Ucm),
+            "Blank User ID or PIN"
+        );
+        assert_eq!(
+            ErrorCode::DeviceLogonDisabled.phone_text(Cme),
+            "Dev Logon Disabled"
+        );
+        assert_eq!(ErrorCode::Busy.phone_text(Ucm), "Busy Please Try Again");
+        assert_eq!(ErrorCode::Busy.text(Ucm), "Busy, please try again");
+        assert_eq!(ErrorCode::Busy.phone_text(Ucm4), ErrorCode::Busy.text(Ucm4));
+        assert_eq!(
+            ErrorCode::UserProfileAbsent.phone_text(Ucm),
+            "User Profile Absent"
+        );
+        assert_eq!(ErrorCode::PolicyValidation.text(Ucm4), "Parse Error");
+        assert_eq!(
+            ErrorCode::PolicyValidation.text(Ucm),
+            "Policy Validation error"
+        );
+    }
 
     #[test]
     fn codes_round_trip_and_are_unique() {

@@ -571,7 +571,7 @@ async fn serve_logs_refused_requests_as_json_and_never_a_pin_or_certificate() {
     )
     .await;
     assert_eq!(status, 200);
-    assert!(page.contains("[201]-Authentication error"), "{page}");
+    assert!(page.contains("[201]-Authentication Error"), "{page}");
     let wrong = emlab_protocol::em_api::AppInfo::new("emlab", "wrong-cert-4242");
     let r = answer(
         client(&base, wrong.clone())
@@ -597,7 +597,7 @@ async fn serve_logs_refused_requests_as_json_and_never_a_pin_or_certificate() {
     assert_eq!(find("INFO", "serving")["fields"]["em_api"], base.as_str());
     let phone = find("DEBUG", "phone service request refused");
     assert_eq!(phone["fields"]["code"], 201, "{phone}");
-    assert_eq!(phone["fields"]["reason"], "Authentication error", "{phone}");
+    assert_eq!(phone["fields"]["reason"], "Authentication Error", "{phone}");
     assert_eq!(find("DEBUG", "EM API request refused")["fields"]["code"], 3);
     assert!(!log.contains("98765"), "the PIN is logged:\n{log}");
     assert!(

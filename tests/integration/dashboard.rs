@@ -294,7 +294,7 @@ async fn the_demo_page_in_a_real_browser() {
         "{dom}"
     );
     assert!(
-        dom.contains("[25]-User logged in elsewhere"),
+        dom.contains("[25]-User Logged in Elsewhere"),
         "the second-device case: {dom}"
     );
     assert!(

@@ -238,7 +238,7 @@ async fn url_3_phone_service_cannot_reach_the_em_service_208() {
     let (status, _, body) =
         phone_get(&t.url(), &format!("{EM_SERVICE_PATH}?device={D1}"), &[]).await;
     assert_eq!(status, 200, "the phone service itself answers");
-    assert!(body.contains("[208]-EMService Conn. error"), "{body}");
+    assert!(body.contains("[208]-EM Service Connection Error"), "{body}");
     assert_eq!(phone_login(&t, D1, "bob", "23456").await, 208);
     assert_eq!(
         t.client.send(&login(&app(), D1, "bob")).await,
@@ -461,6 +461,7 @@ async fn cred_1_a_user_changes_the_pin_at_the_phone() {
     let cases = [
         (
             submit("99999", "55555", "55555"),
+            // ucm4 phones show the API wording.
             "[201]-Authentication error",
         ),
         (

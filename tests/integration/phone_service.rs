@@ -189,7 +189,7 @@ async fn auth_1_wrong_pin_or_unknown_user_gets_201_and_ucm4_101() {
         let (code, text, prompt) = error_of(&log_in(&t, D1, None, user, pin).await);
         assert_eq!(
             (code, text.as_str(), prompt.as_str()),
-            (201, "[201]-Authentication error", "Login Unsuccessful"),
+            (201, "[201]-Authentication Error", "Login Unsuccessful"),
             "{user}"
         );
     }
@@ -211,7 +211,7 @@ async fn auth_2_blank_user_id_or_pin_gets_202() {
     for (user, pin) in [("", "23456"), ("bob", ""), ("", "")] {
         let (code, text, _) =
             error_of(&screen(&t, &format!("device={D1}&userid={user}&seq={pin}")).await);
-        assert_eq!((code, text.as_str()), (202, "[202]-Blank userid or pin"));
+        assert_eq!((code, text.as_str()), (202, "[202]-Blank User ID or PIN"));
     }
 }
 
@@ -329,7 +329,7 @@ async fn prof_5_no_profile_on_the_phone_is_205_and_ucm4_12() {
 async fn prof_6_phone_with_em_disabled_shows_22() {
     let t = TestServer::start("", "").await;
     let (code, text, _) = error_of(&screen(&t, &format!("device={D_DISABLED}")).await);
-    assert_eq!((code, text.as_str()), (22, "[22]-Device logon disabled"));
+    assert_eq!((code, text.as_str()), (22, "[22]-Dev Logon Disabled"));
 }
 
 #[tokio::test]
@@ -339,7 +339,7 @@ async fn url_4_api_errors_pass_through_with_their_number() {
     let (code, text, prompt) = error_of(&log_in(&t, D1, None, "bob", "23456").await);
     assert_eq!(
         (code, text.as_str(), prompt.as_str()),
-        (25, "[25]-User logged in elsewhere", "Login Unsuccessful")
+        (25, "[25]-User Logged in Elsewhere", "Login Unsuccessful")
     );
     let (code, text, _) = error_of(&screen(&t, "device=SEP0000000FFFFF").await);
     assert_eq!((code, text.as_str()), (11, "[11]-Device does not exist"));

@@ -194,7 +194,7 @@ fn phone_objects() {
     let error = PhoneText::new(
         "Extension Mobility",
         Some("Login Unsuccessful"),
-        &error_text(201, "Authentication error"),
+        &error_text(201, "Authentication Error"),
     );
     assert_snapshot!("phone_error", PhoneObject::Text(error).to_xml());
 }

@@ -106,7 +106,10 @@ fn screen(state: &Server, base: &str, req: &ChangeRequest) -> PhoneObject {
         Err(Refusal::InvalidNewPin(why)) => {
             let code = ErrorCode::InvalidNewPin;
             tracing::debug!(code = code.code(), reason = why, "new PIN refused");
-            let text = format!("{}: {why}", error_text(code.code(), code.text(profile)));
+            let text = format!(
+                "{}: {why}",
+                error_text(code.code(), code.phone_text(profile))
+            );
             PhoneObject::Text(PhoneText::new(TITLE, Some(UNSUCCESSFUL), &text))
         }
     }

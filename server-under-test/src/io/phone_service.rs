@@ -147,14 +147,14 @@ pub(crate) fn failure(profile: ServerProfile, prompt: &str, code: ErrorCode) -> 
     // Never the query: its `seq` is the user's PIN.
     tracing::debug!(
         code = code.code(),
-        reason = code.text(profile),
+        reason = code.phone_text(profile),
         screen = prompt,
         "phone service request refused"
     );
     PhoneObject::Text(PhoneText::new(
         TITLE,
         Some(prompt),
-        &error_text(code.code(), code.text(profile)),
+        &error_text(code.code(), code.phone_text(profile)),
     ))
 }
 

@@ -4,7 +4,7 @@
 //! the server really sent, and each case leaves a line in the page's
 //! event list:
 //!
-//! 1. a wrong PIN: `[201]-Authentication error`;
+//! 1. a wrong PIN: `[201]-Authentication Error`;
 //! 2. a user who is on one phone logs in on another: `[25]-...`;
 //! 3. a burst of logins over Maximum Concurrent Requests: some get 26, and
 //!    the server's Requests Throttled chart jumps;
@@ -213,7 +213,7 @@ impl Director {
             }
         }
         self.say(format!(
-            "a burst of {} logins at once (Maximum Concurrent Requests 4): {busy} × [26]-Busy, please try again",
+            "a burst of {} logins at once (Maximum Concurrent Requests 4): {busy} × [26]-Busy Please Try Again",
             desk.burst.len()
         ));
         for device in in_ {
