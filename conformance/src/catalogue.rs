@@ -142,6 +142,14 @@ pub fn cases() -> Vec<Case> {
             prof::disabled_device_gets_22
         ),
         case!(
+            "PROF-9/edit-applies-at-next-login",
+            ["PROF-9"],
+            ALL,
+            [ConfigFiles, LabControl],
+            "A profile edit leaves the session logged in as it was; the next login loads it",
+            prof::a_profile_edit_applies_at_the_next_login
+        ),
+        case!(
             "PROF-10/intercom-on-default-device",
             ["PROF-10"],
             ALL,
@@ -549,7 +557,6 @@ pub const NOT_COVERED: &[(&str, &str)] = &[
         "AUTH-8",
         "the reference server implements it (a cme user logs in with `password`, tested in tests/integration/cme_import.rs); no conformance case yet",
     ),
-    ("PROF-9", ROUND_2),
     ("TRBL-1", ROUND_2),
     ("TRBL-2", ROUND_2),
     ("TRBL-3", ROUND_2),

@@ -576,6 +576,86 @@ pub fn is_device_name(name: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
 }
 
+/// A profile's entries a lab file or a live edit (PROF-9) gets wrong: the
+/// key, the value and why.
+pub struct BadEntry {
+    pub key: &'static str,
+    pub value: String,
+    pub message: String,
+}
+
+/// Checks a profile's lines and speed dials under `server`: speed-dial tags
+/// 1 to 36 and overlay numbers (BTN-7), no monitored first line under `cme`
+/// (BTN-3), intercom default devices that exist (PROF-10).
+pub fn check_entries(
+    server: ServerProfile,
+    profile: &str,
+    lines: &[Line],
+    speed_dials: &[SpeedDial],
+    has_device: impl Fn(&str) -> bool,
+) -> Result<(), BadEntry> {
+    let bad = |key, value: &str, message: String| BadEntry {
+        key,
+        value: value.to_string(),
+        message,
+    };
+    for sd in speed_dials {
+        if !(1..=36).contains(&sd.tag) {
+            let v = sd.tag.to_string();
+            return Err(bad(
+                "speed_dials",
+                &v,
+                format!("speed-dial tag {v} is outside 1 to 36 (BTN-7)"),
+            ));
+        }
+    }
+    if server == ServerProfile::Cme
+        && let Some(number) = crate::buttons::monitored_first_line(lines)
+    {
+        return Err(bad(
+            "name",
+            profile,
+            format!(
+                "profile `{profile}`: its first line appearance would be the monitored number {number}; under cme the first line cannot be monitored (BTN-3)"
+            ),
+        ));
+    }
+    for l in lines {
+        if let Some(d) = &l.default_device {
+            if !l.intercom {
+                return Err(bad(
+                    "default_device",
+                    d,
+                    format!(
+                        "line {}: only an intercom line has a default device (PROF-10)",
+                        l.number
+                    ),
+                ));
+            }
+            if !has_device(d) {
+                return Err(bad(
+                    "default_device",
+                    d,
+                    format!("line {}: no device {d} in this lab (PROF-10)", l.number),
+                ));
+            }
+        }
+        let numbers = l.number.split(',').count();
+        let overlay = matches!(l.line_type, LineType::Overlay | LineType::CwOverlay);
+        if (!overlay && numbers > 1) || numbers > 25 {
+            return Err(bad(
+                "lines",
+                &l.number,
+                format!(
+                    "`{}`: only overlay lines hold several numbers, at most 25 (BTN-7)",
+                    l.number
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
     let err = |key: &str, value: &str, msg: String| ConfigError::at_key(path, src, key, value, msg);
     let sp = &lab.service_parameters;
@@ -680,60 +760,15 @@ fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
                 format!("{idle} is outside 1 to 9999 minutes (TIME-5)"),
             ));
         }
-        for sd in &p.speed_dials {
-            if !(1..=36).contains(&sd.tag) {
-                let v = sd.tag.to_string();
-                return Err(err(
-                    "speed_dials",
-                    &v,
-                    format!("speed-dial tag {v} is outside 1 to 36 (BTN-7)"),
-                ));
-            }
-        }
-        if lab.server.profile == ServerProfile::Cme
-            && let Some(number) = crate::buttons::monitored_first_line(&p.lines)
-        {
-            return Err(err(
-                "name",
-                &p.name,
-                format!(
-                    "profile `{}`: its first line appearance would be the monitored number {number}; under cme the first line cannot be monitored (BTN-3)",
-                    p.name
-                ),
-            ));
-        }
-        for l in &p.lines {
-            if let Some(d) = &l.default_device {
-                if !l.intercom {
-                    return Err(err(
-                        "default_device",
-                        d,
-                        format!(
-                            "line {}: only an intercom line has a default device (PROF-10)",
-                            l.number
-                        ),
-                    ));
-                }
-                if !lab.device.iter().any(|dev| &dev.name == d) {
-                    return Err(err(
-                        "default_device",
-                        d,
-                        format!("line {}: no device {d} in this lab (PROF-10)", l.number),
-                    ));
-                }
-            }
-            let numbers = l.number.split(',').count();
-            let overlay = matches!(l.line_type, LineType::Overlay | LineType::CwOverlay);
-            if (!overlay && numbers > 1) || numbers > 25 {
-                return Err(err(
-                    "lines",
-                    &l.number,
-                    format!(
-                        "`{}`: only overlay lines hold several numbers, at most 25 (BTN-7)",
-                        l.number
-                    ),
-                ));
-            }
+        let has_device = |name: &str| lab.device.iter().any(|dev| dev.name == name);
+        if let Err(bad) = check_entries(
+            lab.server.profile,
+            &p.name,
+            &p.lines,
+            &p.speed_dials,
+            has_device,
+        ) {
+            return Err(err(bad.key, &bad.value, bad.message));
         }
     }
     let mut default_models = HashSet::new();

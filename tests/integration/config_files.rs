@@ -213,6 +213,39 @@ async fn btn_1_cme_orders_lines_by_type_then_speed_dials() {
     );
 }
 
+/// PROF-9: a change to a profile made while its user is logged in leaves
+/// that session as it was; the next login loads it.
+#[tokio::test]
+async fn prof_9_a_profile_edit_applies_at_the_next_login() {
+    let t = TestServer::start("", "").await;
+    assert!(t.login(D1, "bob").await.error_code().is_none());
+    let before = buttons(&t.config(D1).await);
+    let edit = r#"{"lines": [{"number": "4001"}], "speed_dials": [{"tag": 1, "number": "9111", "label": "New"}]}"#;
+    let (status, body) = t.lab("/lab/profiles/bob-7960", edit).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        buttons(&t.config(D1).await),
+        before,
+        "the session keeps its version"
+    );
+    assert!(t.logout(D1).await.error_code().is_none());
+    assert!(t.login(D1, "bob").await.error_code().is_none());
+    assert_eq!(
+        buttons(&t.config(D1).await),
+        ["line:4001", "speedDial:9111", "service:Directory"]
+    );
+    // Checked like a lab file; an unknown profile is 404.
+    let (status, body) = t
+        .lab(
+            "/lab/profiles/bob-7960",
+            r#"{"speed_dials": [{"tag": 40, "number": "1"}]}"#,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("BTN-7"), "{body}");
+    assert_eq!(t.lab("/lab/profiles/nobody-7960", "{}").await.0, 404);
+}
+
 /// PROF-10: an intercom line is presented only on its default device.
 #[tokio::test]
 async fn prof_10_an_intercom_line_shows_only_on_its_default_device() {

@@ -152,3 +152,50 @@ pub async fn intercom_line_only_on_its_default_device(p: Arc<Probe>) -> Result<(
         (true, false),
     )
 }
+
+pub async fn a_profile_edit_applies_at_the_next_login(p: Arc<Probe>) -> Result<(), Stop> {
+    p.need_lab_control()?;
+    let (phone, user) = (p.role(PHONE)?, p.role(USER)?);
+    let name = p.first_profile_of(&user).unwrap_or_default();
+    let original = p
+        .lab_profile(&name)
+        .map(|pr| pr.speed_dials.clone())
+        .ok_or_else(|| {
+            crate::case::skip(format!(
+                "`user` ({user})'s profile `{name}` is generated, not in the lab file: nothing to put back after the edit"
+            ))
+        })?;
+    let speed_dials = |c: &emlab_protocol::config_file::DeviceConfig| -> Vec<String> {
+        c.buttons
+            .buttons
+            .iter()
+            .filter(|b| b.kind == "speedDial")
+            .map(|b| b.number.clone())
+            .collect()
+    };
+    let path = format!("profiles/{}", crate::probe::path_segment(&name));
+    let edit =
+        serde_json::json!({ "speed_dials": [{ "tag": 1, "number": "9111", "label": "PROF-9" }] });
+    p.clear(&[&phone]).await;
+    expect_eq("login", p.login(&phone, &user).await.as_str(), "success")?;
+    let before = speed_dials(&p.config(&phone).await?);
+    p.lab_post(&path, &edit.to_string()).await?;
+    let same_session = p.config(&phone).await.map(|c| speed_dials(&c));
+    p.clear(&[&phone]).await;
+    let relogin = p.login(&phone, &user).await;
+    let next_login = p.config(&phone).await.map(|c| speed_dials(&c));
+    p.clear(&[&phone]).await;
+    let restore = serde_json::json!({ "speed_dials": original });
+    p.lab_post(&path, &restore.to_string()).await?;
+    expect_eq("the next login", relogin.as_str(), "success")?;
+    expect_eq(
+        "speed dials in the session logged in before the edit",
+        &same_session?,
+        &before,
+    )?;
+    expect_eq(
+        "speed dials after the next login",
+        next_login?.as_slice(),
+        ["9111".to_string()].as_slice(),
+    )
+}

@@ -12,6 +12,8 @@ use emlab_protocol::lab::{
 };
 use emlab_protocol::phone_model::{self, PhoneModel};
 use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 pub type UserIdx = u32;
 pub type DeviceIdx = u32;
@@ -64,6 +66,19 @@ pub struct DeviceProfile {
     pub services: Vec<String>,
     /// `cme` max-idle-time in minutes (TIME-5).
     pub max_idle_minutes: Option<u32>,
+    /// The first version of this profile: the index its name maps to.
+    /// An edit (PROF-9) is a new version with the same `first`.
+    pub first: ProfileIdx,
+}
+
+/// How many profile edits (PROF-9) one server run takes.
+pub const MAX_PROFILE_EDITS: usize = 1024;
+
+/// A change to a profile, made with [`Directory::edit_profile`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum EditRefused {
+    UnknownProfile,
+    TooManyEdits,
 }
 
 impl DeviceProfile {
@@ -78,6 +93,23 @@ impl DeviceProfile {
             features: Vec::new(),
             services: Vec::new(),
             max_idle_minutes: None,
+            first: 0,
+        }
+    }
+
+    /// A copy to edit into the next version.
+    pub fn next_version(&self) -> DeviceProfile {
+        DeviceProfile {
+            name: self.name.clone(),
+            model: self.model,
+            locale: self.locale.clone(),
+            modules: self.modules.clone(),
+            lines: self.lines.clone(),
+            speed_dials: self.speed_dials.clone(),
+            features: self.features.clone(),
+            services: self.services.clone(),
+            max_idle_minutes: self.max_idle_minutes,
+            first: self.first,
         }
     }
 }
@@ -102,6 +134,13 @@ pub struct Directory {
     device_index: HashMap<String, DeviceIdx>,
     profiles: Vec<DeviceProfile>,
     profile_index: HashMap<String, ProfileIdx>,
+    /// Versions made by edits (PROF-9), each in a slot of its own so that a
+    /// session keeps reading the version it logged in with; index
+    /// `profiles.len() + slot`.
+    edits: Vec<OnceLock<DeviceProfile>>,
+    next_edit: AtomicUsize,
+    /// The current version of each profile, by its first version.
+    latest: Vec<AtomicU32>,
     /// The device profile default of each model (PROF-2).
     default_profiles: HashMap<&'static str, ProfileIdx>,
 }
@@ -153,6 +192,9 @@ impl Directory {
             device_index: HashMap::with_capacity(f.device.len() + fleet_size),
             profiles: Vec::with_capacity(f.profile.len() + fleet_size),
             profile_index: HashMap::with_capacity(f.profile.len() + fleet_size),
+            edits: (0..MAX_PROFILE_EDITS).map(|_| OnceLock::new()).collect(),
+            next_edit: AtomicUsize::new(0),
+            latest: Vec::with_capacity(f.profile.len() + fleet_size),
             default_profiles: HashMap::new(),
         };
         // Validation has checked every model name, so `find` succeeds here.
@@ -168,6 +210,7 @@ impl Directory {
                 features: p.features.clone(),
                 services: p.services.clone(),
                 max_idle_minutes: p.max_idle_time,
+                first: 0, // set by add_profile
             });
         }
         for dp in &f.default_profile {
@@ -252,11 +295,40 @@ impl Directory {
         d
     }
 
-    fn add_profile(&mut self, profile: DeviceProfile) -> ProfileIdx {
+    fn add_profile(&mut self, mut profile: DeviceProfile) -> ProfileIdx {
         let idx = self.profiles.len() as ProfileIdx;
+        profile.first = idx;
         self.profile_index.insert(profile.name.clone(), idx);
         self.profiles.push(profile);
+        self.latest.push(AtomicU32::new(idx));
         idx
+    }
+
+    /// The version of the profile a login takes now: the last edit of it
+    /// (PROF-9), or the lab's.
+    pub fn current(&self, idx: ProfileIdx) -> ProfileIdx {
+        let first = self.profile(idx).first;
+        self.latest[first as usize].load(Ordering::Acquire)
+    }
+
+    /// Makes `change` of the current version of profile `name` its next
+    /// version: the logins after it load it, a login before it keeps what it
+    /// loaded (PROF-9). Returns the new version.
+    pub fn edit_profile(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut DeviceProfile),
+    ) -> Result<ProfileIdx, EditRefused> {
+        let first = self.profile_idx(name).ok_or(EditRefused::UnknownProfile)?;
+        let mut next = self.profile(self.current(first)).next_version();
+        change(&mut next);
+        let slot = self.next_edit.fetch_add(1, Ordering::Relaxed);
+        let cell = self.edits.get(slot).ok_or(EditRefused::TooManyEdits)?;
+        let _ = cell.set(next);
+        let idx = (self.profiles.len() + slot) as ProfileIdx;
+        // Published after the slot is filled: whoever sees the index finds it.
+        self.latest[first as usize].store(idx, Ordering::Release);
+        Ok(idx)
     }
 
     fn add_user(&mut self, user: User) {
@@ -289,7 +361,7 @@ impl Directory {
     pub fn default_profile(&self, model: &PhoneModel) -> Option<&DeviceProfile> {
         self.default_profiles
             .get(model.name)
-            .map(|&p| self.profile(p))
+            .map(|&p| self.profile(self.current(p)))
     }
 
     pub fn application(&self, id: &str) -> Option<&Application> {
@@ -343,7 +415,14 @@ impl Directory {
     }
 
     pub fn profile(&self, idx: ProfileIdx) -> &DeviceProfile {
-        &self.profiles[idx as usize]
+        let idx = idx as usize;
+        match self.profiles.get(idx) {
+            Some(p) => p,
+            // An edit's index is published only once its slot is set.
+            None => self.edits[idx - self.profiles.len()]
+                .get()
+                .expect("a published profile version"),
+        }
     }
 
     /// The behaviour in force: CME knows only auto-logout (MULTI-3).
@@ -368,18 +447,17 @@ impl Directory {
         requested: Option<&str>,
     ) -> Result<ProfileIdx, ErrorCode> {
         let u = self.user(user);
-        match requested {
+        let first = match requested {
             Some(name) => self
                 .profile_index
                 .get(name)
                 .copied()
-                .filter(|p| u.profiles.contains(p))
-                .ok_or(ErrorCode::ProfileNotFound),
-            None => u
-                .profiles
-                .first()
-                .copied()
-                .ok_or(ErrorCode::ProfileNotFound),
-        }
+                .filter(|p| u.profiles.contains(p)),
+            None => u.profiles.first().copied(),
+        };
+        // The version in force now (PROF-9).
+        first
+            .map(|p| self.current(p))
+            .ok_or(ErrorCode::ProfileNotFound)
     }
 }

@@ -40,10 +40,12 @@ pub enum Fault {
     IntercomEverywhere,
     /// MET-1: `/metrics` has no latency histogram of EM operations.
     NoOperationHistogram,
+    /// PROF-9: a profile edit changes the sessions already logged in.
+    ProfileEditsApplyAtOnce,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 16] = [
+    pub const ALL: [Fault; 17] = [
         Fault::LogoutDoesNothing,
         Fault::AcceptAnyPin,
         Fault::IgnoreEmDisabled,
@@ -60,6 +62,7 @@ impl Fault {
         Fault::MustChangeSurvivesAChange,
         Fault::IntercomEverywhere,
         Fault::NoOperationHistogram,
+        Fault::ProfileEditsApplyAtOnce,
     ];
 
     pub fn name(self) -> &'static str {
@@ -80,6 +83,7 @@ impl Fault {
             Fault::MustChangeSurvivesAChange => "must-change-survives-a-change",
             Fault::IntercomEverywhere => "intercom-everywhere",
             Fault::NoOperationHistogram => "no-operation-histogram",
+            Fault::ProfileEditsApplyAtOnce => "profile-edits-apply-at-once",
         }
     }
 
@@ -102,6 +106,7 @@ impl Fault {
             Fault::MustChangeSurvivesAChange => "CRED-2",
             Fault::IntercomEverywhere => "PROF-10",
             Fault::NoOperationHistogram => "MET-1",
+            Fault::ProfileEditsApplyAtOnce => "PROF-9",
         }
     }
 

@@ -86,7 +86,14 @@ pub fn profile_view(
 
     let (em_profile, user_id, locale, modules, entries_profile) = match login {
         Some(l) => {
-            let profile = dir.profile(l.profile);
+            // The version the user logged in with (PROF-9); the test-only
+            // fault shows an edit at once.
+            let version = if faults.has(Fault::ProfileEditsApplyAtOnce) {
+                dir.current(l.profile)
+            } else {
+                l.profile
+            };
+            let profile = dir.profile(version);
             let user = dir.user(l.user);
             let locale = user
                 .locale
@@ -101,7 +108,7 @@ pub fn profile_view(
                 Some(profile),
             )
         }
-        None => match device.logout_profile.map(|p| dir.profile(p)) {
+        None => match device.logout_profile.map(|p| dir.profile(dir.current(p))) {
             Some(profile) => {
                 let locale = default
                     .and_then(|d| d.locale.clone())

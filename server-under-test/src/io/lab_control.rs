@@ -15,6 +15,7 @@
 //! | `POST /lab/devices/{name}/dnd {"status": true, "alert": "beep-only"}` | DND pressed on the phone (LOG-10) |
 //! | `POST /lab/devices/{name}/call-back {"number": "2002"}` | the logged-in user activates Call Back (LOG-8) |
 //! | `GET /lab/users/{id}` | the user's active Call Backs and saved DND |
+//! | `POST /lab/profiles/{name} {"lines": [...], "speed_dials": [...], "features": [...], "services": [...], "locale": ".."}` | changes a device profile (checked like the lab file); the next login loads it, a session already logged in keeps its version (PROF-9) |
 
 // An error here is a whole HTTP reply, built once per refused lab request;
 // its size does not matter off the request path of the EM service.
@@ -47,6 +48,7 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/lab/devices/{name}/dnd", post(set_dnd))
         .route("/lab/devices/{name}/call-back", post(call_back))
         .route("/lab/users/{id}", get(user_state))
+        .route("/lab/profiles/{name}", post(edit_profile))
 }
 
 fn reply(status: StatusCode, body: Value) -> Response {
@@ -242,4 +244,64 @@ async fn user_state(State(state): State<Arc<Server>>, Path(id): Path<String>) ->
     ok(
         json!({ "user": id, "call_backs": features.call_backs(user), "dnd": features.user_dnd(user) }),
     )
+}
+
+/// The fields of a profile an administrator changes; those left out keep
+/// their values.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileEdit {
+    locale: Option<String>,
+    lines: Option<Vec<emlab_protocol::lab::Line>>,
+    speed_dials: Option<Vec<emlab_protocol::lab::SpeedDial>>,
+    features: Option<Vec<String>>,
+    services: Option<Vec<String>>,
+}
+
+/// PROF-9: the change applies at the next login of each user of the
+/// profile; sessions logged in with it keep the version they loaded.
+async fn edit_profile(
+    State(state): State<Arc<Server>>,
+    Path(name): Path<String>,
+    body: Body,
+) -> Reply {
+    let edit: ProfileEdit = json_body(body).await?;
+    let dir = &state.em.directory;
+    let Some(first) = dir.profile_idx(&name) else {
+        return Err(reply(
+            StatusCode::NOT_FOUND,
+            json!({ "error": format!("no profile `{name}`") }),
+        ));
+    };
+    let current = dir.profile(dir.current(first));
+    let lines = edit.lines.unwrap_or_else(|| current.lines.clone());
+    let speed_dials = edit
+        .speed_dials
+        .unwrap_or_else(|| current.speed_dials.clone());
+    let has_device = |d: &str| dir.device_idx(d).is_some();
+    if let Err(bad) =
+        emlab_protocol::lab::check_entries(dir.profile, &name, &lines, &speed_dials, has_device)
+    {
+        return Err(bad_request(format!("{}: {}", bad.key, bad.message)));
+    }
+    let edited = dir.edit_profile(&name, |p| {
+        p.lines = lines;
+        p.speed_dials = speed_dials;
+        if let Some(locale) = edit.locale {
+            p.locale = Some(locale);
+        }
+        if let Some(features) = edit.features {
+            p.features = features;
+        }
+        if let Some(services) = edit.services {
+            p.services = services;
+        }
+    });
+    match edited {
+        Ok(_) => ok(json!({ "profile": name, "applies": "at the next login" })),
+        Err(why) => Err(reply(
+            StatusCode::CONFLICT,
+            json!({ "error": format!("{why:?}: at most {} profile edits a run", crate::core::directory::MAX_PROFILE_EDITS) }),
+        )),
+    }
 }
