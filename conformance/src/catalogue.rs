@@ -200,9 +200,9 @@ pub fn cases() -> Vec<Case> {
         case!(
             "MULTI-3/auto-logout-first-device",
             ["MULTI-3"],
-            UCM_BOTH,
+            ALL,
             [LabControl],
-            "Auto Logout: the second login logs the first device out",
+            "Auto Logout (always, under cme): the second login logs the first device out; it restarts into its logout profile",
             multi::auto_logout_frees_the_first_device
         ),
         case!(
@@ -250,7 +250,7 @@ pub fn cases() -> Vec<Case> {
             ["TIME-1"],
             UCM_BOTH,
             [LabControl],
-            "An enforced maximum login time logs the device out",
+            "An enforced maximum login time logs the device out and restarts it; unenforced, nothing happens; the range per profile",
             time::enforced_max_login_time_logs_out
         ),
         case!(
@@ -437,7 +437,7 @@ fn timers_cme_and_more() -> Vec<Case> {
             ["IP-3"],
             UCM_BOTH,
             [PhoneService, LabControl],
-            "Allow Proxy = False refuses a trusted phone's login through a proxy (Via)",
+            "Allow Proxy = False refuses a trusted phone's login through a proxy with exactly 30; Validate IP Address = False ignores proxies",
             ip::requests_through_a_proxy_are_refused
         ),
         case!(

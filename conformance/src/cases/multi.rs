@@ -1,9 +1,14 @@
 //! MULTI: one user, several devices.
 
+use super::phone_ip;
 use crate::case::{Stop, expect, expect_eq};
-use crate::probe::Probe;
+use crate::probe::{Probe, sequence};
 use crate::roles::*;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long to listen for what a phone is told.
+const QUIET: Duration = Duration::from_millis(300);
 
 pub async fn second_device_gets_25(p: Arc<Probe>) -> Result<(), Stop> {
     let (d1, d2, user) = (p.role(PHONE)?, p.role(SECOND_PHONE)?, p.role(USER)?);
@@ -44,13 +49,46 @@ pub async fn allowed_lets_the_user_on_both(p: Arc<Probe>) -> Result<(), Stop> {
 }
 
 pub async fn auto_logout_frees_the_first_device(p: Arc<Probe>) -> Result<(), Stop> {
-    let (a, b, first) = one_user_on_two_devices(&p, "auto-logout").await?;
+    // Two phones the harness registers, so the first one's commands show.
+    let (first, second, user) = (
+        p.role(RESTART_PHONE)?,
+        p.role(REGISTERING_PHONE)?,
+        p.role(RESTART_USER)?,
+    );
+    let logout_profile = match p.lab_device(&first).map(|d| d.logout_profile.as_str()) {
+        Some(name) if name != "auto" => name.to_string(),
+        _ => format!("ADP{}", &first[3..]),
+    };
+    p.clear(&[&first, &second]).await;
+    // cme knows only auto-logout (MULTI-3); the parameter is CallManager's.
+    p.set_params(r#"{"multiple_login_behavior": "auto-logout"}"#)
+        .await?;
+    let phone = p.sccp_phone(&first, phone_ip(46)).await?;
+    let a = p.login(&first, &user).await;
+    phone.commands(QUIET).await;
+    let b = p.login(&second, &user).await;
+    let left = p.user_on(&first).await;
+    let told = sequence(&phone.commands(QUIET).await);
+    let config = p.config(&first).await;
+    p.clear(&[&first, &second]).await;
+    p.set_params(r#"{"multiple_login_behavior": "not-allowed"}"#)
+        .await?;
     expect_eq(
         "both logins",
         (a.as_str(), b.as_str()),
         ("success", "success"),
     )?;
-    expect_eq("user left on the first device", first?.as_str(), "none")
+    expect_eq("user left on the first device", left?.as_str(), "none")?;
+    expect(
+        told.starts_with("restart"),
+        "the first device restarts",
+        told.clone(),
+    )?;
+    expect_eq(
+        "the first device's profile after its restart",
+        config?.em_profile.as_str(),
+        logout_profile.as_str(),
+    )
 }
 
 pub async fn concurrent_logins_leave_one_device(p: Arc<Probe>) -> Result<(), Stop> {

@@ -1,28 +1,78 @@
 //! TIME: automatic logouts, on the lab clock.
 
+use super::phone_ip;
 use crate::case::{Stop, expect_eq};
-use crate::probe::Probe;
+use crate::probe::{Probe, sequence};
 use crate::roles::*;
+use emlab_protocol::ServerProfile;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long to listen for what the phone is told.
+const QUIET: Duration = Duration::from_millis(300);
 
 pub async fn enforced_max_login_time_logs_out(p: Arc<Probe>) -> Result<(), Stop> {
     p.need_lab_control()?;
-    let (d1, user) = (p.role(PHONE)?, p.role(USER_WITH_LOCALE)?);
-    p.clear(&[&d1]).await;
+    // A phone the harness registers, and a user whose login only restarts
+    // it: the automatic logout must restart it too.
+    let (phone, user) = (p.role(RESTART_PHONE)?, p.role(RESTART_USER)?);
+    p.clear(&[&phone]).await;
+    // The range: 0:00-168:00 under ucm, 0:01-168:00 under ucm4; `:30` is valid.
+    let status = |time: &str| {
+        let body = format!(r#"{{"enforce_max_login_time": false, "max_login_time": "{time}"}}"#);
+        let p = p.clone();
+        async move { p.lab_post("service-parameters", &body).await }
+    };
+    let bounds = (
+        status("168:01").await?,
+        status("0:00").await?,
+        status(":30").await?,
+    );
+    let zero = if p.target.profile == ServerProfile::Ucm4 {
+        400
+    } else {
+        200
+    };
+    // Enforce False: the time is not applied.
+    p.set_params(r#"{"enforce_max_login_time": false, "max_login_time": "0:10"}"#)
+        .await?;
+    let login = p.login(&phone, &user).await;
+    p.advance_clock(11 * 60).await?;
+    let unenforced = p.user_on(&phone).await;
+    p.clear(&[&phone]).await;
+    // Enforce True: logged out at the limit, and the phone restarts.
+    let sccp = p.sccp_phone(&phone, phone_ip(45)).await?;
     p.set_params(r#"{"enforce_max_login_time": true, "max_login_time": "0:10"}"#)
         .await?;
-    // The role's profile has no idle timer, so only the login time can end it.
-    let login = p.login(&d1, &user).await;
+    let enforced_login = p.login(&phone, &user).await;
+    sccp.commands(QUIET).await;
     p.advance_clock(11 * 60).await?;
-    let after = p.user_on(&d1).await;
+    let after = p.user_on(&phone).await;
+    let commands = sequence(&sccp.commands(QUIET).await);
     p.set_params(r#"{"enforce_max_login_time": false, "max_login_time": "8:00"}"#)
         .await?;
-    p.clear(&[&d1]).await;
+    p.clear(&[&phone]).await;
+    expect_eq(
+        "HTTP status for 168:01, 0:00 and :30",
+        bounds,
+        (400, zero, 200),
+    )?;
     expect_eq("login", login.as_str(), "success")?;
+    expect_eq(
+        "user on the device after 11 minutes of an unenforced 10-minute limit",
+        unenforced?.as_str(),
+        user.as_str(),
+    )?;
+    expect_eq("login", enforced_login.as_str(), "success")?;
     expect_eq(
         "user on the device after 11 minutes of a 10-minute limit",
         after?.as_str(),
         "none",
+    )?;
+    expect_eq(
+        "what the automatic logout told the phone",
+        commands.as_str(),
+        "restart",
     )
 }
 
