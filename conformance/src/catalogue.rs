@@ -389,7 +389,7 @@ fn timers_cme_and_more() -> Vec<Case> {
             ["AUTH-5"],
             UCM,
             [PhoneService, LabControl],
-            "After a PIN change the old PIN works for 2 minutes, then only the new one",
+            "After a PIN change the old PIN works for 2 minutes from the login that used it (a cached login does not renew them), then only the new one",
             auth::the_old_pin_works_for_two_minutes
         ),
         case!(

@@ -100,8 +100,15 @@ impl Credentials {
                 .is_some_and(|(old, until)| old == pin && now_ms < *until)
     }
 
-    /// Caches the credentials a user just logged in with.
+    /// Caches the credentials a user just logged in with. AUTH-5, as emlab
+    /// reads seed A: the two minutes start at the login that used the PIN
+    /// in force; a later login that only the cache let in (the old PIN)
+    /// does not start them again, so an old PIN never outlives its change
+    /// by more than two minutes.
     pub fn cache(&mut self, user: UserIdx, pin: &str, now_ms: u64) {
+        if self.get(user).secret != pin {
+            return;
+        }
         let until = now_ms.saturating_add(CREDENTIAL_CACHE_MS);
         self.get_mut(user).cached = Some((pin.to_string(), until));
     }
@@ -155,6 +162,21 @@ mod tests {
             }],
             changed: None,
         }
+    }
+
+    /// AUTH-5: a login with the old PIN, let in by the cache, does not
+    /// start the two minutes again.
+    #[test]
+    fn auth_5_a_login_with_the_cached_pin_does_not_renew_the_cache() {
+        let mut c = one_user("1111");
+        c.cache(0, "1111", 0);
+        c.set(0, "2222".into());
+        assert!(c.matches(0, "1111", 60_000));
+        c.cache(0, "1111", 60_000);
+        assert!(
+            !c.matches(0, "1111", CREDENTIAL_CACHE_MS),
+            "still ends two minutes after the first login"
+        );
     }
 
     /// AUTH-5: after a PIN change the old PIN still works for two minutes
