@@ -298,7 +298,7 @@ pub fn cases() -> Vec<Case> {
             ["IP-1"],
             UCM_BOTH,
             [PhoneService, LabControl],
-            "Validate IP Address: a login from an unknown address is blocked (28)",
+            "Validate IP Address: the Trusted List, the registered address and the device cache let a login through, each for its own device; any other address gets 28",
             ip::untrusted_sources_are_blocked
         ),
         case!(

@@ -9,25 +9,54 @@ use std::sync::Arc;
 pub async fn untrusted_sources_are_blocked(p: Arc<Probe>) -> Result<(), Stop> {
     p.need_lab_control()?;
     let (d1, user) = (p.role(PHONE)?, p.role(USER)?);
-    let pin = p.pin_of(&user);
-    p.clear(&[&d1]).await;
+    let (reg, reg_user) = (p.role(REGISTERING_PHONE)?, p.role(REGISTERING_USER)?);
+    // A phone login from `ip`: `success`, or the `[N]` code.
+    let from = |ip: u8, device: String, user: String| {
+        let p = p.clone();
+        async move {
+            let pin = p.pin_of(&user);
+            let s = p
+                .phone_screen(
+                    phone_ip(ip),
+                    &format!("device={device}&userid={user}&seq={pin}"),
+                )
+                .await;
+            p.clear(&[&device]).await;
+            s.map(|s| Probe::code_of(&s).map_or("success".to_string(), |c| c.to_string()))
+        }
+    };
+    p.clear(&[&d1, &reg]).await;
     p.set_params(r#"{"validate_ip_address": true, "trusted_ips": ""}"#)
         .await?;
-    let s = p
-        .phone_screen(
-            phone_ip(60),
-            &format!("device={d1}&userid={user}&seq={pin}"),
-        )
-        .await;
+    // Refused: an address nobody trusts or registered from.
+    let unknown = from(60, d1.clone(), user.clone()).await;
+    // 1. The Trusted List.
+    let trusted = format!("{}", phone_ip(62));
+    p.set_params(&format!(r#"{{"trusted_ips": "{trusted}"}}"#))
+        .await?;
+    let listed = from(62, d1.clone(), user.clone()).await;
+    p.set_params(r#"{"trusted_ips": ""}"#).await?;
+    // 2. The address the device registered from, for that device only.
+    let first = p.sccp_phone(&reg, phone_ip(63)).await;
+    let registered = from(63, reg.clone(), reg_user.clone()).await;
+    let other_device = from(63, d1.clone(), user.clone()).await;
+    // 3. The device cache: the phone moved to another address; its old one
+    //    is still in the cache for that device.
+    let moved = p.sccp_phone(&reg, phone_ip(64)).await;
+    let cached = from(63, reg.clone(), reg_user.clone()).await;
     p.set_params(r#"{"validate_ip_address": false}"#).await?;
-    p.clear(&[&d1]).await;
-    let code = Probe::code_of(&s?);
-    expect(
-        code.is_some(),
-        "an error screen for a login from an unknown, untrusted address",
-        "a successful login",
-    )?;
-    expect_eq("code", code, Some(28))
+    drop((first?, moved?));
+    expect_eq(
+        "(unknown address, Trusted List, registered address, that address for another device, the device cache)",
+        (
+            unknown?.as_str(),
+            listed?.as_str(),
+            registered?.as_str(),
+            other_device?.as_str(),
+            cached?.as_str(),
+        ),
+        ("28", "success", "success", "28", "success"),
+    )
 }
 
 pub async fn trusted_list_is_at_most_1024_characters(p: Arc<Probe>) -> Result<(), Stop> {
