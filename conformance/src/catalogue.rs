@@ -290,7 +290,7 @@ pub fn cases() -> Vec<Case> {
             ["LOGS-1"],
             UCM_BOTH,
             [ControlChannel, LabControl],
-            "Clear Call Logs = True pushes Init:CallHistory at a manual login",
+            "Clear Call Logs = True pushes Init:CallHistory at a manual login and logout, never at an automatic logout",
             logs::clear_call_logs_at_manual_login
         ),
         case!(

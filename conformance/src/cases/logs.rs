@@ -72,14 +72,32 @@ pub async fn clear_call_logs_at_manual_login(p: Arc<Probe>) -> Result<(), Stop> 
     let mut phone = PushablePhone::start(&p, 50).await?;
     p.set_params(r#"{"clear_call_logs": true}"#).await?;
     let login = p.login(&phone.device, &phone.user).await;
-    let cleared = phone.cleared().await;
-    p.set_params(r#"{"clear_call_logs": false}"#).await?;
+    let at_login = phone.cleared().await;
+    let logout = p.logout(&phone.device).await;
+    let at_logout = phone.cleared().await;
+    // An automatic logout (the maximum login time) is not a manual one.
+    p.set_params(r#"{"enforce_max_login_time": true, "max_login_time": "0:10"}"#)
+        .await?;
+    let timed_login = p.login(&phone.device, &phone.user).await;
+    phone.cleared().await;
+    p.advance_clock(11 * 60).await?;
+    let after = p.user_on(&phone.device).await;
+    let at_automatic_logout = phone.cleared().await;
+    p.set_params(
+        r#"{"clear_call_logs": false, "enforce_max_login_time": false, "max_login_time": "8:00"}"#,
+    )
+    .await?;
     p.clear(&[&phone.device]).await;
-    expect_eq("login", login.as_str(), "success")?;
-    expect(
-        cleared,
-        "Init:CallHistory pushed to the phone at login",
-        "no push within 2 s",
+    expect_eq(
+        "(login, logout, timed login)",
+        (login.as_str(), logout.as_str(), timed_login.as_str()),
+        ("success", "success", "success"),
+    )?;
+    expect_eq("user after the maximum login time", after?.as_str(), "none")?;
+    expect_eq(
+        "Init:CallHistory pushed at (manual login, manual logout, automatic logout)",
+        (at_login, at_logout, at_automatic_logout),
+        (true, true, false),
     )
 }
 
