@@ -174,6 +174,14 @@ pub fn cases() -> Vec<Case> {
             prof::the_users_locale_wins_and_the_config_follows
         ),
         case!(
+            "PROF-7/logout-locale",
+            ["PROF-7"],
+            ALL,
+            [ConfigFiles],
+            "After logout the model's default profile's locale applies, else the logout profile's, else the device's",
+            prof::the_logout_locale_follows_the_default_profile
+        ),
+        case!(
             "PROF-3/cross-model-login",
             ["PROF-3", "PROF-2"],
             ALL,

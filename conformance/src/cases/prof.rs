@@ -199,3 +199,58 @@ pub async fn a_profile_edit_applies_at_the_next_login(p: Arc<Probe>) -> Result<(
         ["9111".to_string()].as_slice(),
     )
 }
+
+/// The locale `device` shows with nobody logged in, by the lab: the model's
+/// default profile's, else the logout profile's, else the device's own.
+fn logout_locale(p: &Probe, device: &str) -> Option<String> {
+    let lab = &p.target.lab.file;
+    let d = lab.device.iter().find(|d| d.name == device)?;
+    let default = lab.default_profile.iter().find(|dp| dp.model == d.model);
+    let logout = p.lab_profile(&d.logout_profile);
+    Some(
+        default
+            .and_then(|dp| dp.locale.clone())
+            .or_else(|| logout.and_then(|pr| pr.locale.clone()))
+            .or_else(|| d.locale.clone())
+            .unwrap_or_else(|| emlab_protocol::lab::DEFAULT_LOCALE.to_string()),
+    )
+}
+
+pub async fn the_logout_locale_follows_the_default_profile(p: Arc<Probe>) -> Result<(), Stop> {
+    let (with_default, with_logout_profile, user) = (
+        p.role(OTHER_MODEL_PHONE)?,
+        p.role(SECOND_PHONE)?,
+        p.role(USER)?,
+    );
+    let has_default_locale = p
+        .lab_device(&with_default)
+        .and_then(|d| {
+            p.target
+                .lab
+                .file
+                .default_profile
+                .iter()
+                .find(|dp| dp.model == d.model)
+        })
+        .is_some_and(|dp| dp.locale.is_some());
+    if !has_default_locale {
+        return Err(crate::case::skip(format!(
+            "`other_model_phone` ({with_default})'s model has no default profile with a locale"
+        )));
+    }
+    let mut seen = Vec::new();
+    let mut want = Vec::new();
+    for device in [&with_default, &with_logout_profile] {
+        // After a login and a logout: the logout side of PROF-7.
+        p.clear(&[device]).await;
+        let _ = p.login(device, &user).await;
+        p.clear(&[device]).await;
+        seen.push(p.config(device).await?.user_locale.name);
+        want.push(logout_locale(&p, device).unwrap_or_default());
+    }
+    expect_eq(
+        "userLocale after logout on (a phone whose model's default has a locale, a phone with a logout profile)",
+        &seen,
+        &want,
+    )
+}

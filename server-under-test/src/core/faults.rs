@@ -42,10 +42,12 @@ pub enum Fault {
     NoOperationHistogram,
     /// PROF-9: a profile edit changes the sessions already logged in.
     ProfileEditsApplyAtOnce,
+    /// PROF-7: at logout the model's default profile's locale is skipped.
+    LogoutLocaleSkipsTheDefault,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 17] = [
+    pub const ALL: [Fault; 18] = [
         Fault::LogoutDoesNothing,
         Fault::AcceptAnyPin,
         Fault::IgnoreEmDisabled,
@@ -63,6 +65,7 @@ impl Fault {
         Fault::IntercomEverywhere,
         Fault::NoOperationHistogram,
         Fault::ProfileEditsApplyAtOnce,
+        Fault::LogoutLocaleSkipsTheDefault,
     ];
 
     pub fn name(self) -> &'static str {
@@ -84,6 +87,7 @@ impl Fault {
             Fault::IntercomEverywhere => "intercom-everywhere",
             Fault::NoOperationHistogram => "no-operation-histogram",
             Fault::ProfileEditsApplyAtOnce => "profile-edits-apply-at-once",
+            Fault::LogoutLocaleSkipsTheDefault => "logout-locale-skips-the-default",
         }
     }
 
@@ -107,6 +111,7 @@ impl Fault {
             Fault::IntercomEverywhere => "PROF-10",
             Fault::NoOperationHistogram => "MET-1",
             Fault::ProfileEditsApplyAtOnce => "PROF-9",
+            Fault::LogoutLocaleSkipsTheDefault => "PROF-7",
         }
     }
 

@@ -84,6 +84,11 @@ pub fn profile_view(
     let default = dir.default_profile(model);
     let no_services: Vec<String> = Vec::new();
 
+    // PROF-7, logout side: the model's default profile's locale comes first
+    // (the test-only fault skips it).
+    let logout_default_locale = default
+        .and_then(|d| d.locale.clone())
+        .filter(|_| !faults.has(Fault::LogoutLocaleSkipsTheDefault));
     let (em_profile, user_id, locale, modules, entries_profile) = match login {
         Some(l) => {
             // The version the user logged in with (PROF-9); the test-only
@@ -110,8 +115,7 @@ pub fn profile_view(
         }
         None => match device.logout_profile.map(|p| dir.profile(dir.current(p))) {
             Some(profile) => {
-                let locale = default
-                    .and_then(|d| d.locale.clone())
+                let locale = logout_default_locale
                     .or_else(|| profile.locale.clone())
                     .or_else(|| device.locale.clone());
                 (
@@ -124,9 +128,7 @@ pub fn profile_view(
             }
             None => {
                 // ADP<MAC>: "Use Current Device Settings".
-                let locale = default
-                    .and_then(|d| d.locale.clone())
-                    .or_else(|| device.locale.clone());
+                let locale = logout_default_locale.or_else(|| device.locale.clone());
                 let modules = device
                     .modules
                     .iter()
