@@ -377,6 +377,14 @@ pub fn cases() -> Vec<Case> {
 fn timers_cme_and_more() -> Vec<Case> {
     vec![
         case!(
+            "AUTH-8/cme-password-login",
+            ["AUTH-8"],
+            CME,
+            [PhoneService],
+            "cme: a user logs in with the `user NAME password PW` credential; the profile's pin does not log in",
+            auth::cme_users_log_in_with_their_password
+        ),
+        case!(
             "CRED-1/change-pin-at-the-phone",
             ["CRED-1"],
             UCM_BOTH,
@@ -560,10 +568,6 @@ pub const NOT_COVERED: &[(&str, &str)] = &[
     (
         "LIM-3",
         "a one-hour load, not a conformance case: run scenarios/2000-per-hour.toml against the target",
-    ),
-    (
-        "AUTH-8",
-        "the reference server implements it (a cme user logs in with `password`, tested in tests/integration/cme_import.rs); no conformance case yet",
     ),
     ("TRBL-1", ROUND_2),
     ("TRBL-2", ROUND_2),

@@ -66,6 +66,8 @@ roles! {
         "a phone marked protected (Secure Tone, `protected = true`), EM otherwise enabled";
     INTERCOM_USER = "intercom_user", User,
         "a user whose profile for `phone`'s model has an intercom line whose `default_device` is `second_phone`";
+    PASSWORD_USER = "password_user", User,
+        "cme: a user with a `password` credential (`user NAME password PW`) and a `pin` that only lifts call blocking";
     SIP_PHONE = "sip_phone", Device,
         "an 8800-series (SIP) phone with EM enabled";
     CUSTOM_TEMPLATE_7940 = "custom_template_7940", Device,
@@ -164,8 +166,16 @@ mod tests {
         let lab =
             Lab::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lab.toml")).unwrap();
         check(&lab).unwrap();
+        // A password credential is CME's, and the conformance lab is not a
+        // cme lab: the shipped CME import names that role.
+        let cme = Lab::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/lab-cme.toml"),
+        )
+        .unwrap();
+        check(&cme).unwrap();
         for r in ROLES {
-            assert!(lab.file.conformance.contains_key(r.name), "{}", r.name);
+            let named_by = if r.name == PASSWORD_USER { &cme } else { &lab };
+            assert!(named_by.file.conformance.contains_key(r.name), "{}", r.name);
         }
     }
 

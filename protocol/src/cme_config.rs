@@ -61,6 +61,9 @@ pub struct CmeLab {
     pub profile: Vec<CmeProfile>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub device: Vec<CmeDevice>,
+    /// The roles of `emlab conform` the imported entries can play.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub conformance: std::collections::BTreeMap<&'static str, String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -743,6 +746,21 @@ fn assemble(
         });
         notes.push((None, "no `authentication credential`: added application emlab (password emlab) for the EM API".into()));
     }
+    // Roles `emlab conform` can check on the imported lab: a phone of the
+    // 7900 series (SCCP) with its logout profile, and a user who logs in
+    // with a password (AUTH-8).
+    let mut conformance = std::collections::BTreeMap::new();
+    // Imported devices carry no add-on modules.
+    let sccp_phone = device.iter().find(|d| {
+        crate::phone_model::find(&d.model)
+            .is_some_and(|m| m.protocol == crate::phone_model::ControlProtocol::Sccp)
+    });
+    if let Some(d) = sccp_phone {
+        conformance.insert("second_phone", d.name.clone());
+    }
+    if let Some(u) = user.first() {
+        conformance.insert("password_user", u.id.clone());
+    }
     Ok(Imported {
         lab: CmeLab {
             server,
@@ -750,6 +768,7 @@ fn assemble(
             user,
             profile,
             device,
+            conformance,
         },
         ignored,
         notes,

@@ -325,3 +325,24 @@ pub async fn must_change_pin_logs_in_after_a_change(p: Arc<Probe>) -> Result<(),
         ("27", "PIN changed", "Login Successful"),
     )
 }
+
+pub async fn cme_users_log_in_with_their_password(p: Arc<Probe>) -> Result<(), Stop> {
+    let (phone, user) = (p.role(SECOND_PHONE)?, p.role(PASSWORD_USER)?);
+    let u = p.lab_user(&user);
+    let (Some(password), Some(pin)) = (
+        u.and_then(|u| u.password.clone()),
+        u.map(|u| u.pin.clone()).filter(|pin| !pin.is_empty()),
+    ) else {
+        return Err(crate::case::skip(format!(
+            "`password_user` ({user}) needs both a `password` and a `pin`"
+        )));
+    };
+    let ip = phone_ip(18);
+    let with_pin = phone_login(&p, ip, &phone, &user, &pin).await?;
+    let with_password = phone_login(&p, ip, &phone, &user, &password).await?;
+    expect_eq(
+        "(login with the call-blocking pin, login with the password)",
+        (with_pin.as_str(), with_password.as_str()),
+        ("201", "Login Successful"),
+    )
+}

@@ -44,10 +44,12 @@ pub enum Fault {
     ProfileEditsApplyAtOnce,
     /// PROF-7: at logout the model's default profile's locale is skipped.
     LogoutLocaleSkipsTheDefault,
+    /// AUTH-8: under cme the profile's pin logs in, not the password.
+    CmeLogsInWithPin,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 18] = [
+    pub const ALL: [Fault; 19] = [
         Fault::LogoutDoesNothing,
         Fault::AcceptAnyPin,
         Fault::IgnoreEmDisabled,
@@ -66,6 +68,7 @@ impl Fault {
         Fault::NoOperationHistogram,
         Fault::ProfileEditsApplyAtOnce,
         Fault::LogoutLocaleSkipsTheDefault,
+        Fault::CmeLogsInWithPin,
     ];
 
     pub fn name(self) -> &'static str {
@@ -88,6 +91,7 @@ impl Fault {
             Fault::NoOperationHistogram => "no-operation-histogram",
             Fault::ProfileEditsApplyAtOnce => "profile-edits-apply-at-once",
             Fault::LogoutLocaleSkipsTheDefault => "logout-locale-skips-the-default",
+            Fault::CmeLogsInWithPin => "cme-logs-in-with-pin",
         }
     }
 
@@ -112,6 +116,7 @@ impl Fault {
             Fault::NoOperationHistogram => "MET-1",
             Fault::ProfileEditsApplyAtOnce => "PROF-9",
             Fault::LogoutLocaleSkipsTheDefault => "PROF-7",
+            Fault::CmeLogsInWithPin => "AUTH-8",
         }
     }
 
