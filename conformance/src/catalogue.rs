@@ -186,7 +186,7 @@ pub fn cases() -> Vec<Case> {
             ["PROF-3", "PROF-2"],
             ALL,
             [ConfigFiles],
-            "A 7960 profile on a 7905 keeps its line and drops its module",
+            "A 7960 profile on a 7905 keeps its line and music on hold, drops its module, and takes the 7905 default's templates",
             prof::cross_model_login_keeps_lines_drops_modules
         ),
         case!(

@@ -42,6 +42,19 @@ pub struct DeviceConfig {
     pub login_user_id: String,
     #[serde(default)]
     pub buttons: Buttons,
+    /// The phone button template in force (PROF-1, PROF-3).
+    #[serde(rename = "phoneTemplate", default)]
+    pub phone_template: String,
+    /// The softkey template in force (PROF-1, PROF-3).
+    #[serde(rename = "softkeyTemplate", default)]
+    pub softkey_template: String,
+    /// Music on hold of the logged-in user's profile; empty: the device's (PROF-3).
+    #[serde(
+        rename = "holdAudioSource",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub hold_audio_source: String,
     /// emlab choice: Do Not Disturb in force (the user's while logged in, LOG-10).
     #[serde(rename = "dnd", default, skip_serializing_if = "Option::is_none")]
     pub dnd: Option<DndSetting>,

@@ -266,6 +266,13 @@ pub struct Profile {
     pub services: Vec<String>,
     /// `cme` `max-idle-time`, minutes (1–9999): an idle phone is logged out (TIME-5).
     pub max_idle_time: Option<u32>,
+    /// Phone button template (PROF-1); across models the default's applies (PROF-3).
+    pub phone_template: Option<String>,
+    /// Softkey template (PROF-1); across models the default's applies (PROF-3).
+    pub softkey_template: Option<String>,
+    /// Music on hold for the user's calls (PROF-1); device-independent, so
+    /// it follows the user to any model (PROF-3).
+    pub hold_audio_source: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -328,6 +335,9 @@ pub struct DefaultProfile {
     /// Services for users whose own profile has none (PROF-3).
     #[serde(default)]
     pub services: Vec<String>,
+    /// The templates a cross-model login takes (PROF-3).
+    pub phone_template: Option<String>,
+    pub softkey_template: Option<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -101,6 +101,38 @@ pub async fn cross_model_login_keeps_lines_drops_modules(p: Arc<Probe>) -> Resul
         first.as_deref() == Some(first_line.as_str()),
         format!("the user's first line {first_line}"),
         crate::case::readable(&first),
+    )?;
+    // Templates from the model's default (else the device's own), music on
+    // hold from the user's profile, as the lab says.
+    let lab = &p.target.lab.file;
+    let device = lab.device.iter().find(|d| d.name == phone);
+    let model = device.map(|d| d.model.clone()).unwrap_or_default();
+    let default = lab.default_profile.iter().find(|dp| dp.model == model);
+    let profile = p
+        .first_profile_of(&user)
+        .and_then(|n| p.lab_profile(&n).cloned());
+    let phone_template = default
+        .and_then(|dp| dp.phone_template.clone())
+        .or_else(|| device.and_then(|d| d.template.clone()))
+        .unwrap_or_else(|| format!("Standard {model}"));
+    let softkey_template = default
+        .and_then(|dp| dp.softkey_template.clone())
+        .unwrap_or_else(|| "Standard User".to_string());
+    let hold = profile
+        .and_then(|pr| pr.hold_audio_source)
+        .unwrap_or_default();
+    expect_eq(
+        "(phoneTemplate, softkeyTemplate, holdAudioSource) across models",
+        (
+            c.phone_template.as_str(),
+            c.softkey_template.as_str(),
+            c.hold_audio_source.as_str(),
+        ),
+        (
+            phone_template.as_str(),
+            softkey_template.as_str(),
+            hold.as_str(),
+        ),
     )
 }
 

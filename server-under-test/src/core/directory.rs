@@ -66,6 +66,10 @@ pub struct DeviceProfile {
     pub services: Vec<String>,
     /// `cme` max-idle-time in minutes (TIME-5).
     pub max_idle_minutes: Option<u32>,
+    /// Phone button and softkey templates, music on hold (PROF-1, PROF-3).
+    pub phone_template: Option<String>,
+    pub softkey_template: Option<String>,
+    pub hold_audio_source: Option<String>,
     /// The first version of this profile: the index its name maps to.
     /// An edit (PROF-9) is a new version with the same `first`.
     pub first: ProfileIdx,
@@ -93,6 +97,9 @@ impl DeviceProfile {
             features: Vec::new(),
             services: Vec::new(),
             max_idle_minutes: None,
+            phone_template: None,
+            softkey_template: None,
+            hold_audio_source: None,
             first: 0,
         }
     }
@@ -109,6 +116,9 @@ impl DeviceProfile {
             features: self.features.clone(),
             services: self.services.clone(),
             max_idle_minutes: self.max_idle_minutes,
+            phone_template: self.phone_template.clone(),
+            softkey_template: self.softkey_template.clone(),
+            hold_audio_source: self.hold_audio_source.clone(),
             first: self.first,
         }
     }
@@ -210,6 +220,9 @@ impl Directory {
                 features: p.features.clone(),
                 services: p.services.clone(),
                 max_idle_minutes: p.max_idle_time,
+                phone_template: p.phone_template.clone(),
+                softkey_template: p.softkey_template.clone(),
+                hold_audio_source: p.hold_audio_source.clone(),
                 first: 0, // set by add_profile
             });
         }
@@ -219,6 +232,8 @@ impl Directory {
                 locale: dp.locale.clone(),
                 modules: dp.modules.clone(),
                 services: dp.services.clone(),
+                phone_template: dp.phone_template.clone(),
+                softkey_template: dp.softkey_template.clone(),
                 ..DeviceProfile::empty(format!("DefaultProfile-{}", m.name), m)
             });
             d.default_profiles.insert(m.name, idx);

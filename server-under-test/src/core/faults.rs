@@ -46,10 +46,12 @@ pub enum Fault {
     LogoutLocaleSkipsTheDefault,
     /// AUTH-8: under cme the profile's pin logs in, not the password.
     CmeLogsInWithPin,
+    /// PROF-3: across models the profile's own templates stay.
+    TemplatesIgnoreTheModel,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 19] = [
+    pub const ALL: [Fault; 20] = [
         Fault::LogoutDoesNothing,
         Fault::AcceptAnyPin,
         Fault::IgnoreEmDisabled,
@@ -69,6 +71,7 @@ impl Fault {
         Fault::ProfileEditsApplyAtOnce,
         Fault::LogoutLocaleSkipsTheDefault,
         Fault::CmeLogsInWithPin,
+        Fault::TemplatesIgnoreTheModel,
     ];
 
     pub fn name(self) -> &'static str {
@@ -92,6 +95,7 @@ impl Fault {
             Fault::ProfileEditsApplyAtOnce => "profile-edits-apply-at-once",
             Fault::LogoutLocaleSkipsTheDefault => "logout-locale-skips-the-default",
             Fault::CmeLogsInWithPin => "cme-logs-in-with-pin",
+            Fault::TemplatesIgnoreTheModel => "templates-ignore-the-model",
         }
     }
 
@@ -117,6 +121,7 @@ impl Fault {
             Fault::ProfileEditsApplyAtOnce => "PROF-9",
             Fault::LogoutLocaleSkipsTheDefault => "PROF-7",
             Fault::CmeLogsInWithPin => "AUTH-8",
+            Fault::TemplatesIgnoreTheModel => "PROF-3",
         }
     }
 

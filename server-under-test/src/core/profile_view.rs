@@ -61,7 +61,15 @@ pub struct ProfileView {
     pub locale: String,
     pub modules: Vec<String>,
     pub buttons: Vec<buttons::Button>,
+    /// Phone button and softkey templates in force, and the logged-in
+    /// user's music on hold (empty: the device's) (PROF-1, PROF-3).
+    pub phone_template: String,
+    pub softkey_template: String,
+    pub hold_audio_source: String,
 }
+
+/// The softkey template of a phone no profile names one for.
+pub const STANDARD_SOFTKEYS: &str = "Standard User";
 
 /// The view of `device_idx` with `login` in force (`None`: nobody). Pure,
 /// so the restart plan can compare before and after a change while it
@@ -167,12 +175,31 @@ pub fn profile_view(
         }
         None => Vec::new(),
     };
+    // PROF-3: the templates are the profile's on its own model; across
+    // models, the model's default's (else the device's own). Music on hold
+    // is device-independent: the logged-in user's profile's wherever it is.
+    let same_model = entries_profile.is_some_and(|p| p.model == model)
+        || faults.has(Fault::TemplatesIgnoreTheModel);
+    let templates_from = if same_model { entries_profile } else { default };
+    let phone_template = templates_from
+        .and_then(|p| p.phone_template.clone())
+        .unwrap_or_else(|| device.template.clone());
+    let softkey_template = templates_from
+        .and_then(|p| p.softkey_template.clone())
+        .unwrap_or_else(|| STANDARD_SOFTKEYS.to_string());
+    let hold_audio_source = login
+        .and(entries_profile)
+        .and_then(|p| p.hold_audio_source.clone())
+        .unwrap_or_default();
     ProfileView {
         em_profile,
         user_id,
         locale: locale.unwrap_or_else(|| DEFAULT_LOCALE.to_string()),
         modules,
         buttons,
+        phone_template,
+        softkey_template,
+        hold_audio_source,
     }
 }
 
@@ -200,6 +227,9 @@ profiles = ["plain-7960"]
 name = "plain-7960"
 model = "7960"
 lines = [{ number = "3000" }]
+phone_template = "Plain 7960"
+softkey_template = "Plain Softkeys"
+hold_audio_source = "Music 1"
 
 [[default_profile]]
 model = "7960"
@@ -208,6 +238,8 @@ services = ["Weather"]
 [[default_profile]]
 model = "7940"
 services = ["Weather"]
+phone_template = "EM 7940"
+softkey_template = "EM Softkeys"
 
 [[device]]
 name = "SEP000000000001"
@@ -244,6 +276,29 @@ model = "7940"
         assert_eq!(services_on(1), ["Weather"], "7960 profile on a 7940");
     }
 
+    /// PROF-3: templates from the profile on its own model, from the
+    /// model's default across models; music on hold follows the user.
+    #[test]
+    fn prof_3_templates_follow_the_model_and_music_on_hold_the_user() {
+        let lab = Lab::parse(std::path::Path::new("unit.toml"), LAB).unwrap();
+        let dir = Directory::from_lab(&lab);
+        let login = Some(ActiveLogin {
+            user: 0,
+            profile: dir.profile_idx("plain-7960").unwrap(),
+            since_ms: 0,
+            expires_ms: None,
+            idle_minutes: None,
+        });
+        let seen = |device, login| {
+            let v = profile_view(&dir, device, login, &Faults::default());
+            (v.phone_template, v.softkey_template, v.hold_audio_source)
+        };
+        let s = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+        assert_eq!(seen(0, login), s("Plain 7960", "Plain Softkeys", "Music 1"));
+        assert_eq!(seen(1, login), s("EM 7940", "EM Softkeys", "Music 1"));
+        assert_eq!(seen(0, None), s("Standard 7960", STANDARD_SOFTKEYS, ""));
+    }
+
     /// RST-2/RST-3: a change of locale or modules resets after the restart.
     #[test]
     fn rst_2_3_locale_or_modules_changed_means_restart_then_reset() {
@@ -253,6 +308,9 @@ model = "7940"
             locale: locale.into(),
             modules: modules.iter().map(|m| m.to_string()).collect(),
             buttons: Vec::new(),
+            phone_template: String::new(),
+            softkey_template: String::new(),
+            hold_audio_source: String::new(),
         };
         let a = view("English_United_States", &[]);
         assert_eq!(restart_plan(&a, &a), &[ResetType::Restart]);

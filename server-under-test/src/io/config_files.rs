@@ -75,6 +75,9 @@ pub fn device_config(state: &Server, device_idx: DeviceIdx, em_base: &str) -> De
         locale,
         modules,
         buttons,
+        phone_template,
+        softkey_template,
+        hold_audio_source,
     } = profile_view(dir, device_idx, login, &state.em.faults);
     DeviceConfig {
         device_protocol: match model.protocol {
@@ -118,6 +121,9 @@ pub fn device_config(state: &Server, device_idx: DeviceIdx, em_base: &str) -> De
                 })
                 .collect(),
         },
+        phone_template,
+        softkey_template,
+        hold_audio_source,
         dnd: dnd.map(|d| DndSetting {
             status: d.status,
             alert: d.alert.as_str().into(),
