@@ -109,9 +109,20 @@ pub async fn cme_clears_call_history_at_logout(p: Arc<Probe>) -> Result<(), Stop
         "success",
     )?;
     expect_eq("logout", p.logout(&phone.device).await.as_str(), "success")?;
-    expect(
-        phone.cleared().await,
-        "Init:CallHistory pushed to the phone at logout (cme)",
-        "no push within 2 s",
-    )
+    // `em keep-history` keeps the call history at logout (LOGS-2).
+    let keep = p.target.lab.file.server.keep_history;
+    let cleared = phone.cleared().await;
+    if keep {
+        expect(
+            !cleared,
+            "no Init:CallHistory at logout: the router keeps history",
+            "a push",
+        )
+    } else {
+        expect(
+            cleared,
+            "Init:CallHistory pushed to the phone at logout (cme)",
+            "no push within 2 s",
+        )
+    }
 }
