@@ -273,29 +273,12 @@ mod tests {
         assert_eq!(monitored_first_line(&[]), None);
     }
 
-    /// BTN-4: the SIP filter is CME's; names match case-insensitively.
-    #[test]
-    fn btn_4_the_sip_filter_is_cme_only_and_case_insensitive() {
-        let lines = [line("1", LineType::Normal), line("2", LineType::Overlay)];
-        let features = ["newcall".to_string(), "Intercom".to_string()];
-        let e = ButtonEntries {
-            device: None,
-            lines: &lines,
-            speed_dials: &[],
-            features: &features,
-            services: &[],
-        };
-        let count = |p| layout(find("8851").unwrap(), 0, p, &e).len();
-        assert_eq!(count(ServerProfile::Cme), 2, "line 1 and Newcall");
-        assert_eq!(count(ServerProfile::Ucm), 4, "ucm shows the profile as is");
-        let cme = layout(find("8851").unwrap(), 0, ServerProfile::Cme, &e);
-        assert_eq!(cme[1].label, "newcall");
-    }
-
+    /// BTN-4: under cme a SIP phone keeps normal lines and the listed
+    /// features, names matched case-insensitively; ucm shows the profile.
     #[test]
     fn btn_4_sip_phones_keep_normal_lines_and_listed_features() {
         let lines = [line("1", LineType::Normal), line("2", LineType::Overlay)];
-        let features = ["Hold".to_string(), "Intercom".to_string()];
+        let features = ["hold".to_string(), "Intercom".to_string()];
         let e = ButtonEntries {
             device: None,
             lines: &lines,
@@ -317,6 +300,11 @@ mod tests {
                 )
             })
             .collect();
-        assert_eq!(labels, [("line", "1"), ("feature", "Hold")]);
+        assert_eq!(labels, [("line", "1"), ("feature", "hold")]);
+        assert_eq!(
+            layout(find("8851").unwrap(), 0, ServerProfile::Ucm, &e).len(),
+            4,
+            "ucm shows the profile as it is"
+        );
     }
 }
