@@ -169,7 +169,7 @@ async fn prof_5_user_without_a_usable_profile_gets_code_12() {
 /// login; it is not a profile for a user who has none (seed A: 205 at the
 /// phone, 12 here).
 #[tokio::test]
-async fn prof_5_a_user_without_any_profile_is_refused_even_where_the_model_has_a_default() {
+async fn prof_2_5_a_model_default_fills_in_a_cross_model_login_not_a_user_without_profiles() {
     let t = TestServer::start(UCM, "").await;
     assert_eq!(failure(&t.login(D7905, "carol").await).0, 12);
     assert_eq!(t.user_on(D7905).await, DeviceUser::Nobody);

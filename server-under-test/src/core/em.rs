@@ -17,9 +17,9 @@ use crate::core::faults::{Fault, Faults};
 use crate::core::features::Features;
 use crate::core::profile_view::{profile_view, restart_plan};
 use crate::core::sessions::{ActiveLogin, Sessions};
-use emlab_protocol::ErrorCode;
 use emlab_protocol::lab::{Lab, ServiceParameters};
 use emlab_protocol::sccp::ResetType;
+use emlab_protocol::{ErrorCode, ServerProfile};
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -97,8 +97,12 @@ impl Em {
         let mut effects = Effects::default();
         if self.em_running() {
             let now = self.clock.now_ms();
-            for &d in lock(&self.in_call).iter() {
-                s.keep_awake(d, now);
+            // Idle timers are CME's (TIME-5): elsewhere there is nothing
+            // to keep awake, and no lock to take on every request.
+            if self.directory.profile == ServerProfile::Cme {
+                for &d in lock(&self.in_call).iter() {
+                    s.keep_awake(d, now);
+                }
             }
             let mut ended = s.expire_due(now);
             ended.extend(self.time_of_day_logouts(&mut s, now));
