@@ -230,6 +230,10 @@ pub struct RunArgs {
     /// Override the scenario's arrival rate (e.g. 500/s, 2000/h).
     #[arg(long)]
     pub rate: Option<String>,
+    /// Base URL of the target's lab control (`/lab/`), for scenarios whose
+    /// phases rehearse a troubleshooting cause.
+    #[arg(long, value_name = "URL")]
+    pub lab_control: Option<String>,
     /// Serve a live page of the run (default address 127.0.0.1:8099)
     /// with pause, resume and rate controls.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8099")]

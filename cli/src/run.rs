@@ -28,6 +28,8 @@ pub struct RunOptions {
     pub lab_override: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub rate: Option<String>,
+    /// The target's lab control, for rehearsals of troubleshooting causes.
+    pub lab_control: Option<String>,
     pub dashboard: Option<SocketAddr>,
     /// `emlab demo`: phones and duration instead of the scenario's, lab
     /// control on, and the director playing its cases.
@@ -46,6 +48,7 @@ pub async fn run(
         lab_override,
         out,
         rate,
+        lab_control,
         dashboard,
         phones,
         duration,
@@ -112,9 +115,24 @@ pub async fn run(
         ))
     })?;
 
+    // A rehearsal has the server play troubleshooting causes, and keeps its
+    // lab clock at the scenario's pace; a target needs lab control for that.
+    let rehearses = scenario.load.rehearses();
+    if rehearses && target.is_some() && lab_control.is_none() {
+        let phase = scenario
+            .load
+            .phases
+            .iter()
+            .find(|p| p.troubleshooting.is_some())
+            .map_or("", |p| p.name.as_str());
+        return Err(UsageError(format!(
+            "{}: phase `{phase}` rehearses a troubleshooting cause, which needs the target's lab control: give --lab-control URL",
+            scenario_path.display()
+        )));
+    }
     // The demo's director moves the lab clock.
     let server_options = ServerOptions {
-        lab_control: demo,
+        lab_control: demo || rehearses,
         ..ServerOptions::default()
     };
     let embedded = match &target {
@@ -242,6 +260,7 @@ pub async fn run(
                 control_timeout: load.control_timeout,
                 call_logs,
                 board: board.clone(),
+                time_scale: load.time_scale,
             });
             let phones = specs
                 .into_iter()
@@ -259,6 +278,12 @@ pub async fn run(
         load,
         expect_login: scenario.expect_login.clone(),
         expect_logout: scenario.expect_logout.clone(),
+        lab_control: lab_control
+            .or_else(|| target.is_none().then(|| endpoints.em_base.clone()))
+            .map(|base| emlab_simulator::rehearsal::LabControl {
+                base,
+                tls: endpoints.tls.clone(),
+            }),
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Every Ctrl-C is a stop request: the first ends the arrivals, the next abandons cycles.
@@ -475,6 +500,7 @@ pub async fn run_command(args: RunArgs) -> Result<ExitCode, UsageError> {
         lab,
         out,
         rate,
+        lab_control,
         dashboard,
     } = args;
     let (target, tls) = target.flags()?;
@@ -482,6 +508,7 @@ pub async fn run_command(args: RunArgs) -> Result<ExitCode, UsageError> {
         lab_override: lab,
         out,
         rate,
+        lab_control,
         dashboard,
         ..RunOptions::default()
     };

@@ -4,7 +4,7 @@
 
 use crate::case;
 use crate::case::Case;
-use crate::cases::{self, auth, btn, ip, lim, log, logs, met, multi, prof, rst, time, url};
+use crate::cases::{self, auth, btn, ip, lim, log, logs, met, multi, prof, rst, time, trbl, url};
 use emlab_protocol::ServerProfile;
 
 /// Every requirement ID, in the catalogue's order ([`crate::requirements`]).
@@ -552,6 +552,38 @@ fn timers_cme_and_more() -> Vec<Case> {
             "`Device=` is not `device=`: no login",
             url::the_service_url_is_case_sensitive
         ),
+        case!(
+            "TRBL-1/clock-skew-five-minute-logouts",
+            ["TRBL-1"],
+            UCM_BOTH,
+            [ControlChannel, LabControl],
+            "Publisher and subscriber clocks apart: each login ends 5 minutes after it began and the phone restarts",
+            trbl::clock_skew_logs_users_out_every_five_minutes
+        ),
+        case!(
+            "TRBL-2/switch-version-loses-logins",
+            ["TRBL-2"],
+            UCM,
+            [ControlChannel, LabControl],
+            "A publisher switch version logs every EM user out; logins fail with 6 until the publisher is active",
+            trbl::switch_version_loses_every_login_until_the_publisher_is_back
+        ),
+        case!(
+            "TRBL-3/dns-callmanager-resets",
+            ["TRBL-3"],
+            UCM_BOTH,
+            [ControlChannel, LabControl],
+            "A CallManager found by DNS: login and logout reset the phone instead of restarting it",
+            trbl::dns_callmanager_resets_instead_of_restarting
+        ),
+        case!(
+            "TRBL-4/no-logout-profile-registering",
+            ["TRBL-4"],
+            UCM_BOTH,
+            [ConfigFiles, LabControl],
+            "No logout profile: after a logout the device has no configuration file, so its phone stays Registering",
+            trbl::no_logout_profile_leaves_the_phone_registering
+        ),
     ]
 }
 
@@ -569,15 +601,7 @@ pub const NOT_COVERED: &[(&str, &str)] = &[
         "LIM-3",
         "a one-hour load, not a conformance case: run scenarios/2000-per-hour.toml against the target",
     ),
-    ("TRBL-1", ROUND_2),
-    ("TRBL-2", ROUND_2),
-    ("TRBL-3", ROUND_2),
-    ("TRBL-4", ROUND_2),
 ];
-
-/// The reason given for the requirements added in round 2 of the spec
-/// until their server behaviour and cases exist.
-const ROUND_2: &str = "added in round 2 of the requirements; the reference server and the catalogue do not implement it yet";
 
 #[cfg(test)]
 mod tests {

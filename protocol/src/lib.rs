@@ -13,6 +13,7 @@
 //! - [`sccp`]: the Skinny control channel subset (§5);
 //! - [`sip`]: REGISTER and the service-control NOTIFY for 8800 phones (§5);
 //! - [`lab`]: the lab directory file and its deterministic `[fleet]` (§6);
+//! - [`troubleshooting`]: the causes lab control plays (§8, TRBL-1..4);
 //! - [`config_error`]: one-line errors for lab and scenario files.
 
 pub mod buttons;
@@ -27,6 +28,7 @@ pub mod phone_xml;
 pub mod sccp;
 pub mod sip;
 pub mod tftp;
+pub mod troubleshooting;
 pub mod xml_text;
 
 pub use config_error::ConfigError;

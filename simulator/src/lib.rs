@@ -12,11 +12,14 @@
 //! - [`em_client`]: the EM API client that never panics on a bad server;
 //! - [`preflight`]: checks a target before a run (reach, TLS, credentials, directory);
 //! - [`recorder`]: histograms, outcomes and mismatches;
+//! - [`diagnosis`]: symptoms seen, with the likely cause from the seeds' troubleshooting tables;
+//! - [`rehearsal`]: phases that have the server play a troubleshooting cause, and the lab clock at the scenario's time scale;
 //! - [`thresholds`]: pass/fail rules;
 //! - [`timer`]: the sub-millisecond timer the schedule runs on;
 //! - [`progress`]: the live progress line on a terminal;
 //! - [`report`]: stdout summary, `report.json`, `report.html`, `latency.hlog`.
 
+pub mod diagnosis;
 pub mod em_client;
 pub mod fleet;
 pub mod limits;
@@ -25,6 +28,7 @@ pub mod phone;
 pub mod preflight;
 pub mod progress;
 pub mod recorder;
+pub mod rehearsal;
 pub mod report;
 pub mod scenario;
 pub mod storm;

@@ -28,6 +28,7 @@ use crate::thresholds::Threshold;
 use crate::units::{parse_duration, parse_rate};
 use emlab_protocol::ConfigError;
 use emlab_protocol::config_error::parse_toml;
+use emlab_protocol::troubleshooting::Cause;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -84,6 +85,8 @@ struct PhaseFile {
     rate: Option<RateValue>,
     to: Option<RateValue>,
     phones: Option<u32>,
+    /// A cause the server plays for the length of the phase (TRBL-1..4).
+    troubleshooting: Option<String>,
 }
 
 fn yes() -> bool {
@@ -196,6 +199,9 @@ pub struct Phase {
     pub to_per_s: Option<f64>,
     /// Closed: phones cycling in this phase.
     pub phones: u32,
+    /// The troubleshooting cause the server plays during this phase,
+    /// through lab control: its symptom is expected here (TRBL-1..4).
+    pub troubleshooting: Option<Cause>,
 }
 
 impl Phase {
@@ -267,6 +273,7 @@ impl Load {
                 rate_per_s,
                 to_per_s: None,
                 phones,
+                troubleshooting: None,
             }],
             max_cycles: None,
             hold: Duration::ZERO,
@@ -308,6 +315,12 @@ impl Load {
             p.rate_per_s = rate_per_s;
             p.to_per_s = None;
         }
+    }
+
+    /// Whether any phase has the server play a troubleshooting cause (it
+    /// then needs lab control).
+    pub fn rehearses(&self) -> bool {
+        self.phases.iter().any(|p| p.troubleshooting.is_some())
     }
 
     /// The first phase's rate, for summaries.
@@ -435,6 +448,7 @@ impl Scenario {
                 rate_per_s,
                 to_per_s: None,
                 phones: l.phones,
+                troubleshooting: None,
             });
         } else {
             if l.rate.is_some() || l.duration.is_some() {
@@ -485,12 +499,24 @@ impl Scenario {
                         (0.0, None, n)
                     }
                 };
+                let troubleshooting = match &p.troubleshooting {
+                    None => None,
+                    Some(name) => Some(Cause::from_name(name).ok_or_else(|| {
+                        let known: Vec<&str> = Cause::ALL.into_iter().map(Cause::name).collect();
+                        err(
+                            "troubleshooting",
+                            name,
+                            format!("`{name}` is no cause; known: {}", known.join(", ")),
+                        )
+                    })?),
+                };
                 phases.push(Phase {
                     name: p.name.clone(),
                     duration,
                     rate_per_s,
                     to_per_s,
                     phones,
+                    troubleshooting,
                 });
             }
         }
@@ -597,6 +623,7 @@ mod tests {
             rate_per_s: 10.0,
             to_per_s: Some(30.0),
             phones: 1,
+            troubleshooting: None,
         };
         // (10 + 30) / 2 × 10 s = 200 arrivals.
         let n = (0..).take_while(|&k| ramp.arrival(k).is_some()).count();

@@ -26,6 +26,7 @@ use crate::em_client::{EmClient, Reply};
 use crate::live::control::LiveControl;
 use crate::phone::{PhoneContext, VirtualPhone};
 use crate::recorder::{Recorder, Step};
+use crate::rehearsal::{LabControl, Rehearsal};
 use crate::scenario::{Expected, Load, Model};
 use crate::timer::PreciseTimer;
 use emlab_protocol::em_api::{
@@ -90,6 +91,9 @@ pub struct LoginStorm {
     pub load: Load,
     pub expect_login: Expected,
     pub expect_logout: Expected,
+    /// The target's lab control, for phases that rehearse a
+    /// troubleshooting cause ([`crate::rehearsal`]).
+    pub lab_control: Option<LabControl>,
 }
 
 /// Live figures for the progress line.
@@ -112,13 +116,19 @@ pub struct StormResult {
     pub interrupted: bool,
     /// Per recorder phase: growth of `em_requests_throttled_total`.
     pub throttled: Vec<Option<f64>>,
+    /// What lab control refused while rehearsing troubleshooting causes.
+    pub rehearsal_problems: Vec<String>,
 }
 
 /// A recorder with the load's phases after the boot phase.
 pub fn recorder_for(load: &Load) -> Recorder {
     let mut names = vec!["boot"];
     names.extend(load.phases.iter().map(|p| p.name.as_str()));
-    Recorder::new(&names, std::time::Instant::now())
+    let mut recorder = Recorder::new(&names, std::time::Instant::now());
+    for (i, p) in load.phases.iter().enumerate() {
+        recorder.phases[i + 1].rehearsing = p.troubleshooting;
+    }
+    recorder
 }
 
 /// How long after a phase's edge the phones it adds (closed model) start.
@@ -226,6 +236,10 @@ impl LoginStorm {
             .load
             .logout_at
             .map(|i| schedule_start + self.load.phase_start(i));
+        let rehearsal = match (&self.lab_control, self.load.rehearses()) {
+            (Some(lab), true) => Some(Rehearsal::start(lab.clone(), &self.load, schedule_start)),
+            _ => None,
+        };
         let readings = Arc::new(Mutex::new(Vec::new()));
         let reader = self.metrics_url.clone().map(|url| {
             let readings = readings.clone();
@@ -318,6 +332,10 @@ impl LoginStorm {
                 _ => None,
             }));
         }
+        let rehearsal_problems = match rehearsal {
+            Some(r) => r.finish().await,
+            None => Vec::new(),
+        };
         if let CycleKind::Phone(ctx, phones, ..) = &*kind {
             for p in phones {
                 p.shut_down(ctx).await;
@@ -339,6 +357,7 @@ impl LoginStorm {
             booted,
             interrupted,
             throttled,
+            rehearsal_problems,
         }
     }
 }

@@ -7,11 +7,14 @@
 //! (per second); `errors.<code>` (failures with that code, all steps);
 //! `<step>.outcome.<label>` (how often a step had that outcome);
 //! `mismatches` (answers that differed from the expectation); `throttled`
-//! (the server's Requests Throttled counter, from its `/metrics`). A
+//! (the server's Requests Throttled counter, from its `/metrics`);
+//! `diagnosed.<cause>` (answers showing the symptom of a troubleshooting
+//! cause, e.g. `diagnosed.clock-skew`, see [`crate::diagnosis`]). A
 //! `phase:` prefix limits a rule to one phase: `spike:login.p99 < 1s`.
 
 use crate::recorder::Step;
 use crate::units::parse_duration;
+use emlab_protocol::troubleshooting::Cause;
 use serde::Serialize;
 use std::str::FromStr;
 
@@ -31,6 +34,8 @@ pub enum Metric {
     /// The server's `em_requests_throttled_total` grew by this much (read
     /// from its `/metrics` at the phase's edges).
     Throttled,
+    /// Answers showing a troubleshooting cause's symptom (`diagnosed.clock-skew`).
+    Diagnosed(Cause),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -93,7 +98,7 @@ impl FromStr for Threshold {
             None => (None, lhs),
         };
         let metric = parse_metric(lhs).ok_or_else(|| {
-            bad("unknown metric; use login|query|logout . p50|p90|p99|p99.9|max|mean|count|rate, errors.<code> or mismatches")
+            bad("unknown metric; use login|query|logout . p50|p90|p99|p99.9|max|mean|count|rate, errors.<code>, diagnosed.<cause> or mismatches")
         })?;
         let value = match metric {
             Metric::Latency { .. } | Metric::Mean(_) => {
@@ -131,6 +136,9 @@ fn parse_metric(s: &str) -> Option<Metric> {
     let (head, stat) = s.split_once('.')?;
     if head == "errors" {
         return stat.parse().ok().map(Metric::Errors);
+    }
+    if head == "diagnosed" {
+        return Cause::from_name(stat).map(Metric::Diagnosed);
     }
     let step = Step::from_name(head)?;
     if let Some(label) = stat.strip_prefix("outcome.") {

@@ -605,3 +605,95 @@ async fn serve_logs_refused_requests_as_json_and_never_a_pin_or_certificate() {
         "the certificate is logged:\n{log}"
     );
 }
+
+/// TRBL-1..4 from the fleet's side: the shipped rehearsal plays each cause
+/// for one phase on the embedded server; the phones meet every symptom, the
+/// run passes (each symptom was expected where it came), and the report
+/// names each likely cause.
+#[tokio::test]
+async fn trbl_the_troubleshooting_scenario_rehearses_all_four_causes_and_names_each() {
+    let dir = scratch("cli-troubleshooting");
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/troubleshooting.toml");
+    let o = emlab_async(vec![
+        "run".into(),
+        scenario.display().to_string(),
+        "--out".into(),
+        dir.display().to_string(),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{}", stderr(&o));
+    for line in [
+        "TRBL-1  logged out by the server about 5 minutes after login",
+        "publisher/subscriber clocks out of sync?",
+        "publisher switch version in progress?",
+        "the phone resolves the CallManager by DNS?",
+        "no logout profile assigned to the device?",
+    ] {
+        assert!(stdout.contains(line), "`{line}` missing:\n{stdout}");
+    }
+    let report = report_json(&dir);
+    let diagnosed: Vec<(&str, bool)> = report["diagnoses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["requirement"].as_str().unwrap(),
+                d["rehearsed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        diagnosed,
+        [
+            ("TRBL-1", true),
+            ("TRBL-2", true),
+            ("TRBL-3", true),
+            ("TRBL-4", true)
+        ]
+    );
+    // Each symptom came in the phase that rehearsed its cause, and only there.
+    for phase in report["phases"].as_array().unwrap() {
+        let rehearsed = phase["rehearsed"].as_u64().unwrap();
+        match phase["rehearsing"].as_str() {
+            Some(cause) => assert!(rehearsed > 0, "{cause}: no symptom seen"),
+            None => assert_eq!(rehearsed, 0, "{phase}"),
+        }
+    }
+}
+
+#[test]
+fn a_rehearsal_needs_a_known_cause_and_the_targets_lab_control() {
+    let dir = scratch("cli-bad-rehearsal");
+    let scenario = dir.join("rehearse.toml");
+    let text = |cause: &str| {
+        format!(
+            "[scenario]\nname = \"rehearse\"\nlab = {lab:?}\npath = \"phone\"\n\n[load]\nphones = 2\n\n[[load.phase]]\nname = \"skewed\"\nduration = \"1s\"\nrate = \"1/s\"\ntroubleshooting = \"{cause}\"\n",
+            lab = shipped_lab().display().to_string()
+        )
+    };
+    std::fs::write(&scenario, text("sunspots")).unwrap();
+    let o = emlab(&["run", scenario.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("rehearse.toml:13: key `troubleshooting`: `sunspots` is no cause")
+            && err
+                .contains("known: clock-skew, switch-version, dns-callmanager, no-logout-profile"),
+        "{err}"
+    );
+    std::fs::write(&scenario, text("clock-skew")).unwrap();
+    let o = emlab(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--target",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("phase `skewed` rehearses a troubleshooting cause, which needs the target's lab control: give --lab-control URL"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -14,8 +14,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-const FLEET0: &str = "SEP0E0000000000";
-const FLEET1: &str = "SEP0E0000000001";
+pub(crate) const FLEET0: &str = "SEP0E0000000000";
+pub(crate) const FLEET1: &str = "SEP0E0000000001";
 const FLEET2: &str = "SEP0E0000000002";
 pub(crate) const TYPE_7960: u32 = 7;
 
@@ -43,7 +43,7 @@ impl SccpPhone {
     }
 
     /// Connects and registers; returns the phone and the server's replies.
-    async fn register(
+    pub(crate) async fn register(
         addr: SocketAddr,
         device: &str,
         device_type: u32,
@@ -104,7 +104,7 @@ impl SccpPhone {
     }
 
     /// Every Reset that arrives until the line goes quiet for 300 ms.
-    async fn resets(&mut self) -> Vec<ResetType> {
+    pub(crate) async fn resets(&mut self) -> Vec<ResetType> {
         let mut out = Vec::new();
         while let Some(m) = self.recv_within(Duration::from_millis(300)).await {
             match m {
@@ -132,7 +132,7 @@ pub(crate) fn registered(replies: &[Message]) -> bool {
     )
 }
 
-const RESTART: &[ResetType] = &[ResetType::Restart];
+pub(crate) const RESTART: &[ResetType] = &[ResetType::Restart];
 const RESTART_THEN_RESET: &[ResetType] = &[ResetType::Restart, ResetType::Reset];
 
 #[tokio::test]

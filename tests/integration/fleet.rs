@@ -63,6 +63,7 @@ fn api_storm(url: &str, phones: u32, timeout: Duration, load: Load) -> LoginStor
         load,
         expect_login: Expected::Success,
         expect_logout: Expected::Success,
+        lab_control: None,
     }
 }
 
@@ -272,6 +273,7 @@ async fn a_trailing_pause_holds_the_run_until_its_end() {
         rate_per_s: 0.0,
         to_per_s: None,
         phones: 1,
+        troubleshooting: None,
     });
     let storm = api_storm(&server.uri(), 1, Duration::from_secs(2), load);
     let (_stop, stop) = tokio::sync::watch::channel(false);

@@ -9,7 +9,7 @@ use emlab_protocol::phone_xml::{
 use emlab_simulator::em_client::Reply;
 
 /// A phone login through the EM service; the `[N]` code, or 0 on success.
-async fn phone_login(t: &TestServer, device: &str, user: &str, pin: &str) -> u16 {
+pub(crate) async fn phone_login(t: &TestServer, device: &str, user: &str, pin: &str) -> u16 {
     let (status, _, body) = phone_get(
         &t.url(),
         &format!("{EM_SERVICE_PATH}?device={device}&userid={user}&seq={pin}"),

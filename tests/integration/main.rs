@@ -20,4 +20,5 @@ mod phone_faults;
 mod phone_service;
 mod support;
 mod tftp;
+mod troubleshooting;
 mod xml_snapshots;

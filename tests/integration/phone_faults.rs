@@ -254,6 +254,7 @@ async fn run_phone(endpoints: Endpoints, request_timeout: Duration, cycles: u32)
         control_timeout: Duration::from_millis(800),
         call_logs: CallLogRule::default(),
         board: None,
+        time_scale: 1.0,
     };
     let phone = VirtualPhone::new(spec);
     let timer = PreciseTimer::start();
@@ -325,6 +326,17 @@ async fn a_reset_instead_of_a_restart_is_a_restart_mismatch() {
     // The phone still follows the reset: re-registers and re-reads its config.
     assert_eq!(outcome(&r, Step::Register, "success"), 3);
     assert_eq!(outcome(&r, Step::InService, "success"), 3);
+    // TRBL-3: the report names the likely cause, though nothing rehearsed it.
+    let found = emlab_simulator::diagnosis::diagnose(&r);
+    let named: Vec<(&str, bool)> = found.iter().map(|d| (d.requirement, d.rehearsed)).collect();
+    assert_eq!(named, [("TRBL-3", false)]);
+    assert!(
+        found[0]
+            .likely_cause
+            .contains("resolves the CallManager by DNS"),
+        "{:?}",
+        found[0]
+    );
 }
 
 #[tokio::test]
@@ -422,7 +434,7 @@ mod with_wiremock {
         .await;
         assert_eq!(outcome(&r, Step::Register, "success"), 1);
         assert_eq!(
-            outcome(&r, Step::InService, "config-404"),
+            outcome(&r, Step::InService, "no-config"),
             1,
             "{:?}",
             r.mismatches

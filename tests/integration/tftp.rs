@@ -147,7 +147,7 @@ async fn a_phone_reads_its_config_over_tftp_with_options() {
     )
     .await
     .unwrap_err();
-    assert_eq!(missing.label(), "config-404");
+    assert_eq!(missing.label(), "no-config");
     t.server.shutdown().await.unwrap();
 }
 

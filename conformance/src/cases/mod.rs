@@ -14,6 +14,7 @@ pub mod multi;
 pub mod prof;
 pub mod rst;
 pub mod time;
+pub mod trbl;
 pub mod url;
 
 use emlab_protocol::ServerProfile;

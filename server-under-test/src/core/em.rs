@@ -17,6 +17,7 @@ use crate::core::faults::{Fault, Faults};
 use crate::core::features::Features;
 use crate::core::profile_view::{profile_view, restart_plan};
 use crate::core::sessions::{ActiveLogin, Sessions};
+use crate::core::troubleshooting::{CLOCK_SKEW_LOGOUT_MS, Cause, Troubleshooting};
 use emlab_protocol::lab::{Lab, ServiceParameters};
 use emlab_protocol::sccp::ResetType;
 use emlab_protocol::{ErrorCode, ServerProfile};
@@ -42,6 +43,8 @@ pub struct Em {
     em_api_running: AtomicBool,
     pub admission: Admission,
     pub clock: ServerClock,
+    /// The troubleshooting causes lab control is playing (TRBL-1..4).
+    pub troubleshooting: Troubleshooting,
     pub(super) features: Mutex<Features>,
     /// Phones off-hook now: a time-of-day logout waits for them (TIME-4).
     in_call: Mutex<HashSet<DeviceIdx>>,
@@ -79,6 +82,7 @@ impl Em {
             em_api_running: AtomicBool::new(true),
             admission,
             clock: ServerClock::new(),
+            troubleshooting: Troubleshooting::default(),
             features: Mutex::new(Features::default()),
             in_call: Mutex::new(HashSet::new()),
             keep_history: lab.file.server.keep_history,
@@ -106,6 +110,15 @@ impl Em {
             }
             let mut ended = s.expire_due(now);
             ended.extend(self.time_of_day_logouts(&mut s, now));
+            for (device, login) in s.transient_due(now) {
+                // What CallManager's event log shows for it (seed D).
+                tracing::warn!(
+                    device = %self.directory.device(device).name,
+                    user = %self.directory.user(login.user).id,
+                    "Error: DeviceTransientConnection - Transient connection attempt"
+                );
+                ended.push((device, login));
+            }
             effects = self.logins_ended(&ended, true);
         }
         (s, effects)
@@ -207,7 +220,7 @@ impl Em {
         before: Option<ActiveLogin>,
         after: Option<ActiveLogin>,
     ) -> &'static [ResetType] {
-        if self.faults.has(Fault::ResetInsteadOfRestart) {
+        if self.faults.has(Fault::ResetInsteadOfRestart) || self.plays(Cause::DnsCallManager) {
             return &[ResetType::Reset];
         }
         let view = |login| profile_view(&self.directory, device, login, &self.faults);
@@ -329,6 +342,72 @@ impl Em {
             let next_day = self.clock.now_ms().saturating_add(24 * 3600 * 1000);
             lock(&self.sessions).postpone_timers(next_day);
         }
+    }
+
+    /// Whether lab control plays `cause` (and no fault ignores it).
+    fn plays(&self, cause: Cause) -> bool {
+        let ignored = match cause {
+            Cause::ClockSkew => Fault::IgnoreClockSkew,
+            Cause::SwitchVersion => Fault::IgnoreSwitchVersion,
+            Cause::DnsCallManager => Fault::IgnoreDnsCallManager,
+            Cause::NoLogoutProfile => Fault::IgnoreNoLogoutProfile,
+        };
+        self.troubleshooting.is_on(cause) && !self.faults.has(ignored)
+    }
+
+    /// Plays or stops a troubleshooting cause (lab control, TRBL-1..4);
+    /// returns what it did at once. Clock skew starts the 5-minute logouts
+    /// of the logins in place; a switch version loses every EM login.
+    pub fn play(&self, cause: Cause, on: bool) -> Effects {
+        let was = self.troubleshooting.set(cause, on);
+        if was == on || (on && !self.plays(cause)) {
+            return Effects::default();
+        }
+        match (cause, on) {
+            (Cause::ClockSkew, true) => {
+                let (mut s, effects) = self.apply_due_timers();
+                s.start_transient_logouts(self.clock.now_ms(), CLOCK_SKEW_LOGOUT_MS);
+                effects
+            }
+            (Cause::ClockSkew, false) => {
+                let (mut s, effects) = self.apply_due_timers();
+                s.stop_transient_logouts();
+                effects
+            }
+            (Cause::SwitchVersion, true) => {
+                let (mut s, mut effects) = self.apply_due_timers();
+                let lost = s.logout_all();
+                drop(s);
+                tracing::warn!(
+                    logins = lost.len(),
+                    "publisher switch version: EM login data lost, every EM profile logged out"
+                );
+                effects.extend(self.logins_ended(&lost, true));
+                effects
+            }
+            _ => Effects::default(),
+        }
+    }
+
+    /// How long a new login lasts while the clocks disagree (TRBL-1).
+    pub fn clock_skew_logout_ms(&self) -> Option<u64> {
+        self.plays(Cause::ClockSkew).then_some(CLOCK_SKEW_LOGOUT_MS)
+    }
+
+    /// Logins need the publisher's database: during a switch version they
+    /// fail with 6 (TRBL-2).
+    pub fn publisher_reachable(&self) -> Result<(), ErrorCode> {
+        if self.plays(Cause::SwitchVersion) {
+            return Err(ErrorCode::DatabaseError);
+        }
+        Ok(())
+    }
+
+    /// Whether `device` has a configuration to load with `login` on it:
+    /// without a logout profile (TRBL-4) a device nobody is logged in on
+    /// has none, and its phone stays in "Registering".
+    pub fn has_configuration(&self, login: Option<ActiveLogin>) -> bool {
+        login.is_some() || !self.plays(Cause::NoLogoutProfile)
     }
 
     /// Moves the lab clock forward (lab control); due timers fire at the

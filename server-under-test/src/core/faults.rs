@@ -48,10 +48,18 @@ pub enum Fault {
     CmeLogsInWithPin,
     /// PROF-3: across models the profile's own templates stay.
     TemplatesIgnoreTheModel,
+    /// TRBL-1: playing `clock-skew` logs nobody out.
+    IgnoreClockSkew,
+    /// TRBL-2: playing `switch-version` keeps every login and admits new ones.
+    IgnoreSwitchVersion,
+    /// TRBL-3: playing `dns-callmanager` still restarts phones.
+    IgnoreDnsCallManager,
+    /// TRBL-4: playing `no-logout-profile` still serves the logout profile.
+    IgnoreNoLogoutProfile,
 }
 
 impl Fault {
-    pub const ALL: [Fault; 20] = [
+    pub const ALL: [Fault; 24] = [
         Fault::LogoutDoesNothing,
         Fault::AcceptAnyPin,
         Fault::IgnoreEmDisabled,
@@ -72,6 +80,10 @@ impl Fault {
         Fault::LogoutLocaleSkipsTheDefault,
         Fault::CmeLogsInWithPin,
         Fault::TemplatesIgnoreTheModel,
+        Fault::IgnoreClockSkew,
+        Fault::IgnoreSwitchVersion,
+        Fault::IgnoreDnsCallManager,
+        Fault::IgnoreNoLogoutProfile,
     ];
 
     pub fn name(self) -> &'static str {
@@ -96,6 +108,10 @@ impl Fault {
             Fault::LogoutLocaleSkipsTheDefault => "logout-locale-skips-the-default",
             Fault::CmeLogsInWithPin => "cme-logs-in-with-pin",
             Fault::TemplatesIgnoreTheModel => "templates-ignore-the-model",
+            Fault::IgnoreClockSkew => "ignore-clock-skew",
+            Fault::IgnoreSwitchVersion => "ignore-switch-version",
+            Fault::IgnoreDnsCallManager => "ignore-dns-callmanager",
+            Fault::IgnoreNoLogoutProfile => "ignore-no-logout-profile",
         }
     }
 
@@ -122,6 +138,10 @@ impl Fault {
             Fault::LogoutLocaleSkipsTheDefault => "PROF-7",
             Fault::CmeLogsInWithPin => "AUTH-8",
             Fault::TemplatesIgnoreTheModel => "PROF-3",
+            Fault::IgnoreClockSkew => "TRBL-1",
+            Fault::IgnoreSwitchVersion => "TRBL-2",
+            Fault::IgnoreDnsCallManager => "TRBL-3",
+            Fault::IgnoreNoLogoutProfile => "TRBL-4",
         }
     }
 

@@ -15,6 +15,7 @@
 //! - [`clock`]: the lab clock that lab control advances;
 //! - [`effects`]: what operations ask the io layer to do;
 //! - [`saved`]: what the durable store keeps, by name;
+//! - [`troubleshooting`]: causes from the seeds' troubleshooting tables, played on demand (TRBL-1..4);
 //! - [`faults`]: test-only switches that break a rule on purpose.
 
 pub mod addresses;
@@ -32,6 +33,7 @@ pub mod operations;
 pub mod profile_view;
 pub mod saved;
 pub mod sessions;
+pub mod troubleshooting;
 
 pub use effects::{Counter, Effect, Effects};
 pub use em::Em;

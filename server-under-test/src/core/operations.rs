@@ -60,6 +60,7 @@ pub async fn login(
     };
     let _permit = state.admission.try_enter().ok_or(busy)?;
     database_work(state).await?;
+    state.publisher_reachable()?;
     let dir = &state.directory;
     let device = dir
         .device_idx(order.device_name)
@@ -98,6 +99,7 @@ pub async fn login(
             dir.multiple_login_behavior(parameters.multiple_login_behavior)
         },
         profile: dir.profile,
+        transient_after_ms: state.clock_skew_logout_ms(),
     };
     let (mut sessions, fired) = state.apply_due_timers();
     effects.extend(fired);

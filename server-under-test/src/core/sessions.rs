@@ -9,7 +9,7 @@ use crate::core::directory::{DeviceIdx, ProfileIdx, UserIdx};
 use emlab_protocol::ErrorCode;
 use emlab_protocol::ServerProfile;
 use emlab_protocol::lab::MultipleLoginBehavior;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ActiveLogin {
@@ -44,6 +44,10 @@ pub struct Sessions {
     idle_deadline: Vec<Option<u64>>,
     /// Devices to log out when they go on-hook (a time-of-day logout met a call, TIME-4).
     logout_on_hook: HashSet<DeviceIdx>,
+    /// Clock-skew logouts (TRBL-1), only while that cause is played: a map
+    /// rather than a column, because it is empty in every other run.
+    transient: BTreeSet<(u64, DeviceIdx)>,
+    transient_deadline: HashMap<DeviceIdx, u64>,
     /// When time-of-day logouts were last checked.
     pub time_of_day_checked_ms: u64,
     /// Devices whose record changed since the durable store last took
@@ -70,6 +74,9 @@ pub struct DeviceRecord {
 pub struct LoginRules {
     pub behavior: MultipleLoginBehavior,
     pub profile: ServerProfile,
+    /// While publisher and subscriber clocks disagree, the login ends this
+    /// long after it began (TRBL-1).
+    pub transient_after_ms: Option<u64>,
 }
 
 impl Sessions {
@@ -82,6 +89,8 @@ impl Sessions {
             idle: BTreeSet::new(),
             idle_deadline: vec![None; devices],
             logout_on_hook: HashSet::new(),
+            transient: BTreeSet::new(),
+            transient_deadline: HashMap::new(),
             time_of_day_checked_ms: 0,
             changed: None,
         }
@@ -207,7 +216,35 @@ impl Sessions {
         if let Some(at) = login.expires_ms {
             self.expiries.insert((at, device));
         }
+        if let Some(after) = rules.transient_after_ms {
+            self.set_transient_deadline(device, login.since_ms.saturating_add(after));
+        }
         Ok(effect)
+    }
+
+    fn set_transient_deadline(&mut self, device: DeviceIdx, at: u64) {
+        if let Some(old) = self.transient_deadline.insert(device, at) {
+            self.transient.remove(&(old, device));
+        }
+        self.transient.insert((at, device));
+    }
+
+    /// The clocks drifted apart at `now_ms` (TRBL-1): every login already
+    /// in place ends `after_ms` later; new ones get their own deadline.
+    pub fn start_transient_logouts(&mut self, now_ms: u64, after_ms: u64) {
+        let logged_in: Vec<DeviceIdx> = (0..self.by_device.len() as DeviceIdx)
+            .filter(|&d| self.by_device[d as usize].is_some())
+            .filter(|d| !self.transient_deadline.contains_key(d))
+            .collect();
+        for d in logged_in {
+            self.set_transient_deadline(d, now_ms.saturating_add(after_ms));
+        }
+    }
+
+    /// The clocks agree again: no login ends for that reason any more.
+    pub fn stop_transient_logouts(&mut self) {
+        self.transient.clear();
+        self.transient_deadline.clear();
     }
 
     fn set_idle_deadline(&mut self, device: DeviceIdx, at: u64) {
@@ -256,6 +293,11 @@ impl Sessions {
             self.mark(device);
         }
         let login = login?;
+        if !self.transient.is_empty()
+            && let Some(at) = self.transient_deadline.remove(&device)
+        {
+            self.transient.remove(&(at, device));
+        }
         self.by_user[login.user as usize].retain(|&d| d != device);
         if let Some(at) = login.expires_ms {
             self.expiries.remove(&(at, device));
@@ -313,6 +355,23 @@ impl Sessions {
         }
         due
     }
+
+    /// Logs out every login whose clock-skew deadline is due (TRBL-1).
+    pub fn transient_due(&mut self, now_ms: u64) -> Vec<(DeviceIdx, ActiveLogin)> {
+        let mut due = Vec::new();
+        while let Some(&(at, device)) = self.transient.first() {
+            if at > now_ms {
+                break;
+            }
+            match self.logout(device) {
+                Some(l) => due.push((device, l)),
+                None => {
+                    self.transient.pop_first();
+                }
+            }
+        }
+        due
+    }
 }
 
 #[cfg(test)]
@@ -333,7 +392,34 @@ mod tests {
         LoginRules {
             behavior,
             profile: ServerProfile::Ucm,
+            transient_after_ms: None,
         }
+    }
+
+    /// TRBL-1: with the clocks apart, logins in place end 5 minutes after
+    /// the drift and new ones 5 minutes after they began; with the clocks
+    /// together again, nothing ends.
+    #[test]
+    fn clock_skew_ends_every_login_five_minutes_after_it_began() {
+        let mut s = Sessions::new(3, 3);
+        let r = rules(MultipleLoginBehavior::NotAllowed);
+        s.login(0, login(0, None), &r).unwrap();
+        s.start_transient_logouts(1_000, 300_000);
+        let skewed = LoginRules {
+            transient_after_ms: Some(300_000),
+            ..rules(MultipleLoginBehavior::NotAllowed)
+        };
+        let mut later = login(1, None);
+        later.since_ms = 60_000;
+        s.login(1, later, &skewed).unwrap();
+        assert!(s.transient_due(300_999).is_empty());
+        assert_eq!(s.transient_due(301_000), vec![(0, login(0, None))]);
+        assert!(s.transient_due(359_999).is_empty());
+        assert_eq!(s.transient_due(360_000), vec![(1, later)]);
+        s.login(2, login(2, None), &skewed).unwrap();
+        s.stop_transient_logouts();
+        assert!(s.transient_due(u64::MAX).is_empty());
+        assert!(s.on_device(2).is_some());
     }
 
     #[test]
@@ -391,8 +477,8 @@ mod tests {
         let r = rules(MultipleLoginBehavior::NotAllowed);
         s.login(0, login(0, Some(100)), &r).unwrap();
         let ucm4 = LoginRules {
-            behavior: MultipleLoginBehavior::NotAllowed,
             profile: ServerProfile::Ucm4,
+            ..rules(MultipleLoginBehavior::NotAllowed)
         };
         assert_eq!(
             s.login(0, login(1, None), &ucm4),

@@ -15,6 +15,7 @@
 //! | `POST /lab/devices/{name}/dnd {"status": true, "alert": "beep-only"}` | DND pressed on the phone (LOG-10) |
 //! | `POST /lab/devices/{name}/call-back {"number": "2002"}` | the logged-in user activates Call Back (LOG-8) |
 //! | `GET /lab/users/{id}` | the user's active Call Backs and saved DND |
+//! | `POST /lab/troubleshooting {"cause": "clock-skew", "on": true}` | plays a cause from the seeds' troubleshooting tables (TRBL-1..4: `clock-skew`, `switch-version`, `dns-callmanager`, `no-logout-profile`); `GET` lists those playing |
 //! | `POST /lab/profiles/{name} {"lines": [...], "speed_dials": [...], "features": [...], "services": [...], "locale": ".."}` | changes a device profile (checked like the lab file); the next login loads it, a session already logged in keeps its version (PROF-9) |
 
 // An error here is a whole HTTP reply, built once per refused lab request;
@@ -22,6 +23,7 @@
 #![allow(clippy::result_large_err)]
 
 use crate::core::directory::{DeviceIdx, UserIdx};
+use crate::core::troubleshooting::Cause;
 use crate::io::server::Server;
 use axum::Router;
 use axum::body::Body;
@@ -49,6 +51,10 @@ pub fn routes() -> Router<Arc<Server>> {
         .route("/lab/devices/{name}/call-back", post(call_back))
         .route("/lab/users/{id}", get(user_state))
         .route("/lab/profiles/{name}", post(edit_profile))
+        .route(
+            "/lab/troubleshooting",
+            get(troubleshooting).post(play_troubleshooting),
+        )
 }
 
 fn reply(status: StatusCode, body: Value) -> Response {
@@ -202,6 +208,32 @@ async fn em_api(State(state): State<Arc<Server>>, body: Body) -> Reply {
     let Running { running } = json_body(body).await?;
     state.em.set_em_api_running(running);
     ok(json!({ "running": state.em.em_api_running() }))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Play {
+    cause: String,
+    on: bool,
+}
+
+async fn troubleshooting(State(state): State<Arc<Server>>) -> Reply {
+    ok(json!({ "playing": state.em.troubleshooting.playing() }))
+}
+
+async fn play_troubleshooting(State(state): State<Arc<Server>>, body: Body) -> Reply {
+    let Play { cause, on } = json_body(body).await?;
+    let Some(c) = Cause::from_name(&cause) else {
+        let known: Vec<&str> = Cause::ALL.into_iter().map(Cause::name).collect();
+        return Err(bad_request(format!(
+            "unknown cause `{cause}`; known: {}",
+            known.join(", ")
+        )));
+    };
+    tracing::info!(cause = %cause, on, "troubleshooting cause played");
+    state.deliver(state.em.play(c, on));
+    saved(&state).await?;
+    ok(json!({ "playing": state.em.troubleshooting.playing() }))
 }
 
 async fn set_dnd(State(state): State<Arc<Server>>, Path(name): Path<String>, body: Body) -> Reply {

@@ -20,6 +20,7 @@ use super::feed::LiveRun;
 use crate::em_client::EmClient;
 use crate::phone::http::{self, Fetched};
 use crate::phone::{Endpoints, PhoneState};
+use crate::rehearsal::LabControl;
 use emlab_protocol::config_file::DeviceConfig;
 use emlab_protocol::em_api::{AppInfo, Login, Logout, Message, Operation, Request};
 use emlab_protocol::phone_xml::{EM_SERVICE_PATH, PhoneObject};
@@ -46,7 +47,7 @@ struct Director {
     board: Arc<PhoneBoard>,
     run: Arc<LiveRun>,
     client: EmClient,
-    lab_control: String,
+    lab_control: LabControl,
 }
 
 /// Plays the cases in turn until the task is aborted.
@@ -63,7 +64,10 @@ pub async fn direct(endpoints: Endpoints, app: AppInfo, run: Arc<LiveRun>, desk:
         return;
     };
     let d = Director {
-        lab_control: endpoints.em_base.clone(),
+        lab_control: LabControl {
+            base: endpoints.em_base.clone(),
+            tls: endpoints.tls.clone(),
+        },
         endpoints,
         board,
         run,
@@ -236,30 +240,14 @@ impl Director {
             desk.ben.0
         ));
         tokio::time::sleep(PAUSE).await;
-        let url = format!(
-            "{}/lab/clock/advance",
-            self.lab_control.trim_end_matches('/')
-        );
-        let moved = http::request(
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-            http::Method::POST,
-            &url,
-            &[(
-                http::HeaderName::from_static("content-type"),
-                http::HeaderValue::from_static("application/json"),
-            )],
-            bytes::Bytes::from_static(br#"{"seconds": 660}"#),
-            Duration::from_secs(5),
-            &self.endpoints.tls,
-        )
-        .await;
+        let moved = self.lab_control.advance_clock(660).await;
         let back = self.phone_screen(*tile, device, "").await;
         self.refresh(*tile, device).await;
         self.say(format!(
             "the lab clock moves 11 minutes ({}): {device} shows {}",
             match moved {
-                Fetched::Ok { status: 200, .. } => "ok".to_string(),
-                other => other.failure_label(),
+                Ok(()) => "ok".to_string(),
+                Err(e) => e,
             },
             back.map_or("nothing".into(), |o| o.to_string())
         ));

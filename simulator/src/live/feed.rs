@@ -294,6 +294,7 @@ impl LiveRun {
             booted: 0,
             interrupted: false,
             throttled: Vec::new(),
+            rehearsal_problems: Vec::new(),
         };
         let info = RunInfo {
             scenario: &self.scenario,

@@ -27,6 +27,7 @@ pub mod sip_transport;
 pub mod tftp;
 pub mod web_server;
 
+use crate::diagnosis;
 use crate::recorder::{Recorder, Step};
 use emlab_protocol::config_file::DeviceConfig;
 use emlab_protocol::phone_model::{ControlProtocol, PhoneModel};
@@ -186,6 +187,9 @@ pub struct PhoneContext {
     pub call_logs: CallLogRule,
     /// The dashboard's tiles, when a dashboard is watching.
     pub board: Option<Arc<crate::live::board::PhoneBoard>>,
+    /// The scenario's time compression: a second here is this many
+    /// seconds of server time (the lab clock keeps pace in a rehearsal).
+    pub time_scale: f64,
 }
 
 impl PhoneContext {
@@ -453,7 +457,8 @@ impl VirtualPhone {
         }
         let ok = self
             .refresh(&mut inner, ctx, phase, due, &self.spec.logged_out)
-            .await;
+            .await
+            .is_ok();
         self.set_state(
             ctx,
             if ok {
@@ -498,12 +503,15 @@ impl VirtualPhone {
         }
         if matches!(inner.link, Link::None) {
             // Lost earlier (or never up): a phone re-registers before anything else.
-            if !self.register(&mut inner, ctx, phase, due).await
-                || !self
-                    .refresh(&mut inner, ctx, phase, due, &self.spec.logged_out)
-                    .await
-            {
+            if !self.register(&mut inner, ctx, phase, due).await {
                 self.set_state(ctx, PhoneState::Failed);
+                return late;
+            }
+            if let Err(why) = self
+                .refresh(&mut inner, ctx, phase, due, &self.spec.logged_out)
+                .await
+            {
+                self.not_in_service(&mut inner, ctx, &why);
                 return late;
             }
         }
@@ -511,9 +519,144 @@ impl VirtualPhone {
             return late;
         };
         let logout_due = (end + hold).max(logout_floor.unwrap_or(end));
-        timer.sleep_until(logout_due).await;
-        self.logout(&mut inner, ctx, phase, logout_due).await;
+        if self
+            .hold(&mut inner, ctx, phase, end, logout_due, timer)
+            .await
+        {
+            self.logout(&mut inner, ctx, phase, end, logout_due).await;
+        }
         late
+    }
+
+    /// The phone found no configuration it could run. Without a file at all
+    /// (no logout profile, TRBL-4) it stays in Registering and tries again
+    /// at its next cycle, as a real phone keeps trying; otherwise it failed.
+    fn not_in_service(&self, inner: &mut Inner, ctx: &PhoneContext, why: &str) {
+        self.drop_link(inner, ctx);
+        let state = if why == diagnosis::NO_CONFIG {
+            PhoneState::Registering
+        } else {
+            PhoneState::Failed
+        };
+        self.set_state(ctx, state);
+    }
+
+    /// Drops the registration: the SCCP connection closes, the SIP
+    /// transport forgets the phone.
+    fn drop_link(&self, inner: &mut Inner, ctx: &PhoneContext) {
+        if let (Link::Sip, Some(sip)) = (&inner.link, &ctx.sip) {
+            sip.forget(&format!("p{}", self.spec.index));
+        }
+        inner.link = Link::None;
+    }
+
+    /// Holds the login until `until`, as a phone does: listening. A restart
+    /// that comes meanwhile is followed; when the configuration it then
+    /// loads shows the logout profile, the server logged the phone out
+    /// (TIME-1, TRBL-1/2): recorded as `server_logout` with how long the
+    /// phone had been logged in, and the cycle ends there. True when the
+    /// phone is still logged in at `until`.
+    async fn hold(
+        &self,
+        inner: &mut Inner,
+        ctx: &PhoneContext,
+        phase: usize,
+        logged_in_at: Instant,
+        until: Instant,
+        timer: &crate::timer::PreciseTimer,
+    ) -> bool {
+        let sleep = timer.sleep_until(until);
+        tokio::pin!(sleep);
+        loop {
+            let event = tokio::select! {
+                _ = &mut sleep => return true,
+                event = inner.events.recv() => event,
+            };
+            let kind = match event {
+                Some(PhoneEvent::Control(kind)) => kind,
+                Some(PhoneEvent::CallLogsCleared) => {
+                    inner.pushes += 1;
+                    continue;
+                }
+                Some(PhoneEvent::BadNotify(why)) => {
+                    ctx.note(Step::Restart, phase, &why, "none");
+                    continue;
+                }
+                Some(PhoneEvent::Lost) => {
+                    ctx.note(Step::Register, phase, "connection-lost", "success");
+                    self.reconnect(inner, ctx, phase, Instant::now()).await;
+                    continue;
+                }
+                None => return true,
+            };
+            let seen_at = Instant::now();
+            if let Some(b) = &ctx.board {
+                b.event(self.spec.index, action_name(kind));
+            }
+            if kind == ResetType::Reset {
+                // A reset reboots: register again before reading the config.
+                self.drop_link(inner, ctx);
+                if !self.register(inner, ctx, phase, seen_at).await {
+                    self.set_state(ctx, PhoneState::Failed);
+                    return false;
+                }
+            }
+            let sent = Instant::now();
+            let config = self.fetch_config(ctx).await;
+            let logged_out =
+                matches!(&config, Ok(c) if c.em_profile == self.spec.logged_out.profile);
+            let want = if logged_out {
+                &self.spec.logged_out
+            } else {
+                // A restart nobody asked for: the phone stays logged in.
+                ctx.note(
+                    Step::Restart,
+                    phase,
+                    &format!("unexpected-{}", action_name(kind)),
+                    "none",
+                );
+                &self.spec.logged_in
+            };
+            let checked = config.and_then(|c| verify(self.spec.model, &c, want).map(|_| c));
+            let in_service = self.record_in_service(inner, ctx, phase, seen_at, sent, checked);
+            if logged_out {
+                self.logged_out_by_server(inner, ctx, phase, logged_in_at, seen_at, in_service);
+                return false;
+            }
+        }
+    }
+
+    /// The server logged the phone out while it held its login, noticed at
+    /// `seen_at`: recorded as `server_logout`, under the phase it happened
+    /// in, with the time logged in as its latency.
+    fn logged_out_by_server(
+        &self,
+        inner: &mut Inner,
+        ctx: &PhoneContext,
+        phase: usize,
+        logged_in_at: Instant,
+        seen_at: Instant,
+        in_service: Result<(), String>,
+    ) {
+        // Minutes of server time: the lab clock keeps the scenario's pace.
+        let held = seen_at.saturating_duration_since(logged_in_at);
+        let label = diagnosis::server_logout_label(held.as_secs_f64() * ctx.time_scale);
+        self.record(
+            ctx,
+            Step::ServerLogout,
+            phase,
+            logged_in_at,
+            seen_at,
+            seen_at,
+            label,
+            "none",
+        );
+        // Call logs at a logout the phone did not make are not checked.
+        inner.pushes = 0;
+        match in_service {
+            Ok(()) => self.set_state(ctx, PhoneState::Idle),
+            Err(why) => self.not_in_service(inner, ctx, &why),
+        }
     }
 
     async fn register(
@@ -599,19 +742,11 @@ impl VirtualPhone {
         }
     }
 
-    /// Fetches the configuration file and checks it against `want`; on
-    /// success the phone runs it. Records `in_service` from `due`.
-    async fn refresh(
-        &self,
-        inner: &mut Inner,
-        ctx: &PhoneContext,
-        phase: usize,
-        due: Instant,
-        want: &ExpectedView,
-    ) -> bool {
+    /// The configuration file as the server serves it now: over TFTP for
+    /// a 7900-series phone when the server has TFTP, else over HTTP.
+    async fn fetch_config(&self, ctx: &PhoneContext) -> Result<DeviceConfig, String> {
         let spec = &self.spec;
         let file = format!("{}.cnf.xml", spec.device_name);
-        let sent = Instant::now();
         let tftp = ctx
             .endpoints
             .tftp
@@ -633,18 +768,51 @@ impl VirtualPhone {
                 .await
                 {
                     Fetched::Ok { status: 200, body } => Ok(body),
-                    Fetched::Ok { status: 404, .. } => Err("config-404".into()),
+                    Fetched::Ok { status: 404, .. } => Err(diagnosis::NO_CONFIG.into()),
                     other => Err(other.failure_label()),
                 }
             }
         };
-        let checked = fetched.and_then(|body| {
+        fetched.and_then(|body| {
             std::str::from_utf8(&body)
                 .ok()
                 .and_then(|x| DeviceConfig::from_xml(x).ok())
                 .ok_or_else(|| "malformed-config".to_string())
-                .and_then(|c| verify(spec.model, &c, want).map(|_| c))
-        });
+        })
+    }
+
+    /// Fetches the configuration file and checks it against `want`; on
+    /// success the phone runs it. Records `in_service` from `due`; the
+    /// error is the outcome recorded.
+    async fn refresh(
+        &self,
+        inner: &mut Inner,
+        ctx: &PhoneContext,
+        phase: usize,
+        due: Instant,
+        want: &ExpectedView,
+    ) -> Result<(), String> {
+        let sent = Instant::now();
+        let checked = self
+            .fetch_config(ctx)
+            .await
+            .and_then(|c| verify(self.spec.model, &c, want).map(|_| c));
+        self.record_in_service(inner, ctx, phase, due, sent, checked)
+    }
+
+    /// Records a checked configuration as `in_service`; on success the
+    /// phone runs it: its dashboard tile, its web server, its locale,
+    /// modules and services URL.
+    fn record_in_service(
+        &self,
+        inner: &mut Inner,
+        ctx: &PhoneContext,
+        phase: usize,
+        due: Instant,
+        sent: Instant,
+        checked: Result<DeviceConfig, String>,
+    ) -> Result<(), String> {
+        let spec = &self.spec;
         let end = Instant::now();
         let outcome = match &checked {
             Ok(_) => "success".to_string(),
@@ -660,38 +828,34 @@ impl VirtualPhone {
             &outcome,
             "success",
         );
-        match checked {
-            Ok(config) => {
-                if let Some(b) = &ctx.board {
-                    b.config(spec.index, &config);
-                }
-                if let Some(web) = &ctx.web {
-                    let bound = web.bind(
-                        spec.ip,
-                        &spec.device_name,
-                        &config.authentication_url,
-                        inner.events_tx.clone(),
-                    );
-                    if bound.is_err() {
-                        // The phone's web server could not listen: pushes
-                        // to it cannot arrive, and the report says why.
-                        ctx.note(
-                            Step::InService,
-                            phase,
-                            "web-server-not-listening",
-                            "success",
-                        );
-                    }
-                }
-                inner.running = Some(Running {
-                    locale: config.user_locale.name,
-                    modules: config.add_on_modules.modules.len(),
-                    services_url: config.services_url,
-                });
-                true
-            }
-            Err(_) => false,
+        let config = checked?;
+        if let Some(b) = &ctx.board {
+            b.config(spec.index, &config);
         }
+        if let Some(web) = &ctx.web {
+            let bound = web.bind(
+                spec.ip,
+                &spec.device_name,
+                &config.authentication_url,
+                inner.events_tx.clone(),
+            );
+            if bound.is_err() {
+                // The phone's web server could not listen: pushes
+                // to it cannot arrive, and the report says why.
+                ctx.note(
+                    Step::InService,
+                    phase,
+                    "web-server-not-listening",
+                    "success",
+                );
+            }
+        }
+        inner.running = Some(Running {
+            locale: config.user_locale.name,
+            modules: config.add_on_modules.modules.len(),
+            services_url: config.services_url,
+        });
+        Ok(())
     }
 
     fn services_url(&self, inner: &Inner, ctx: &PhoneContext) -> String {
@@ -739,10 +903,16 @@ impl VirtualPhone {
         }
         if lost {
             ctx.note(Step::Register, phase, "connection-lost", "success");
-            if self.register(inner, ctx, phase, due).await {
-                self.refresh(inner, ctx, phase, due, &self.current_view())
-                    .await;
-            }
+            self.reconnect(inner, ctx, phase, due).await;
+        }
+    }
+
+    /// After a lost connection: registers again and reloads the configuration.
+    async fn reconnect(&self, inner: &mut Inner, ctx: &PhoneContext, phase: usize, due: Instant) {
+        if self.register(inner, ctx, phase, due).await {
+            let _ = self
+                .refresh(inner, ctx, phase, due, &self.current_view())
+                .await;
         }
     }
 
@@ -838,6 +1008,7 @@ impl VirtualPhone {
         inner: &mut Inner,
         ctx: &PhoneContext,
         phase: usize,
+        logged_in_at: Instant,
         due: Instant,
     ) -> bool {
         self.drain_stray(inner, ctx, phase, due).await;
@@ -849,6 +1020,21 @@ impl VirtualPhone {
             |o| matches!(o, PhoneObject::Text(t) if t.soft_keys.iter().any(|k| k.name == "Yes")),
         );
         self.show(ctx, object.as_ref());
+        if matches!(object, Some(PhoneObject::Input(_))) {
+            // The login prompt: the server logged the phone out behind its
+            // back a moment ago, and its restart is still on the way.
+            let seen_at = Instant::now();
+            let until = seen_at + ctx.control_timeout;
+            let loaded = match self.next_control(inner, until).await {
+                Some(PhoneEvent::Control(_)) => {
+                    self.refresh(inner, ctx, phase, seen_at, &self.spec.logged_out)
+                        .await
+                }
+                _ => Err("not-restarted".to_string()),
+            };
+            self.logged_out_by_server(inner, ctx, phase, logged_in_at, seen_at, loaded);
+            return false;
+        }
         if let Some(PhoneObject::Text(t)) = object.filter(|_| label == "success") {
             let yes = t
                 .soft_keys
@@ -899,11 +1085,15 @@ impl VirtualPhone {
             self.set_state(ctx, change.refused);
             return false;
         }
-        self.follow_restart(inner, ctx, phase, due, end, change.target)
+        let loaded = self
+            .follow_restart(inner, ctx, phase, due, end, change.target)
             .await;
         self.check_call_logs(inner, ctx, phase, end, change.clears_call_logs)
             .await;
-        self.set_state(ctx, change.done);
+        match loaded {
+            Err(why) if why == diagnosis::NO_CONFIG => self.not_in_service(inner, ctx, &why),
+            _ => self.set_state(ctx, change.done),
+        }
         true
     }
 
@@ -929,13 +1119,13 @@ impl VirtualPhone {
         due: Instant,
         answered: Instant,
         target: &ExpectedView,
-    ) {
+    ) -> Result<(), String> {
         self.set_state(ctx, PhoneState::Restarting);
         let expected = expected_sequence(inner.running.as_ref(), target);
         let mut seen: Vec<&'static str> = Vec::new();
         let mut first_at = None;
         let mut fault: Option<String> = None;
-        let mut refreshed = false;
+        let mut refreshed = None;
         let deadline = Instant::now() + ctx.control_timeout;
         loop {
             // A reset may follow the restart at once; wait for it only when due.
@@ -963,10 +1153,7 @@ impl VirtualPhone {
                         b.resetting(self.spec.index);
                     }
                     // A reset reboots: register again before reading the config.
-                    if let (Link::Sip, Some(sip)) = (&inner.link, &ctx.sip) {
-                        sip.forget(&format!("p{}", self.spec.index));
-                    }
-                    inner.link = Link::None;
+                    self.drop_link(inner, ctx);
                     if !self.register(inner, ctx, phase, due).await {
                         fault = Some("register-failed".into());
                         break;
@@ -984,7 +1171,7 @@ impl VirtualPhone {
                 }
                 PhoneEvent::CallLogsCleared => {}
             }
-            refreshed = self.refresh(inner, ctx, phase, due, target).await;
+            refreshed = Some(self.refresh(inner, ctx, phase, due, target).await);
         }
         let sequence = match (&fault, seen.is_empty()) {
             (Some(f), _) => f.clone(),
@@ -1002,10 +1189,11 @@ impl VirtualPhone {
             &sequence,
             expected,
         );
-        if !refreshed && seen.is_empty() {
+        if refreshed.is_none() && seen.is_empty() {
             // Never told to restart: the phone still runs the old profile.
             ctx.note(Step::InService, phase, "not-restarted", "success");
         }
+        refreshed.unwrap_or(Ok(()))
     }
 
     /// Whether the server cleared the call logs after a manual login or
@@ -1056,10 +1244,7 @@ impl VirtualPhone {
     /// Unregisters (SIP `Expires: 0`) or closes the SCCP connection.
     pub async fn shut_down(&self, ctx: &PhoneContext) {
         let mut inner = self.inner.lock().await;
-        if let (Link::Sip, Some(sip)) = (&inner.link, &ctx.sip) {
-            sip.forget(&format!("p{}", self.spec.index));
-        }
-        inner.link = Link::None;
+        self.drop_link(&mut inner, ctx);
         self.set_state(ctx, PhoneState::Off);
     }
 }

@@ -30,7 +30,7 @@ impl TftpFailure {
     pub fn label(&self) -> String {
         match self {
             TftpFailure::Refused { code, .. } if *code == ErrorCode::FileNotFound as u16 => {
-                "config-404".into()
+                crate::diagnosis::NO_CONFIG.into()
             }
             TftpFailure::Refused { code, .. } => format!("tftp-error-{code}"),
             TftpFailure::Timeout => "timeout".into(),

@@ -139,6 +139,38 @@ svg{{max-width:100%;height:auto}}body{{max-width:1200px}}</style></head><body>
         }
         h.push_str("</table>");
     }
+    if !r.diagnoses.is_empty() {
+        h.push_str("<h2>Diagnoses</h2><p>Symptoms seen, each with the likely cause from the seeds' troubleshooting tables.</p>");
+        h.push_str("<table><tr><th>requirement</th><th>symptom</th><th>likely cause</th><th>rehearsed</th></tr>");
+        for d in &r.diagnoses {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                d.requirement,
+                esc(&d.symptom),
+                esc(d.likely_cause),
+                if d.rehearsed { "yes" } else { "no" }
+            );
+        }
+        h.push_str("</table>");
+    }
+    for p in &r.phases {
+        if let Some(cause) = p.rehearsing {
+            let _ = write!(
+                h,
+                "<p>Phase <b>{}</b> rehearsed <code>{cause}</code>: {} answers showed its symptom (expected there, not mismatches).</p>",
+                esc(&p.name),
+                p.rehearsed
+            );
+        }
+    }
+    for problem in &r.rehearsal_problems {
+        let _ = write!(
+            h,
+            "<p class=\"fail\">Rehearsal failed: {}</p>",
+            esc(problem)
+        );
+    }
     if !r.thresholds.is_empty() {
         h.push_str(
             "<h2>Thresholds</h2><table><tr><th>rule</th><th>observed</th><th>verdict</th></tr>",

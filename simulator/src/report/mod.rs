@@ -10,6 +10,7 @@ mod time;
 pub use summary::summary;
 pub use time::{rfc3339, stamp};
 
+use crate::diagnosis::{Diagnosis, diagnose, symptom_counts};
 use crate::recorder::{PhaseStats, Recorder, Step, StepStats, encode};
 use crate::scenario::Scenario;
 use crate::storm::StormResult;
@@ -45,8 +46,13 @@ pub struct RunReport {
     /// The same per phase of the load shape (`boot` first, on the phone path).
     pub phases: Vec<PhaseReport>,
     pub mismatches: Vec<MismatchReport>,
+    /// Symptoms seen, each with the likely cause from the seeds'
+    /// troubleshooting tables (TRBL-1..4).
+    pub diagnoses: Vec<Diagnosis>,
+    /// What lab control refused while rehearsing troubleshooting causes.
+    pub rehearsal_problems: Vec<String>,
     pub thresholds: Vec<ThresholdResult>,
-    /// No mismatch and every threshold held.
+    /// No mismatch, no rehearsal problem, and every threshold held.
     pub passed: bool,
 }
 
@@ -79,6 +85,11 @@ pub struct PhaseReport {
     pub name: String,
     pub steps: BTreeMap<Step, PhaseStepReport>,
     pub mismatches: u64,
+    /// The troubleshooting cause the phase rehearsed, and how many answers
+    /// showed its symptom there (expected, so not mismatches).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rehearsing: Option<&'static str>,
+    pub rehearsed: u64,
     /// Growth of the server's `em_requests_throttled_total` over the phase,
     /// when its `/metrics` could be read.
     pub throttled: Option<f64>,
@@ -219,8 +230,10 @@ impl RunReport {
                 count,
             })
             .collect();
-        let passed =
-            !result.interrupted && mismatches.is_empty() && thresholds.iter().all(|t| t.passed);
+        let passed = !result.interrupted
+            && mismatches.is_empty()
+            && result.rehearsal_problems.is_empty()
+            && thresholds.iter().all(|t| t.passed);
         let load = &info.scenario.load;
         let phases = rec
             .phases
@@ -244,6 +257,8 @@ impl RunReport {
                     })
                     .collect(),
                 mismatches: p.mismatches(),
+                rehearsing: p.rehearsing.map(|c| c.name()),
+                rehearsed: p.rehearsed,
                 throttled: result.throttled.get(i).copied().flatten(),
             })
             .collect();
@@ -288,6 +303,8 @@ impl RunReport {
             steps,
             phases,
             mismatches,
+            diagnoses: diagnose(rec),
+            rehearsal_problems: result.rehearsal_problems.clone(),
             thresholds,
             passed,
         }
@@ -337,6 +354,10 @@ pub(crate) fn observe(t: &Threshold, rec: &Recorder, secs: f64, throttled: &[Opt
             rec.step(step).outcomes.get(label).copied().unwrap_or(0) as f64
         }
         // NaN fails every comparison: no /metrics, no pass.
+        Metric::Diagnosed(cause) => {
+            let count = |s: Step, o: &str| rec.step(s).outcomes.get(o).copied().unwrap_or(0);
+            symptom_counts(cause, count).map_or(0, |c| c.iter().sum()) as f64
+        }
         Metric::Throttled => {
             let known: Vec<f64> = throttled.iter().flatten().copied().collect();
             if known.is_empty() {
@@ -367,6 +388,10 @@ fn observe_phase(t: &Threshold, p: &PhaseStats, throttled: Option<f64>) -> f64 {
         Metric::Mismatches => p.mismatches() as f64,
         Metric::Outcome(step, ref label) => {
             p.outcomes[step as usize].get(label).copied().unwrap_or(0) as f64
+        }
+        Metric::Diagnosed(cause) => {
+            let count = |s: Step, o: &str| p.outcomes[s as usize].get(o).copied().unwrap_or(0);
+            symptom_counts(cause, count).map_or(0, |c| c.iter().sum()) as f64
         }
         Metric::Throttled => throttled.unwrap_or(f64::NAN),
     }

@@ -128,6 +128,28 @@ pub fn summary(r: &RunReport) -> String {
             );
         }
     }
+    if !r.diagnoses.is_empty() {
+        let _ = writeln!(
+            out,
+            "diagnoses (symptom: likely cause, from the seeds' troubleshooting tables):"
+        );
+        for d in &r.diagnoses {
+            let rehearsed = if d.rehearsed { " [rehearsed]" } else { "" };
+            let _ = writeln!(out, "  {:<7} {}{rehearsed}", d.requirement, d.line());
+        }
+    }
+    for p in &r.phases {
+        if let Some(cause) = p.rehearsing {
+            let _ = writeln!(
+                out,
+                "phase {} rehearsed {cause}: {} answers showed its symptom (expected there, not mismatches)",
+                p.name, p.rehearsed
+            );
+        }
+    }
+    for problem in &r.rehearsal_problems {
+        let _ = writeln!(out, "rehearsal FAILED: {problem}");
+    }
     for t in &r.thresholds {
         let verdict = if t.passed { "PASS" } else { "FAIL" };
         let _ = writeln!(
