@@ -445,7 +445,7 @@ fn timers_cme_and_more() -> Vec<Case> {
             ["LOGS-2"],
             CME,
             [ControlChannel],
-            "cme clears the call history at logout, unless the lab keeps history (`em keep-history`)",
+            "cme clears the call history at logout, unless the lab keeps history (`em keep-history`) or gives the phone no authentication URL (no `url authentication`)",
             logs::cme_clears_call_history_at_logout
         ),
         case!(

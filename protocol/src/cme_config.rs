@@ -6,7 +6,9 @@
 //! ```text
 //! telephony-service             em logout 19:00 24:00      (TIME-4, up to three)
 //!                               em keep-history            (LOGS-2)
+//!                               url authentication URL ... (LOGS-2: SCCP phones can clear call history)
 //!                               authentication credential NAME PW  (an application)
+//! voice register global         url authentication URL     (LOGS-2: the same for SIP phones)
 //! voice logout-profile 1        number 3001 type silent-ring
 //! voice user-profile 1          number 3005,3006 type overlay
 //!                               speed-dial 1 2000 [label "Front desk"] [blf]
@@ -71,6 +73,9 @@ pub struct CmeServer {
     pub profile: &'static str,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub keep_history: bool,
+    /// Always written: a router without `url authentication` gives its
+    /// phones no authentication URL, which a lab's default would hide.
+    pub url_authentication: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub logout_times: Vec<String>,
 }
@@ -80,6 +85,7 @@ impl Default for CmeServer {
         CmeServer {
             profile: "cme",
             keep_history: false,
+            url_authentication: Vec::new(),
             logout_times: Vec::new(),
         }
     }
@@ -209,12 +215,22 @@ impl std::fmt::Display for ImportError {
 enum Mode {
     Global,
     Telephony,
+    /// `voice register global`: settings for SIP phones.
+    RegisterGlobal,
     LogoutProfile(u32),
     UserProfile(u32),
     Ephone(u32),
     Pool(u32),
     /// A mode emlab does not use (its sub-commands are ignored).
     Other,
+}
+
+/// `url authentication` gives phones of `protocol` an authentication URL.
+fn authenticates(server: &mut CmeServer, protocol: &'static str) {
+    if !server.url_authentication.contains(&protocol) {
+        server.url_authentication.push(protocol);
+        server.url_authentication.sort_unstable();
+    }
 }
 
 #[derive(Default)]
@@ -373,6 +389,7 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
                 };
                 mode = match w.as_slice() {
                     ["telephony-service"] => Mode::Telephony,
+                    ["voice", "register", "global"] => Mode::RegisterGlobal,
                     ["voice", "logout-profile", ..] => {
                         let t = tag(2)?;
                         logout_profiles.entry(t).or_insert_with(|| ProfileDraft {
@@ -431,6 +448,7 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
                     server.logout_times = times.iter().map(|t| t.to_string()).collect();
                 }
                 ["em", "keep-history"] => server.keep_history = true,
+                ["url", "authentication", _, ..] => authenticates(&mut server, "sccp"),
                 [
                     "authentication",
                     "credential" | "credentials",
@@ -603,6 +621,10 @@ pub fn import(text: &str) -> Result<Imported, ImportError> {
                     _ => ignored.push((n, command.to_string())),
                 }
             }
+            (Mode::RegisterGlobal, true) => match w.as_slice() {
+                ["url", "authentication", _, ..] => authenticates(&mut server, "sip"),
+                _ => ignored.push((n, command.to_string())),
+            },
             (Mode::Global | Mode::Other, true) => ignored.push((n, command.to_string())),
         }
     }
@@ -911,10 +933,34 @@ voice user-profile 1
 
     #[test]
     fn unknown_commands_are_listed_with_their_lines() {
-        let text = "ip http server\ntelephony-service\n url authentication http://192.0.2.0/CCMCIP/authenticate.asp\n em keep-history\n";
+        let text = "ip http server\ntelephony-service\n url authentication http://192.0.2.0/CCMCIP/authenticate.asp\n em keep-history\n ip source-address 10.0.0.1\n";
         let imported = import(text).unwrap();
         let lines: Vec<usize> = imported.ignored.iter().map(|(n, _)| *n).collect();
-        assert_eq!(lines, [1, 3]);
+        assert_eq!(lines, [1, 5]);
+    }
+
+    /// LOGS-2: `url authentication` under `telephony-service` gives SCCP
+    /// phones an authentication URL, under `voice register global` SIP
+    /// phones; without it a router cannot clear call history.
+    #[test]
+    fn logs_2_url_authentication_per_protocol_is_imported() {
+        let sccp = "telephony-service\n url authentication http://192.0.2.0/CCMCIP/authenticate.asp secretname psswrd\n";
+        assert_eq!(
+            import(sccp).unwrap().lab.server.url_authentication,
+            ["sccp"]
+        );
+        let both = format!(
+            "{sccp}voice register global\n url authentication http://192.0.2.0/CCMCIP/authenticate.asp\n"
+        );
+        assert_eq!(
+            import(&both).unwrap().lab.server.url_authentication,
+            ["sccp", "sip"]
+        );
+        let none = "telephony-service\n em keep-history\n";
+        let imported = import(none).unwrap();
+        assert!(imported.lab.server.url_authentication.is_empty());
+        let toml = imported.lab.to_toml("test");
+        assert!(toml.contains("url_authentication = []"), "{toml}");
     }
 
     #[test]

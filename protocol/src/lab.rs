@@ -52,6 +52,13 @@ pub struct ServerSection {
     /// `cme` only: `em keep-history`, keep call history at logout (LOGS-2).
     #[serde(default)]
     pub keep_history: bool,
+    /// `cme` only: the phones the router gives an authentication URL
+    /// (`url authentication` under `telephony-service` for SCCP phones,
+    /// under `voice register global` for SIP phones). A phone without one
+    /// cannot authorize a push, so its call history is never cleared
+    /// (LOGS-2). Default: both.
+    #[serde(default = "both_protocols")]
+    pub url_authentication: Vec<String>,
     /// `cme` only: up to three times of day (`HH:MM`, 00:00–24:00) at which
     /// every EM user is logged out (TIME-4).
     #[serde(default)]
@@ -68,6 +75,23 @@ fn default_phone_web_port() -> u16 {
     80
 }
 
+fn both_protocols() -> Vec<String> {
+    vec!["sccp".into(), "sip".into()]
+}
+
+impl ServerSection {
+    /// Whether phones of `protocol` get an authentication URL: always under
+    /// CallManager, under `cme` as `url_authentication` says.
+    pub fn gives_authentication_url(&self, protocol: crate::phone_model::ControlProtocol) -> bool {
+        use crate::phone_model::ControlProtocol;
+        let name = match protocol {
+            ControlProtocol::Sccp => "sccp",
+            ControlProtocol::Sip => "sip",
+        };
+        self.profile != ServerProfile::Cme || self.url_authentication.iter().any(|p| p == name)
+    }
+}
+
 impl Default for ServerSection {
     fn default() -> Self {
         ServerSection {
@@ -75,6 +99,7 @@ impl Default for ServerSection {
             operation_time_ms: 0,
             phone_web_port: default_phone_web_port(),
             keep_history: false,
+            url_authentication: both_protocols(),
             logout_times: Vec::new(),
             clock_start: None,
             database_capacity: None,
@@ -695,6 +720,20 @@ fn validate(lab: &LabFile, path: &Path, src: &str) -> Result<(), ConfigError> {
     for t in &lab.server.logout_times {
         parse_time_of_day(t).map_err(|e| err("logout_times", t, e))?;
     }
+    if let Some(p) = lab
+        .server
+        .url_authentication
+        .iter()
+        .find(|p| !matches!(p.as_str(), "sccp" | "sip"))
+    {
+        return Err(err(
+            "url_authentication",
+            p,
+            format!(
+                "`{p}` is no protocol: name \"sccp\" (telephony-service) or \"sip\" (voice register global)"
+            ),
+        ));
+    }
     if let Some(t) = &lab.server.clock_start {
         parse_time_of_day(t).map_err(|e| err("clock_start", t, e))?;
     }
@@ -967,6 +1006,23 @@ mod tests {
         assert!(e.message.contains("profile `watcher`"), "{e}");
         assert!(e.message.contains("monitored number 3001"), "{e}");
         assert!(lab(&text("ucm")).is_ok());
+    }
+
+    /// LOGS-2: `url_authentication` names protocols; under cme a protocol
+    /// left out gets no authentication URL, CallManager always gives one.
+    #[test]
+    fn logs_2_url_authentication_names_the_phones_protocols() {
+        use crate::phone_model::ControlProtocol::{Sccp, Sip};
+        let e = lab("[server]\nprofile = \"cme\"\nurl_authentication = [\"h323\"]\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("`h323`"), "{e}");
+        let cme = lab("[server]\nprofile = \"cme\"\nurl_authentication = [\"sip\"]\n").unwrap();
+        let s = &cme.file.server;
+        assert!(!s.gives_authentication_url(Sccp) && s.gives_authentication_url(Sip));
+        let ucm = lab("[server]\nurl_authentication = []\n").unwrap();
+        assert!(ucm.file.server.gives_authentication_url(Sccp));
+        let default = lab("[server]\nprofile = \"cme\"\n").unwrap();
+        assert!(default.file.server.gives_authentication_url(Sccp));
     }
 
     #[test]

@@ -23,13 +23,15 @@ const PHONE_IP: &str = "127.0.0.21";
 /// with whether the server's authenticationURL said AUTHORIZED.
 type PushLog = Arc<Mutex<Vec<(String, bool)>>>;
 
-async fn serve_phone_web(listener: TcpListener, em_base: String, log: PushLog) {
+/// `auth_url` is the `authenticationURL` of the phone's configuration;
+/// empty, the phone can authorize nothing.
+async fn serve_phone_web(listener: TcpListener, auth_url: String, log: PushLog) {
     while let Ok((stream, _)) = listener.accept().await {
-        tokio::spawn(phone_web_connection(stream, em_base.clone(), log.clone()));
+        tokio::spawn(phone_web_connection(stream, auth_url.clone(), log.clone()));
     }
 }
 
-async fn phone_web_connection(mut s: TcpStream, em_base: String, log: PushLog) {
+async fn phone_web_connection(mut s: TcpStream, auth_url: String, log: PushLog) {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -78,10 +80,14 @@ async fn phone_web_connection(mut s: TcpStream, em_base: String, log: PushLog) {
                     .map(|(u, p)| (u.to_string(), p.to_string()))
             })
             .unwrap_or_default();
-        let ask = format!(
-            "/ccmcip/authenticate.jsp?UserID={user}&Password={password}&devicename={FLEET0}"
-        );
-        let authorized = http(&em_base, "GET", &ask, String::new()).await.1 == "AUTHORIZED";
+        let authorized = match auth_url.split_once("/ccmcip/") {
+            Some((base, path)) if !path.is_empty() => {
+                let ask =
+                    format!("/ccmcip/{path}?UserID={user}&Password={password}&devicename={FLEET0}");
+                http(base, "GET", &ask, String::new()).await.1 == "AUTHORIZED"
+            }
+            _ => false,
+        };
         for item in &execute.items {
             log.lock().unwrap().push((item.url.clone(), authorized));
         }
@@ -118,7 +124,8 @@ async fn server_with_phone(server_toml: &str, params: &str) -> (TestServer, Sccp
     let port = listener.local_addr().unwrap().port();
     let t = TestServer::start(&format!("{server_toml}\nphone_web_port = {port}"), params).await;
     let log: PushLog = Arc::default();
-    tokio::spawn(serve_phone_web(listener, t.url(), log.clone()));
+    let auth_url = t.config(FLEET0).await.authentication_url;
+    tokio::spawn(serve_phone_web(listener, auth_url, log.clone()));
     let (phone, replies) = SccpPhone::connect_from(PHONE_IP.parse().unwrap(), t.server.sccp_addr)
         .await
         .register_as(FLEET0, TYPE_7960)
@@ -200,4 +207,34 @@ async fn logs_2_cme_clears_at_every_logout_unless_keep_history() {
     assert!(t.login(FLEET0, "user00000").await.error_code().is_none());
     assert!(t.logout(FLEET0).await.error_code().is_none());
     assert_eq!(pushes(&log).await, vec![]);
+}
+
+#[tokio::test]
+async fn logs_2_a_cme_router_without_url_authentication_cannot_clear_call_history() {
+    let unauthorized = vec![("Init:CallHistory".to_string(), false)];
+    let (t, _phone, log) =
+        server_with_phone("profile = \"cme\"\nurl_authentication = []", "").await;
+    assert_eq!(
+        t.config(FLEET0).await.authentication_url,
+        "",
+        "no URL to give"
+    );
+    assert!(t.login(FLEET0, "user00000").await.error_code().is_none());
+    assert!(t.logout(FLEET0).await.error_code().is_none());
+    assert_eq!(
+        pushes(&log).await,
+        unauthorized,
+        "the push comes, and the phone cannot authorize it"
+    );
+    // `url authentication` under voice register global is for SIP phones only.
+    let (t, _phone, log) =
+        server_with_phone("profile = \"cme\"\nurl_authentication = [\"sip\"]", "").await;
+    assert!(t.login(FLEET0, "user00000").await.error_code().is_none());
+    assert!(t.logout(FLEET0).await.error_code().is_none());
+    assert_eq!(pushes(&log).await, unauthorized);
+    let (t, _phone, log) =
+        server_with_phone("profile = \"cme\"\nurl_authentication = [\"sccp\"]", "").await;
+    assert!(t.login(FLEET0, "user00000").await.error_code().is_none());
+    assert!(t.logout(FLEET0).await.error_code().is_none());
+    assert_eq!(pushes(&log).await, cleared(1));
 }

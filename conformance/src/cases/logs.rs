@@ -16,6 +16,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 struct PushablePhone {
     device: String,
     user: String,
+    /// The `authenticationURL` of its configuration: empty when the server
+    /// gives it none.
+    authentication_url: String,
     _web: Arc<PhoneWebServer>,
     _phone: SccpPhone,
     events: UnboundedReceiver<PhoneEvent>,
@@ -36,10 +39,8 @@ impl PushablePhone {
         let ip = phone_ip(n);
         let phone = p.sccp_phone(&device, ip).await?;
         let (tx, events) = tokio::sync::mpsc::unbounded_channel();
-        let auth = format!(
-            "{}/ccmcip/authenticate.jsp",
-            p.target.em_base.trim_end_matches('/')
-        );
+        // As a phone does: it asks the URL its configuration names.
+        let auth = p.config(&device).await?.authentication_url;
         web.bind(ip, &device, &auth, tx).map_err(|e| {
             skip(format!(
                 "cannot listen on {ip}:{port} for the phone's web server: {e}"
@@ -48,6 +49,7 @@ impl PushablePhone {
         Ok(PushablePhone {
             device,
             user,
+            authentication_url: auth,
             _web: web,
             _phone: phone,
             events,
@@ -109,14 +111,32 @@ pub async fn cme_clears_call_history_at_logout(p: Arc<Probe>) -> Result<(), Stop
         "success",
     )?;
     expect_eq("logout", p.logout(&phone.device).await.as_str(), "success")?;
-    // `em keep-history` keeps the call history at logout (LOGS-2).
-    let keep = p.target.lab.file.server.keep_history;
+    // `em keep-history` keeps the call history at logout (LOGS-2), and a
+    // router without `url authentication` gives the phone no URL to
+    // authorize the push with, so it cannot clear it.
+    let server = &p.target.lab.file.server;
+    let keep = server.keep_history;
+    let authenticates = p
+        .lab_device(&phone.device)
+        .and_then(|d| emlab_protocol::phone_model::find(&d.model))
+        .is_none_or(|m| server.gives_authentication_url(m.protocol));
     let cleared = phone.cleared().await;
+    expect_eq(
+        "an authenticationURL in the phone's configuration (`url authentication`)",
+        !phone.authentication_url.is_empty(),
+        authenticates,
+    )?;
     if keep {
         expect(
             !cleared,
             "no Init:CallHistory at logout: the router keeps history",
             "a push",
+        )
+    } else if !authenticates {
+        expect(
+            !cleared,
+            "call history kept: without `url authentication` the phone cannot authorize the push",
+            "cleared",
         )
     } else {
         expect(

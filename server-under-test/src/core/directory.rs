@@ -10,6 +10,7 @@ use emlab_protocol::ServerProfile;
 use emlab_protocol::lab::{
     Lab, Line, LineType, MultipleLoginBehavior, SpeedDial, parse_login_time, parse_time_of_day,
 };
+use emlab_protocol::phone_model::ControlProtocol;
 use emlab_protocol::phone_model::{self, PhoneModel};
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -133,6 +134,9 @@ pub struct Directory {
     /// The time of day, in ms after midnight UTC, at which the server clock starts.
     pub clock_start_ms: u64,
     pub operation_time_ms: u64,
+    /// Whether SCCP and SIP phones get an authentication URL (`cme`:
+    /// `url authentication`; LOGS-2), by [`ControlProtocol`] order.
+    authentication_url: [bool; 2],
     applications: HashMap<String, Application>,
     users: Vec<User>,
     user_index: HashMap<String, UserIdx>,
@@ -165,6 +169,16 @@ fn default_template(model: &str) -> String {
 }
 
 impl Directory {
+    /// Whether `device`'s configuration carries an authentication URL, so
+    /// that its phone can authorize a push that clears its call history
+    /// (LOGS-2: a CME router without `url authentication` gives none).
+    pub fn gives_authentication_url(&self, device: DeviceIdx) -> bool {
+        match self.device(device).model.protocol {
+            ControlProtocol::Sccp => self.authentication_url[0],
+            ControlProtocol::Sip => self.authentication_url[1],
+        }
+    }
+
     pub fn from_lab(lab: &Lab) -> Directory {
         let f = &lab.file;
         let fleet_size = lab.fleet_size() as usize;
@@ -183,6 +197,8 @@ impl Directory {
                 .as_deref()
                 .map_or(now_utc_ms, |t| tod(t) as u64 * 60_000),
             operation_time_ms: f.server.operation_time_ms,
+            authentication_url: [ControlProtocol::Sccp, ControlProtocol::Sip]
+                .map(|p| f.server.gives_authentication_url(p)),
             applications: f
                 .application
                 .iter()

@@ -104,7 +104,12 @@ fn device_config(state: &Server, device_idx: DeviceIdx, em_base: &str) -> Option
                 .collect(),
         },
         services_url: format!("{em_base}{EM_SERVICE_PATH}?device=#DEVICENAME#"),
-        authentication_url: format!("{em_base}{}", crate::io::http::AUTHENTICATE_PATH),
+        // LOGS-2: without one the phone cannot authorize a call-history push.
+        authentication_url: if dir.gives_authentication_url(device_idx) {
+            format!("{em_base}{}", crate::io::http::AUTHENTICATE_PATH)
+        } else {
+            String::new()
+        },
         em_profile,
         login_user_id: user_id,
         buttons: Buttons {

@@ -249,6 +249,9 @@ struct Running {
     locale: String,
     modules: usize,
     services_url: String,
+    /// It has an authentication URL, so it can authorize a push that
+    /// clears its call logs (LOGS-2).
+    authenticates: bool,
 }
 
 struct Inner {
@@ -854,6 +857,7 @@ impl VirtualPhone {
             locale: config.user_locale.name,
             modules: config.add_on_modules.modules.len(),
             services_url: config.services_url,
+            authenticates: !config.authentication_url.is_empty(),
         });
         Ok(())
     }
@@ -1209,6 +1213,8 @@ impl VirtualPhone {
         if !ctx.call_logs.checked {
             return;
         }
+        // Without an authentication URL the phone refuses the push.
+        let expected = expected && inner.running.as_ref().is_none_or(|r| r.authenticates);
         if expected && inner.pushes == 0 {
             let until = Instant::now() + ctx.control_timeout;
             while inner.pushes == 0 {

@@ -187,7 +187,9 @@ async fn handle(
     let Some(execute) = xml.and_then(|x| PhoneExecute::from_xml(&x).ok()) else {
         return error(1);
     };
-    let authorized = match credentials {
+    // A phone whose configuration gave it no authentication URL cannot
+    // authorize anything (LOGS-2: a CME router without `url authentication`).
+    let authorized = match credentials.filter(|_| !auth_url.is_empty()) {
         Some((user, password)) => {
             let query: String = form_urlencoded::Serializer::new(String::new())
                 .append_pair("UserID", &user)
