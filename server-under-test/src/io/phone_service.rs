@@ -113,10 +113,17 @@ pub async fn em_service(
     let base = service_url(&headers, over_tls.is_some(), EM_SERVICE_PATH);
     // The phone's own address; a Via header means it came through a proxy (IP-1, IP-3).
     let source = Source::new(peer.ip(), headers.contains_key("via"));
-    let mut screen = screen(&state, &base, query.as_deref().unwrap_or(""), source).await;
+    let raw = query.as_deref().unwrap_or("");
+    let mut screen = screen(&state, &base, raw, source).await;
     // What the phone is told is in the state file first (`--state`).
     if let Err(code) = state.persist().await {
-        screen = failure(state.em.directory.profile, "Login Unsuccessful", code);
+        let logout = parse_query(raw).is_ok_and(|r| r.do_logout);
+        let title = if logout {
+            LOGOUT_UNSUCCESSFUL
+        } else {
+            LOGIN_UNSUCCESSFUL
+        };
+        screen = failure(state.em.directory.profile, title, code);
     }
     answer_phone(&headers, &screen)
 }
