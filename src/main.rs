@@ -36,6 +36,15 @@ enum Command {
     /// credentials, and a sample of the lab's devices and users; exit 2 if
     /// a run against it would be meaningless.
     Check(CheckArgs),
+    /// Add up the report folders of a run's shards (`emlab run --shard K/N`)
+    /// into OUT, exactly: histograms added, counts summed, thresholds re-evaluated.
+    Merge {
+        /// Where the merged report goes.
+        out: PathBuf,
+        /// Every shard's report folder.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+    },
     /// Run the conformance catalogue against a server; exit 0 only if every case passed.
     Conform {
         #[command(flatten)]
@@ -70,6 +79,7 @@ fn main() -> ExitCode {
                 command: LabCommand::Import { cme, out },
             } => emlab_cli::import::import_cme(&cme, out.as_deref()),
             Command::Check(args) => emlab_cli::check::check_command(args).await,
+            Command::Merge { out, shards } => emlab_cli::merge::merge_command(&out, &shards),
             Command::Conform { target, options } => {
                 emlab_cli::conform::conform_command(target, options).await
             }

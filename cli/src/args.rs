@@ -234,6 +234,18 @@ pub struct RunArgs {
     /// phases rehearse a troubleshooting cause.
     #[arg(long, value_name = "URL")]
     pub lab_control: Option<String>,
+    /// Run shard K of N of the fleet (K from 1): the N shards together run
+    /// exactly the single-process schedule. `emlab merge` adds up their reports.
+    #[arg(long, value_name = "K/N", conflicts_with = "shards")]
+    pub shard: Option<String>,
+    /// N shards, this one named by `JOB_COMPLETION_INDEX` (0-based), as a
+    /// Kubernetes Indexed Job sets it.
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
+    /// Start the schedule (after boot) at this UTC time, e.g.
+    /// 2026-12-01T09:30:00Z or Unix seconds, so that shards start together.
+    #[arg(long, value_name = "TIME")]
+    pub start_at: Option<String>,
     /// Serve a live page of the run (default address 127.0.0.1:8099)
     /// with pause, resume and rate controls.
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:8099")]

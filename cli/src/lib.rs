@@ -7,12 +7,14 @@
 //! - [`run`]: `emlab run` and `emlab demo`;
 //! - [`conform`]: `emlab conform`;
 //! - [`check`]: `emlab check`;
-//! - [`import`]: `emlab lab import --cme`.
+//! - [`import`]: `emlab lab import --cme`;
+//! - [`merge`]: `emlab merge`, shard reports added up.
 
 pub mod args;
 pub mod check;
 pub mod conform;
 pub mod import;
+pub mod merge;
 pub mod run;
 pub mod serve;
 pub mod target;

@@ -15,7 +15,8 @@ use emlab_simulator::phone::sip_transport::SipTransport;
 use emlab_simulator::phone::web_server::PhoneWebServer;
 use emlab_simulator::phone::{CallLogRule, Endpoints, PhoneContext, StateCounts, VirtualPhone};
 use emlab_simulator::report::{self, RunInfo, RunReport};
-use emlab_simulator::scenario::{PathKind, Scenario};
+use emlab_simulator::scenario::{Model, PathKind, Scenario};
+use emlab_simulator::shard::Shard;
 use emlab_simulator::storm::{self, ApiPhone, Fleet, LoginStorm, Progress};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,6 +31,10 @@ pub struct RunOptions {
     pub rate: Option<String>,
     /// The target's lab control, for rehearsals of troubleshooting causes.
     pub lab_control: Option<String>,
+    /// The part of the fleet this process runs.
+    pub shard: Shard,
+    /// When the schedule starts, so that shards start together.
+    pub start_at: Option<std::time::SystemTime>,
     pub dashboard: Option<SocketAddr>,
     /// `emlab demo`: phones and duration instead of the scenario's, lab
     /// control on, and the director playing its cases.
@@ -49,6 +54,8 @@ pub async fn run(
         out,
         rate,
         lab_control,
+        shard,
+        start_at,
         dashboard,
         phones,
         duration,
@@ -108,6 +115,15 @@ pub async fn run(
         }
         _ => {}
     }
+    if !shard.is_whole()
+        && scenario.load.model == Model::Closed
+        && scenario.load.max_cycles.is_some()
+    {
+        return Err(UsageError(format!(
+            "{}: --shard: a closed model's `cycles` cap cannot be split exactly between processes; give a duration",
+            scenario_path.display()
+        )));
+    }
     let app = app_credentials(&scenario, &lab).ok_or_else(|| {
         UsageError(format!(
             "{}: no application with proxy_rights = true, and no app_id/app_certificate in the scenario",
@@ -150,7 +166,7 @@ pub async fn run(
     };
     let preflight = match &target {
         Some(_) => {
-            let specs = fleet::build(&lab, phones_needed, users.as_deref())?;
+            let specs = own_phones(fleet::build(&lab, phones_needed, users.as_deref())?, shard);
             let phone_path = scenario.path == PathKind::Phone;
             let any =
                 |p: ControlProtocol| phone_path && specs.iter().any(|s| s.model.protocol == p);
@@ -187,7 +203,7 @@ pub async fn run(
                 load.request_timeout,
                 &endpoints.tls,
             )?;
-            let specs = fleet::build(&lab, phones_needed, users.as_deref())?;
+            let specs = own_phones(fleet::build(&lab, phones_needed, users.as_deref())?, shard);
             let phones = specs
                 .iter()
                 .map(|s| Arc::new(ApiPhone::new(s.device_name.clone(), s.user_id.clone())))
@@ -195,7 +211,7 @@ pub async fn run(
             Fleet::Api { phones, client }
         }
         PathKind::Phone => {
-            let specs = fleet::build(&lab, phones_needed, users.as_deref())?;
+            let specs = own_phones(fleet::build(&lab, phones_needed, users.as_deref())?, shard);
             let any_sip = specs
                 .iter()
                 .any(|s| s.model.protocol == ControlProtocol::Sip);
@@ -278,6 +294,8 @@ pub async fn run(
         load,
         expect_login: scenario.expect_login.clone(),
         expect_logout: scenario.expect_logout.clone(),
+        shard,
+        start_at,
         lab_control: lab_control
             .or_else(|| target.is_none().then(|| endpoints.em_base.clone()))
             .map(|base| emlab_simulator::rehearsal::LabControl {
@@ -343,11 +361,17 @@ pub async fn run(
         embedded_server: target.is_none(),
         tls_insecure: endpoints.tls.insecure(),
         preflight: preflight.as_ref(),
+        shard,
     };
     let report = RunReport::build(&info, &result);
     let dir = out.unwrap_or_else(|| {
+        let shard = if shard.is_whole() {
+            String::new()
+        } else {
+            format!("-shard-{}-of-{}", shard.index + 1, shard.count)
+        };
         PathBuf::from("reports").join(format!(
-            "{}-{}",
+            "{}-{}{shard}",
             scenario.name,
             report::stamp(result.started_at)
         ))
@@ -501,18 +525,58 @@ pub async fn run_command(args: RunArgs) -> Result<ExitCode, UsageError> {
         out,
         rate,
         lab_control,
+        shard,
+        shards,
+        start_at,
         dashboard,
     } = args;
     let (target, tls) = target.flags()?;
+    let shard = match (shard, shards) {
+        (Some(spec), _) => Shard::parse(&spec).map_err(|e| UsageError(format!("--shard {e}")))?,
+        (None, Some(n)) => {
+            let index = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+                UsageError(format!(
+                    "--shards {n}: JOB_COMPLETION_INDEX is not set (a Kubernetes Indexed Job sets it; elsewhere use --shard K/N)"
+                ))
+            })?;
+            Shard::from_job_index(&index, n).map_err(|e| UsageError(format!("--shards: {e}")))?
+        }
+        (None, None) => Shard::WHOLE,
+    };
+    if !shard.is_whole() && (rate.is_some() || dashboard.is_some()) {
+        return Err(UsageError(
+            "--shard: give the rate in the scenario file (every shard and `emlab merge` read it there), and no --dashboard".into(),
+        ));
+    }
+    let start_at = start_at
+        .map(|t| report::parse_instant(&t).map_err(|e| UsageError(format!("--start-at {e}"))))
+        .transpose()?;
     let options = RunOptions {
         lab_override: lab,
         out,
         rate,
         lab_control,
+        shard,
+        start_at,
         dashboard,
         ..RunOptions::default()
     };
     run(&scenario, target, tls, options).await
+}
+
+/// The phones of `shard` among the whole fleet's (each keeps its fleet
+/// index, and with it its own 127/8 address).
+fn own_phones(
+    specs: Vec<emlab_simulator::phone::PhoneSpec>,
+    shard: Shard,
+) -> Vec<emlab_simulator::phone::PhoneSpec> {
+    if shard.is_whole() {
+        return specs;
+    }
+    specs
+        .into_iter()
+        .filter(|s| shard.owns(s.index as u64))
+        .collect()
 }
 
 /// `emlab demo`: the shipped demo scenario on the embedded server, with

@@ -4,6 +4,8 @@
 //!
 //! - [`scenario`]: scenario files (load shape, expectations, thresholds);
 //! - [`storm`]: `LoginStorm`, the open- and closed-model engine;
+//! - [`shard`]: one fleet split over N processes that together run the single-process schedule;
+//! - [`merge`]: shards' report folders added up exactly;
 //! - [`phone`]: virtual phones, each a state machine over SCCP or SIP,
 //!   the phone-facing service, configuration files and `/CGI/Execute`;
 //! - [`fleet`]: which phones take part and what each should see;
@@ -24,6 +26,7 @@ pub mod em_client;
 pub mod fleet;
 pub mod limits;
 pub mod live;
+pub mod merge;
 pub mod phone;
 pub mod preflight;
 pub mod progress;
@@ -31,6 +34,7 @@ pub mod recorder;
 pub mod rehearsal;
 pub mod report;
 pub mod scenario;
+pub mod shard;
 pub mod storm;
 pub mod thresholds;
 pub mod timer;

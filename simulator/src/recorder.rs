@@ -9,7 +9,7 @@
 use crate::diagnosis;
 use emlab_protocol::troubleshooting::Cause;
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ pub fn new_histogram() -> Histogram<u64> {
 }
 
 /// One step a virtual phone performs, each with its own histogram.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     /// SCCP Register → RegisterAck, or SIP REGISTER → 200 (boot and after a reset).
@@ -383,6 +383,48 @@ impl Recorder {
         self.mismatches.values().sum()
     }
 
+    /// Adds another run's figures for `step`: its histograms and outcomes
+    /// (`emlab merge`).
+    pub fn absorb_step(
+        &mut self,
+        step: Step,
+        latency: &Histogram<u64>,
+        service: &Histogram<u64>,
+        outcomes: &BTreeMap<Outcome, u64>,
+    ) {
+        let s = &mut self.steps[step as usize];
+        let _ = s.latency.add(latency);
+        let _ = s.service.add(service);
+        add_counts(&mut s.outcomes, outcomes);
+    }
+
+    /// Adds another run's figures for `step` in phase `phase`.
+    pub fn absorb_phase_step(
+        &mut self,
+        phase: usize,
+        step: Step,
+        latency: &Histogram<u64>,
+        outcomes: &BTreeMap<Outcome, u64>,
+    ) {
+        if let Some(p) = self.phases.get_mut(phase) {
+            let _ = p.latency[step as usize].add(latency);
+            add_counts(&mut p.outcomes[step as usize], outcomes);
+        }
+    }
+
+    /// Adds another run's count of one kind of mismatch.
+    pub fn absorb_mismatch(&mut self, mismatch: Mismatch, count: u64) {
+        *self.mismatches.entry(mismatch).or_insert(0) += count;
+    }
+
+    /// Adds another run's mismatch and rehearsal counts of phase `phase`.
+    pub fn absorb_phase_counts(&mut self, phase: usize, mismatches: u64, rehearsed: u64) {
+        if let Some(p) = self.phases.get_mut(phase) {
+            p.mismatches += mismatches;
+            p.rehearsed += rehearsed;
+        }
+    }
+
     /// Failures with error `code`, over all steps.
     pub fn errors(&self, code: u16) -> u64 {
         let key = code.to_string();
@@ -396,6 +438,24 @@ impl Recorder {
 /// `expected` is one outcome or several separated by `|` (`success|26`).
 pub fn matches_expected(outcome: &str, expected: &str) -> bool {
     outcome == expected || expected.split('|').any(|e| e == outcome)
+}
+
+fn add_counts(to: &mut BTreeMap<Outcome, u64>, from: &BTreeMap<Outcome, u64>) {
+    for (k, v) in from {
+        *to.entry(k.clone()).or_insert(0) += v;
+    }
+}
+
+/// A histogram from its `encode`d form; `None` when it is not one.
+pub fn decode(text: &str) -> Option<Histogram<u64>> {
+    use base64::Engine;
+    use hdrhistogram::serialization::Deserializer;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()?;
+    Deserializer::new()
+        .deserialize(&mut std::io::Cursor::new(bytes))
+        .ok()
 }
 
 fn bump(map: &mut BTreeMap<Outcome, u64>, outcome: &str) {

@@ -331,6 +331,9 @@ impl Load {
 
 #[derive(Clone, Debug)]
 pub struct Scenario {
+    /// The file's text, kept in shard reports so `emlab merge` reads the
+    /// same scenario every shard ran.
+    pub source: String,
     pub name: String,
     pub description: String,
     /// The lab file, resolved against the scenario's folder.
@@ -576,6 +579,7 @@ impl Scenario {
             .collect::<Result<Vec<_>, _>>()?;
         let dir = path.parent().unwrap_or(Path::new("."));
         Ok(Scenario {
+            source: source.to_string(),
             name: h.name,
             description: h.description,
             lab: h.lab.map(|l| dir.join(l)),

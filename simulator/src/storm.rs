@@ -28,6 +28,7 @@ use crate::phone::{PhoneContext, VirtualPhone};
 use crate::recorder::{Recorder, Step};
 use crate::rehearsal::{LabControl, Rehearsal};
 use crate::scenario::{Expected, Load, Model};
+use crate::shard::Shard;
 use crate::timer::PreciseTimer;
 use emlab_protocol::em_api::{
     DeviceUser, DeviceUserQuery, Login, Logout, Message, Operation, Query, QueryKind, Request,
@@ -94,6 +95,11 @@ pub struct LoginStorm {
     /// The target's lab control, for phases that rehearse a
     /// troubleshooting cause ([`crate::rehearsal`]).
     pub lab_control: Option<LabControl>,
+    /// The part of the fleet this process runs: `fleet` holds only its
+    /// phones, and the schedule skips the other shards' arrivals.
+    pub shard: Shard,
+    /// When the schedule starts (after boot), so that shards start together.
+    pub start_at: Option<SystemTime>,
 }
 
 /// Live figures for the progress line.
@@ -192,8 +198,8 @@ impl LoginStorm {
     pub async fn run(self, progress: Arc<Progress>, stop: watch::Receiver<bool>) -> StormResult {
         let timer = PreciseTimer::start();
         let recorder = self.recorder();
-        let started_at = SystemTime::now();
-        let start = Instant::now();
+        let mut started_at = SystemTime::now();
+        let mut start = Instant::now();
         let mut booted = 0;
         let kind = match self.fleet {
             Fleet::Api { phones, client } => CycleKind::Api(
@@ -219,6 +225,20 @@ impl LoginStorm {
             CycleKind::Phone(_, p, ..) => p.len(),
         };
         let late = Arc::new(AtomicU64::new(0));
+        if let Some(at) = self.start_at {
+            // Every shard waits for the same wall-clock instant; the wait is
+            // not part of the run's time.
+            if let Ok(wait) = at.duration_since(SystemTime::now()) {
+                let waited = Instant::now();
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = wait_for_stop(stop.clone()) => {}
+                }
+                let waited = waited.elapsed();
+                start += waited;
+                started_at += waited;
+            }
+        }
         let schedule_start = Instant::now();
         {
             let mut starts = Vec::new();
@@ -267,7 +287,12 @@ impl LoginStorm {
                         load: &self.load,
                         logout_floor,
                         kind: &kind,
-                        phone_count,
+                        phone_count: if self.shard.is_whole() {
+                            phone_count as u64
+                        } else {
+                            self.load.phones as u64
+                        },
+                        shard: self.shard,
                         timer: &timer,
                         progress: &progress,
                         late: &late,
@@ -282,6 +307,7 @@ impl LoginStorm {
                     for k in 0..phone_count {
                         tasks.spawn(closed_phone(
                             k,
+                            self.shard.global(k),
                             logout_floor,
                             kind.clone(),
                             self.load.clone(),
@@ -362,6 +388,15 @@ impl LoginStorm {
     }
 }
 
+/// Returns once a stop is requested (never, if nobody can ask).
+async fn wait_for_stop(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 fn lock(recorder: &Mutex<Recorder>) -> std::sync::MutexGuard<'_, Recorder> {
     recorder.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -371,7 +406,9 @@ struct Arrivals<'a> {
     load: &'a Load,
     logout_floor: Option<Instant>,
     kind: &'a Arc<CycleKind>,
-    phone_count: usize,
+    /// Phones of the whole fleet, over every shard.
+    phone_count: u64,
+    shard: Shard,
     timer: &'a PreciseTimer,
     progress: &'a Arc<Progress>,
     late: &'a Arc<AtomicU64>,
@@ -388,8 +425,13 @@ impl Arrivals<'_> {
         if self.load.max_cycles.is_some_and(|max| self.n >= max) {
             return false;
         }
-        let phone = (self.n % self.phone_count as u64) as usize;
+        let global = self.n % self.phone_count;
         self.n += 1;
+        if !self.shard.owns(global) {
+            // Another shard's arrival: it runs it at this same due time.
+            return true;
+        }
+        let phone = self.shard.local(global);
         self.progress.started.fetch_add(1, Ordering::Relaxed);
         lock(self.recorder).arrival(due.into_std());
         let (kind, progress, late) = (self.kind.clone(), self.progress.clone(), self.late.clone());
@@ -531,6 +573,7 @@ impl Arrivals<'_> {
 #[allow(clippy::too_many_arguments)]
 async fn closed_phone(
     k: usize,
+    global: u64,
     logout_floor: Option<Instant>,
     kind: Arc<CycleKind>,
     load: Load,
@@ -559,7 +602,7 @@ async fn closed_phone(
         let Some((p, phase, phase_end)) = current else {
             return;
         };
-        if k >= phase.phones as usize {
+        if global >= phase.phones as u64 {
             // Phones a later phase adds start a moment after its edge, once
             // the server's counters have been read for the phase before.
             tokio::time::sleep_until(phase_end + PHASE_JOIN_DELAY).await;

@@ -697,3 +697,191 @@ fn a_rehearsal_needs_a_known_cause_and_the_targets_lab_control() {
         stderr(&o)
     );
 }
+
+/// Issue 14: one scenario run as one process and as 4 shard processes
+/// against the same server gives identical cycle and outcome counts, and
+/// each merged histogram's total is the sum of its shards'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_shards_merge_into_exactly_the_single_process_run() {
+    let dir = scratch("cli-shards");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let lab = dir.join("lab.toml");
+    // No Maximum Concurrent Requests in the way: four shards at once must
+    // get the answers one process gets.
+    let params = "max_concurrent_requests = 100000";
+    std::fs::write(&lab, crate::support::lab_text("", params)).unwrap();
+    let t = crate::support::TestServer::start("", params).await;
+    let scenario = |name: &str, cycles: u32| {
+        let path = dir.join(format!("{name}.toml"));
+        let text = format!(
+            "[scenario]\nname = \"{name}\"\nlab = \"lab.toml\"\n\n[load]\nphones = 30\nrate = \"300/s\"\ncycles = {cycles}\nhold = \"20ms\"\n\n[thresholds]\nrules = [\"mismatches == 0\", \"login.count == {cycles}\"]\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let shards = scenario("shards", 301);
+    let whole = emlab_async(vec![
+        "run".to_string(),
+        shards.clone(),
+        "--target".into(),
+        t.url(),
+        "--out".into(),
+        dir.join("whole").display().to_string(),
+    ])
+    .await;
+    assert_eq!(whole.status.code(), Some(0), "{}", stderr(&whole));
+    let start_at = (std::time::SystemTime::now() + Duration::from_secs(3))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string();
+    // The shards run at once, as separate processes.
+    let parts: Vec<_> = (1..=4)
+        .map(|k| {
+            let args = vec![
+                "run".to_string(),
+                shards.clone(),
+                "--target".into(),
+                t.url(),
+                "--shard".into(),
+                format!("{k}/4"),
+                "--start-at".into(),
+                start_at.clone(),
+                "--out".into(),
+                dir.join(format!("s{k}")).display().to_string(),
+            ];
+            std::thread::spawn(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                emlab(&args)
+            })
+        })
+        .collect();
+    for (k, part) in parts.into_iter().enumerate() {
+        let o = tokio::task::spawn_blocking(move || part.join().unwrap())
+            .await
+            .unwrap();
+        // A shard alone fails `login.count == 301`; its report is what counts.
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "shard {k}: {}",
+            stderr(&o)
+        );
+    }
+    let folders: Vec<String> = (1..=4)
+        .map(|k| dir.join(format!("s{k}")).display().to_string())
+        .collect();
+    let merged_dir = dir.join("merged").display().to_string();
+    let mut args = vec!["merge", merged_dir.as_str()];
+    args.extend(folders.iter().map(String::as_str));
+    let merged = emlab(&args);
+    assert_eq!(
+        merged.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&merged.stdout),
+        stderr(&merged)
+    );
+
+    let (w, m) = (
+        report_json(&dir.join("whole")),
+        report_json(&dir.join("merged")),
+    );
+    assert_eq!(m["cycles"], w["cycles"]);
+    assert_eq!(w["cycles"], 301);
+    for step in ["login", "query", "logout"] {
+        assert_eq!(
+            m["steps"][step]["outcomes"], w["steps"][step]["outcomes"],
+            "{step}"
+        );
+        let total = |r: &serde_json::Value| {
+            emlab_simulator::recorder::decode(
+                r["steps"][step]["latency_histogram"].as_str().unwrap(),
+            )
+            .unwrap()
+            .len()
+        };
+        let shards_total: u64 = (1..=4)
+            .map(|k| total(&report_json(&dir.join(format!("s{k}")))))
+            .sum();
+        assert_eq!(
+            total(&m),
+            shards_total,
+            "{step}: merged histogram = sum of shards"
+        );
+        assert_eq!(total(&m), 301);
+    }
+    let hlog = std::fs::read_to_string(dir.join("merged/latency.hlog")).unwrap();
+    let starts: Vec<f64> = hlog
+        .lines()
+        .filter(|l| l.starts_with("Tag="))
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        !starts.is_empty() && starts.windows(2).all(|w| w[0] <= w[1]),
+        "merged by time"
+    );
+
+    // Bad input: one line, exit 2.
+    let o = emlab(&["merge", &merged_dir, &folders[0], &folders[1]]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("shard 3/4, 4/4 of the run is missing"),
+        "{}",
+        stderr(&o)
+    );
+    let other = scenario("other", 10);
+    let o2 = emlab(&[
+        "run",
+        &other,
+        "--target",
+        &t.url(),
+        "--shard",
+        "2/4",
+        "--out",
+        &dir.join("other").display().to_string(),
+    ]);
+    assert!(o2.status.code().is_some());
+    let other_dir = dir.join("other").display().to_string();
+    let o = emlab(&[
+        "merge",
+        &merged_dir,
+        &folders[0],
+        &other_dir,
+        &folders[2],
+        &folders[3],
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not shards of one run"),
+        "{}",
+        stderr(&o)
+    );
+    let report = dir.join("s4/report.json");
+    let text = std::fs::read_to_string(&report).unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["steps"]["logout"]["latency_histogram"] = "".into();
+    std::fs::write(&report, json.to_string()).unwrap();
+    let o = emlab(&[
+        "merge",
+        &merged_dir,
+        &folders[0],
+        &folders[1],
+        &folders[2],
+        &folders[3],
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o)
+            .contains("s4/report.json: the logout latency histogram is missing or unreadable"),
+        "{}",
+        stderr(&o)
+    );
+    let o = emlab(&["run", &shards, "--shard", "5/4"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--shard `5/4`: a shard is K/N with 1 <= K <= N"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -64,6 +64,8 @@ fn api_storm(url: &str, phones: u32, timeout: Duration, load: Load) -> LoginStor
         expect_login: Expected::Success,
         expect_logout: Expected::Success,
         lab_control: None,
+        shard: Default::default(),
+        start_at: None,
     }
 }
 

@@ -302,6 +302,7 @@ impl LiveRun {
             embedded_server: self.embedded_server,
             tls_insecure: self.tls.insecure(),
             preflight: None,
+            shard: crate::shard::Shard::WHOLE,
         };
         let report = RunReport::build(&info, &result);
         report::html::render(&report, &result.recorder)

@@ -1092,6 +1092,17 @@ impl VirtualPhone {
         let loaded = self
             .follow_restart(inner, ctx, phase, due, end, change.target)
             .await;
+        if change.step == Step::Login && matches!(&loaded, Err(why) if why == "wrong-profile") {
+            // Restarted once more, into the logout profile: the login was
+            // lost at once (a switch version, TRBL-2).
+            if let Ok(c) = self.fetch_config(ctx).await
+                && c.em_profile == self.spec.logged_out.profile
+            {
+                inner.pushes = 0;
+                self.logged_out_by_server(inner, ctx, phase, end, Instant::now(), Ok(()));
+                return false;
+            }
+        }
         self.check_call_logs(inner, ctx, phase, end, change.clears_call_logs)
             .await;
         match loaded {

@@ -8,11 +8,12 @@ mod summary;
 mod time;
 
 pub use summary::summary;
-pub use time::{rfc3339, stamp};
+pub use time::{parse_instant, rfc3339, stamp};
 
 use crate::diagnosis::{Diagnosis, diagnose, symptom_counts};
 use crate::recorder::{PhaseStats, Recorder, Step, StepStats, encode};
 use crate::scenario::Scenario;
+use crate::shard::Shard;
 use crate::storm::StormResult;
 use crate::thresholds::{Metric, Threshold};
 use hdrhistogram::Histogram;
@@ -32,7 +33,15 @@ pub struct RunReport {
     /// What preflight found (runs against a `--target`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preflight: Option<crate::preflight::Preflight>,
+    /// The part of the fleet this report covers (`1/1`: all of it).
+    pub shard: Shard,
+    /// The shard reports this one adds up (`emlab merge`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
+    /// The scenario file as run, so `emlab merge` reads what every shard ran.
+    pub scenario_source: String,
     pub started_at: String,
+    pub started_at_epoch_s: f64,
     pub elapsed_s: f64,
     pub load: LoadReport,
     pub cycles: u64,
@@ -100,6 +109,8 @@ pub struct PhaseStepReport {
     pub count: u64,
     pub latency_us: Percentiles,
     pub outcomes: BTreeMap<String, u64>,
+    /// HdrHistogram V2 + DEFLATE, base64: what `emlab merge` adds up.
+    pub latency_histogram: String,
 }
 
 #[derive(Serialize)]
@@ -182,6 +193,7 @@ pub struct RunInfo<'a> {
     pub embedded_server: bool,
     pub tls_insecure: bool,
     pub preflight: Option<&'a crate::preflight::Preflight>,
+    pub shard: Shard,
 }
 
 impl RunReport {
@@ -252,6 +264,7 @@ impl RunReport {
                                 count: p.count(s),
                                 latency_us: Percentiles::of(&p.latency[s as usize]),
                                 outcomes: p.outcomes[s as usize].clone(),
+                                latency_histogram: encode(&p.latency[s as usize]),
                             },
                         )
                     })
@@ -270,7 +283,14 @@ impl RunReport {
             embedded_server: info.embedded_server,
             tls_insecure: info.tls_insecure,
             preflight: info.preflight.cloned(),
+            shard: info.shard,
+            merged_from: Vec::new(),
+            scenario_source: info.scenario.source.clone(),
             started_at: rfc3339(result.started_at),
+            started_at_epoch_s: result
+                .started_at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
             elapsed_s: secs,
             load: LoadReport {
                 model: match load.model {
