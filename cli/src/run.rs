@@ -224,10 +224,17 @@ pub async fn run(
             if let Some(files) = emlab_simulator::limits::raise_open_files() {
                 let room = emlab_simulator::limits::sccp_phones(files);
                 if sccp > room {
+                    let shards =
+                        emlab_simulator::limits::shards_for(sccp * shard.count as u64, room);
                     return Err(UsageError(format!(
-                        "{}: {sccp} SCCP phones, but this process may open {files} files: room for {room}; run shards, or SIP phones",
+                        "{}: {sccp} SCCP phones, but this process may open {files} files: room for {room}; run {shards} shards (--shard K/{shards}), or SIP phones",
                         scenario_path.display()
                     )));
+                }
+                if sccp > 0 {
+                    say(&format!(
+                        "open files: {files}, room for {room} SCCP phones in this process ({sccp} here)\n"
+                    ));
                 }
             }
             let sip =

@@ -44,6 +44,11 @@ pub fn sccp_phones(open_files: u64) -> u64 {
     open_files.saturating_sub(RESERVED_FILES)
 }
 
+/// How many shards a fleet of `sccp` SCCP phones needs, `room` per process.
+pub fn shards_for(sccp: u64, room: u64) -> u64 {
+    sccp.div_ceil(room.max(1)).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +68,8 @@ mod tests {
         }
         assert_eq!(sccp_phones(20_000), 19_488);
         assert_eq!(sccp_phones(100), 0);
+        assert_eq!(shards_for(100_000, 19_488), 6);
+        assert_eq!(shards_for(19_488, 19_488), 1);
+        assert_eq!(shards_for(0, 0), 1);
     }
 }

@@ -38,6 +38,8 @@ struct ShardReport {
     cycles: u64,
     late_starts: u64,
     phones_booted: u64,
+    #[serde(default)]
+    boot_s: f64,
     interrupted: bool,
     steps: BTreeMap<Step, ShardStep>,
     phases: Vec<ShardPhase>,
@@ -202,6 +204,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, String> {
     let earliest = shards.iter().map(start).fold(f64::INFINITY, f64::min);
     let mut end_s: f64 = 0.0;
     let (mut cycles, mut booted, mut interrupted) = (0, 0, false);
+    let mut boot_s: f64 = 0.0;
     let mut problems = Vec::new();
     for s in &shards {
         let r = &s.report;
@@ -249,6 +252,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, String> {
         recorder.late_starts += r.late_starts;
         cycles += r.cycles;
         booted += r.phones_booted;
+        boot_s = boot_s.max(r.boot_s);
         interrupted |= r.interrupted;
         problems.extend(r.rehearsal_problems.iter().cloned());
         end_s = end_s.max(start(s) + r.elapsed_s);
@@ -260,6 +264,7 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, String> {
         elapsed: Duration::from_secs_f64((end_s - earliest).max(1e-6)),
         cycles,
         booted,
+        boot_time: Duration::from_secs_f64(boot_s),
         interrupted,
         throttled,
         rehearsal_problems: problems,

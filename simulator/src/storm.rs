@@ -118,6 +118,8 @@ pub struct StormResult {
     pub cycles: u64,
     /// Phones that came into service at boot (phone path).
     pub booted: u64,
+    /// How long the phones took to boot (phone path).
+    pub boot_time: Duration,
     /// The run was stopped before its schedule ended.
     pub interrupted: bool,
     /// Per recorder phase: growth of `em_requests_throttled_total`.
@@ -201,6 +203,7 @@ impl LoginStorm {
         let mut started_at = SystemTime::now();
         let mut start = Instant::now();
         let mut booted = 0;
+        let mut boot_time = Duration::ZERO;
         let kind = match self.fleet {
             Fleet::Api { phones, client } => CycleKind::Api(
                 Arc::new(ApiCycle {
@@ -215,7 +218,9 @@ impl LoginStorm {
                 phones,
             ),
             Fleet::Phones { phones, ctx } => {
+                let booting = Instant::now();
                 booted = boot(&phones, &ctx, &stop).await;
+                boot_time = booting.elapsed();
                 CycleKind::Phone(ctx, phones, self.load.hold, timer.clone())
             }
         };
@@ -381,6 +386,7 @@ impl LoginStorm {
             elapsed,
             cycles: progress.started.load(Ordering::Relaxed),
             booted,
+            boot_time,
             interrupted,
             throttled,
             rehearsal_problems,

@@ -9,6 +9,7 @@ mod config_files;
 mod conform;
 mod control_channel;
 mod dashboard;
+mod deploy;
 mod durable_state;
 mod em_api;
 mod fleet;

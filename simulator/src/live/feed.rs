@@ -292,6 +292,7 @@ impl LiveRun {
             elapsed: self.started.elapsed().max(Duration::from_millis(1)),
             cycles: self.progress.started.load(Ordering::Relaxed),
             booted: 0,
+            boot_time: Duration::ZERO,
             interrupted: false,
             throttled: Vec::new(),
             rehearsal_problems: Vec::new(),

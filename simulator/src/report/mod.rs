@@ -48,6 +48,8 @@ pub struct RunReport {
     pub late_starts: u64,
     /// Phones that came into service at boot (phone path).
     pub phones_booted: u64,
+    /// Seconds the phones took to boot (the slowest shard's, merged).
+    pub boot_s: f64,
     /// Stopped (Ctrl-C) before the schedule ended: never a pass.
     pub interrupted: bool,
     /// Every step the run performed.
@@ -319,6 +321,7 @@ impl RunReport {
             cycles: result.cycles,
             late_starts: rec.late_starts,
             phones_booted: result.booted,
+            boot_s: result.boot_time.as_secs_f64(),
             interrupted: result.interrupted,
             steps,
             phases,

@@ -41,8 +41,8 @@ pub fn summary(r: &RunReport) -> String {
     if l.path == "phone" {
         let _ = writeln!(
             out,
-            "phones in service after boot: {} of {}",
-            r.phones_booted, l.phones
+            "phones in service after boot: {} of {} (boot {:.1} s)",
+            r.phones_booted, l.phones, r.boot_s
         );
     }
     if r.interrupted {
