@@ -58,4 +58,4 @@ for k in $(seq "$shards"); do
 done
 echo "fleet: $total kB over $shards processes = $((total * 1024 / 1000000)) bytes per phone"
 echo "server peak RSS: $server_peak kB"
-"$emlab" merge "$out/merged" "$out"/shard-* | grep -E "^(register|in_service) |merged|threshold|result:"
+"$emlab" merge "$out/merged" $(for k in $(seq "$shards"); do echo "$out/shard-$k"; done) | grep -E "^(register|in_service) |merged|threshold|result:"

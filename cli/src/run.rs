@@ -166,7 +166,7 @@ pub async fn run(
     };
     let preflight = match &target {
         Some(_) => {
-            let specs = own_phones(fleet::build(&lab, phones_needed, users.as_deref())?, shard);
+            let specs = fleet::build_shard(&lab, phones_needed, users.as_deref(), shard)?;
             let phone_path = scenario.path == PathKind::Phone;
             let any =
                 |p: ControlProtocol| phone_path && specs.iter().any(|s| s.model.protocol == p);
@@ -203,7 +203,7 @@ pub async fn run(
                 load.request_timeout,
                 &endpoints.tls,
             )?;
-            let specs = own_phones(fleet::build(&lab, phones_needed, users.as_deref())?, shard);
+            let specs = fleet::build_shard(&lab, phones_needed, users.as_deref(), shard)?;
             let phones = specs
                 .iter()
                 .map(|s| Arc::new(ApiPhone::new(s.device_name.clone(), s.user_id.clone())))
@@ -211,7 +211,7 @@ pub async fn run(
             Fleet::Api { phones, client }
         }
         PathKind::Phone => {
-            let specs = own_phones(fleet::build(&lab, phones_needed, users.as_deref())?, shard);
+            let specs = fleet::build_shard(&lab, phones_needed, users.as_deref(), shard)?;
             let any_sip = specs
                 .iter()
                 .any(|s| s.model.protocol == ControlProtocol::Sip);
@@ -569,21 +569,6 @@ pub async fn run_command(args: RunArgs) -> Result<ExitCode, UsageError> {
         ..RunOptions::default()
     };
     run(&scenario, target, tls, options).await
-}
-
-/// The phones of `shard` among the whole fleet's (each keeps its fleet
-/// index, and with it its own 127/8 address).
-fn own_phones(
-    specs: Vec<emlab_simulator::phone::PhoneSpec>,
-    shard: Shard,
-) -> Vec<emlab_simulator::phone::PhoneSpec> {
-    if shard.is_whole() {
-        return specs;
-    }
-    specs
-        .into_iter()
-        .filter(|s| shard.owns(s.index as u64))
-        .collect()
 }
 
 /// `emlab demo`: the shipped demo scenario on the embedded server, with

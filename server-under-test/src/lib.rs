@@ -253,6 +253,9 @@ pub async fn start(lab: &Lab, options: ServerOptions) -> std::io::Result<Running
                 format!("cannot listen on udp/{}: {e}", options.sip_listen),
             )
         })?;
+    // Phones booting together send REGISTERs in bursts (100,000 in a
+    // minute in bench/million-phones.sh): the default buffer drops them.
+    let _ = socket2::SockRef::from(&sip_socket).set_recv_buffer_size(8 << 20);
     let sip_addr = sip_socket.local_addr()?;
     let sip_task = tokio::spawn(sip_server::serve(sip_socket, state.clone()));
     let (tx, rx) = oneshot::channel::<()>();

@@ -108,16 +108,27 @@ impl EmClient {
         self.post_raw(em_api::form_body(&message.to_xml())).await
     }
 
-    /// Posts a raw form body (tests use it to send malformed input).
-    pub async fn post_raw(&self, form_body: String) -> Reply {
-        match tokio::time::timeout(self.timeout, self.exchange(form_body)).await {
+    /// The form body of `message`, built once by a caller that sends it
+    /// again and again (the fleet's phones: the same login every cycle).
+    pub fn body_of(message: &Message) -> Bytes {
+        Bytes::from(em_api::form_body(&message.to_xml()))
+    }
+
+    /// Sends a body from [`EmClient::body_of`].
+    pub async fn send_body(&self, body: Bytes) -> Reply {
+        match tokio::time::timeout(self.timeout, self.exchange(body)).await {
             Ok(reply) => reply,
             Err(_) => Reply::Timeout,
         }
     }
 
-    async fn exchange(&self, form_body: String) -> Reply {
-        let mut request = hyper::Request::new(Full::new(Bytes::from(form_body)));
+    /// Posts a raw form body (tests use it to send malformed input).
+    pub async fn post_raw(&self, form_body: String) -> Reply {
+        self.send_body(Bytes::from(form_body)).await
+    }
+
+    async fn exchange(&self, form_body: Bytes) -> Reply {
+        let mut request = hyper::Request::new(Full::new(form_body));
         *request.method_mut() = hyper::Method::POST;
         *request.uri_mut() = self.uri.clone();
         request.headers_mut().insert(

@@ -19,6 +19,7 @@
 //! profile's; the logout profile from the model's default or the device.
 
 use crate::phone::{ExpectedView, PhoneSpec, phone_ip};
+use crate::shard::Shard;
 use emlab_protocol::ConfigError;
 use emlab_protocol::buttons::{self, ButtonEntries, ButtonKind};
 use emlab_protocol::lab::{DEFAULT_LOCALE, Lab, LabFile, Line, LineType, SpeedDial};
@@ -301,11 +302,30 @@ fn logged_in_view(
 /// The phones of a run: the first `count` fleet devices, with their own
 /// users or the rows of `users`. Errors name what the lab lacks.
 pub fn build(lab: &Lab, count: u32, users: Option<&[UserRow]>) -> Result<Vec<PhoneSpec>, String> {
+    build_shard(lab, count, users, Shard::WHOLE)
+}
+
+/// The phones of `shard` among the `count` of [`build`], each with its
+/// fleet index: only those are built, so a shard's memory is its own
+/// phones', whatever the size of the whole fleet.
+pub fn build_shard(
+    lab: &Lab,
+    count: u32,
+    users: Option<&[UserRow]>,
+    shard: Shard,
+) -> Result<Vec<PhoneSpec>, String> {
     let file = &lab.file;
     let mut members = lab.fleet_members();
-    let mut specs = Vec::with_capacity(count as usize);
+    let mut specs = Vec::with_capacity(shard.phones_of(count) as usize);
     for i in 0..count {
         let row = users.map(|rows| &rows[i as usize % rows.len()]);
+        if !shard.owns(i as u64) {
+            // Another shard's phone: its fleet member is passed over.
+            if row.is_none_or(|r| r.device.is_none()) && members.next().is_none() {
+                return Err(format!("the lab's [fleet] has fewer than {count} devices"));
+            }
+            continue;
+        }
         let (device, user_id, pin, user) = match row {
             None => {
                 let m = members
@@ -369,6 +389,31 @@ pub fn build(lab: &Lab, count: u32, users: Option<&[UserRow]>) -> Result<Vec<Pho
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Four shards build exactly the phones one process builds, each once.
+    #[test]
+    fn shards_build_the_whole_fleet_between_them() {
+        let lab = Lab::parse(
+            Path::new("lab.toml"),
+            "[fleet]\ncount = 10\nmodels = { \"7960\" = 50, \"8851\" = 50 }\n",
+        )
+        .unwrap();
+        let whole: Vec<(u32, String, String)> = build(&lab, 10, None)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.index, s.device_name, s.user_id))
+            .collect();
+        let mut shards: Vec<(u32, String, String)> = (1..=4)
+            .flat_map(|k| {
+                let shard = Shard::parse(&format!("{k}/4")).unwrap();
+                build_shard(&lab, 10, None, shard).unwrap()
+            })
+            .map(|s| (s.index, s.device_name, s.user_id))
+            .collect();
+        shards.sort();
+        assert_eq!(shards, whole);
+        assert!(build_shard(&lab, 11, None, Shard::parse("1/4").unwrap()).is_err());
+    }
 
     #[test]
     fn users_files_read_as_sipp_writes_them_and_bad_rows_name_their_line() {

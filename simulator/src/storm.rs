@@ -31,8 +31,8 @@ use crate::scenario::{Expected, Load, Model};
 use crate::shard::Shard;
 use crate::timer::PreciseTimer;
 use emlab_protocol::em_api::{
-    DeviceUser, DeviceUserQuery, Login, Logout, Message, Operation, Query, QueryKind, Request,
-    ResponseBody,
+    AppInfo, DeviceUser, DeviceUserQuery, Login, Logout, Message, Operation, Query, QueryKind,
+    Request, ResponseBody,
 };
 use emlab_protocol::lab::FleetMember;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +48,10 @@ pub struct ApiPhone {
     pub user_id: String,
     /// Held for the length of a cycle; the next cycle waits for it.
     busy: tokio::sync::Mutex<()>,
+    /// The login, query and logout form bodies, built at the phone's first
+    /// cycle: they are the same every cycle, so the fleet, like wrk, does
+    /// not build them again per request (the answers are still parsed).
+    bodies: std::sync::OnceLock<[bytes::Bytes; 3]>,
 }
 
 impl ApiPhone {
@@ -56,6 +60,7 @@ impl ApiPhone {
             device_name: device_name.into(),
             user_id: user_id.into(),
             busy: tokio::sync::Mutex::new(()),
+            bodies: std::sync::OnceLock::new(),
         }
     }
 
@@ -671,20 +676,15 @@ async fn api_cycle(
         Ok(guard) => (guard, false),
         Err(_) => (phone.busy.lock().await, true),
     };
-    let app = ctx.client.app.clone();
-    let login = Message::Request(Request::new(
-        app.clone(),
-        Operation::Login(Login {
-            device_name: phone.device_name.clone(),
-            user_id: phone.user_id.clone(),
-            ..Login::default()
-        }),
-    ));
+    let [login, query, logout] = phone
+        .bodies
+        .get_or_init(|| bodies(&ctx.client.app, &phone))
+        .clone();
     let (reply, end) = step(
         &ctx,
         Step::Login,
         phase,
-        &login,
+        login,
         due,
         |r| r.label(),
         &ctx.expect_login,
@@ -696,30 +696,16 @@ async fn api_cycle(
     }
     let mut last_end = end;
     if ctx.query {
-        let query = Message::Query(Query::new(
-            app.clone(),
-            QueryKind::DeviceUser(DeviceUserQuery {
-                device_names: vec![phone.device_name.clone()],
-                ..Default::default()
-            }),
-        ));
         let check = |r: &Reply| query_outcome(r, &phone);
-        (_, last_end) = step(&ctx, Step::Query, phase, &query, end, check, "success").await;
+        (_, last_end) = step(&ctx, Step::Query, phase, query, end, check, "success").await;
     }
     let logout_due = (last_end + ctx.hold).max(logout_floor.unwrap_or(last_end));
     ctx.timer.sleep_until(logout_due).await;
-    let logout = Message::Request(Request::new(
-        app,
-        Operation::Logout(Logout {
-            device_name: phone.device_name.clone(),
-            ..Logout::default()
-        }),
-    ));
     step(
         &ctx,
         Step::Logout,
         phase,
-        &logout,
+        logout,
         logout_due,
         |r| r.label(),
         &ctx.expect_logout,
@@ -728,19 +714,46 @@ async fn api_cycle(
     late
 }
 
+/// A phone's login, deviceUserQuery and logout, as EM API form bodies.
+fn bodies(app: &AppInfo, phone: &ApiPhone) -> [bytes::Bytes; 3] {
+    let login = Message::Request(Request::new(
+        app.clone(),
+        Operation::Login(Login {
+            device_name: phone.device_name.clone(),
+            user_id: phone.user_id.clone(),
+            ..Login::default()
+        }),
+    ));
+    let query = Message::Query(Query::new(
+        app.clone(),
+        QueryKind::DeviceUser(DeviceUserQuery {
+            device_names: vec![phone.device_name.clone()],
+            ..Default::default()
+        }),
+    ));
+    let logout = Message::Request(Request::new(
+        app.clone(),
+        Operation::Logout(Logout {
+            device_name: phone.device_name.clone(),
+            ..Logout::default()
+        }),
+    ));
+    [&login, &query, &logout].map(EmClient::body_of)
+}
+
 /// Sends one step due at `due`, records it, and returns the reply and when it ended.
 #[allow(clippy::too_many_arguments)]
 async fn step(
     ctx: &ApiCycle,
     step: Step,
     phase: usize,
-    message: &Message,
+    body: bytes::Bytes,
     due: Instant,
     outcome: impl Fn(&Reply) -> String,
     expected: &str,
 ) -> (Reply, Instant) {
     let sent = Instant::now();
-    let reply = ctx.client.send(message).await;
+    let reply = ctx.client.send_body(body).await;
     let end = Instant::now();
     let label = outcome(&reply);
     ctx.recorder

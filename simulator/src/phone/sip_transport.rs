@@ -65,7 +65,7 @@ impl SipTransport {
     }
 
     /// REGISTERs the phone `name` (`p<index>`) from `ip`, retransmitting as
-    /// RFC 3261 §17.1.2 does (500 ms, doubling) until `timeout`. Returns the
+    /// RFC 3261 §17.1.2.2 does (500 ms, doubling up to 4 s) until `timeout`. Returns the
     /// final status, or a label for no answer.
     #[allow(clippy::too_many_arguments)]
     pub async fn register(
@@ -118,7 +118,8 @@ impl SipTransport {
                 Ok(Ok(status)) => return Ok(status),
                 Ok(Err(_)) => return Err("connection-error".into()),
                 Err(_) if tokio::time::Instant::now() >= deadline => break,
-                Err(_) => wait *= 2,
+                // Timer E: doubling from T1, but never beyond T2 (4 s).
+                Err(_) => wait = (wait * 2).min(Duration::from_secs(4)),
             }
             // A retransmission needs a fresh answer slot.
             let (tx, new_rx) = oneshot::channel();
