@@ -56,5 +56,6 @@ for round in $(seq "$rounds"); do
     else read -r emlab_ops emlab_cpu < <(measure_emlab "$round"); fi
   done
   ratio=$(python3 -c "print('%.2f' % ($emlab_ops / $wrk_ops))")
-  echo "round $round: wrk $wrk_ops ops/s ($wrk_cpu µs client CPU/op, failed $wrk_failed); emlab fleet $emlab_ops ops/s ($emlab_cpu µs client CPU/op, every answer checked); fleet/wrk = $ratio"
+  cpu_ratio=$(python3 -c "print('%.2f' % ($emlab_cpu / $wrk_cpu))")
+  echo "round $round: wrk $wrk_ops ops/s ($wrk_cpu µs client CPU/op, failed $wrk_failed); emlab fleet $emlab_ops ops/s ($emlab_cpu µs client CPU/op, every answer checked); fleet/wrk: ops/s $ratio×, client CPU per op $cpu_ratio×"
 done
