@@ -330,43 +330,33 @@ impl Sessions {
 
     /// Logs out every login whose timer is due at `now_ms`; returns the logins it ended.
     pub fn expire_due(&mut self, now_ms: u64) -> Vec<(DeviceIdx, ActiveLogin)> {
-        let mut due = Vec::new();
-        while let Some(&(at, device)) = self.idle.first() {
-            if at > now_ms {
-                break;
-            }
-            match self.logout(device) {
-                Some(l) => due.push((device, l)),
-                None => {
-                    self.idle.pop_first();
-                }
-            }
-        }
-        while let Some(&(at, device)) = self.expiries.first() {
-            if at > now_ms {
-                break;
-            }
-            match self.logout(device) {
-                Some(l) => due.push((device, l)),
-                None => {
-                    self.expiries.pop_first();
-                }
-            }
-        }
+        let mut due = self.logout_due(now_ms, |s| &mut s.idle);
+        due.extend(self.logout_due(now_ms, |s| &mut s.expiries));
         due
     }
 
     /// Logs out every login whose clock-skew deadline is due (TRBL-1).
     pub fn transient_due(&mut self, now_ms: u64) -> Vec<(DeviceIdx, ActiveLogin)> {
+        self.logout_due(now_ms, |s| &mut s.transient)
+    }
+
+    /// Logs out the logins whose deadline in `timers` is due at `now_ms`.
+    /// A logout removes the device from every timer set; a deadline left
+    /// for a device nobody is logged in on any more is dropped.
+    fn logout_due(
+        &mut self,
+        now_ms: u64,
+        timers: fn(&mut Sessions) -> &mut BTreeSet<(u64, DeviceIdx)>,
+    ) -> Vec<(DeviceIdx, ActiveLogin)> {
         let mut due = Vec::new();
-        while let Some(&(at, device)) = self.transient.first() {
+        while let Some(&(at, device)) = timers(self).first() {
             if at > now_ms {
                 break;
             }
             match self.logout(device) {
                 Some(l) => due.push((device, l)),
                 None => {
-                    self.transient.pop_first();
+                    timers(self).pop_first();
                 }
             }
         }
