@@ -885,3 +885,52 @@ async fn four_shards_merge_into_exactly_the_single_process_run() {
         stderr(&o)
     );
 }
+
+#[test]
+fn shard_flags_say_what_is_wrong_in_one_line() {
+    let dir = scratch("cli-shard-flags");
+    let scenario = write_scenario(&dir, "", "");
+    let path = scenario.to_str().unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--shards", "4"],
+            "--shards 4: JOB_COMPLETION_INDEX is not set",
+        ),
+        (
+            &["--shard", "0/4"],
+            "--shard `0/4`: a shard is K/N with 1 <= K <= N",
+        ),
+        (
+            &["--shard", "1/2", "--start-at", "soon"],
+            "--start-at `soon`: give a UTC time",
+        ),
+        (
+            &["--shard", "1/2", "--rate", "5/s"],
+            "--shard: give the rate in the scenario file",
+        ),
+    ];
+    for (flags, message) in cases {
+        let mut args = vec!["run", path];
+        args.extend_from_slice(flags);
+        let o = Command::new(env!("CARGO_BIN_EXE_emlab"))
+            .args(&args)
+            .env_remove("JOB_COMPLETION_INDEX")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{flags:?}");
+        let err = stderr(&o);
+        assert!(err.contains(message), "{flags:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_emlab"))
+        .args(["run", path, "--shards", "4"])
+        .env("JOB_COMPLETION_INDEX", "4")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("JOB_COMPLETION_INDEX 4 is outside 0..4"),
+        "{}",
+        stderr(&o)
+    );
+}
