@@ -11,7 +11,6 @@ pub fn merge_command(out: &Path, dirs: &[PathBuf]) -> Result<ExitCode, UsageErro
     merged
         .report
         .write(out, &merged.recorder, merged.started_at)
-        .and_then(|()| std::fs::write(out.join("latency.hlog"), &merged.hlog))
         .map_err(|e| UsageError(format!("cannot write the report to {}: {e}", out.display())))?;
     say(&format!(
         "merged {} shards\n{}report: {}/report.html, report.json and latency.hlog\n",

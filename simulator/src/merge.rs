@@ -5,7 +5,8 @@
 //!   per phase, in `report.json`), then the percentiles are read off the sums;
 //! - counts, outcomes, mismatches and rehearsed symptoms are summed, per
 //!   phase too; diagnoses come from the summed outcomes;
-//! - the interval logs (`latency.hlog`) are merged by time;
+//! - the interval logs (`latency.hlog`) are merged by time, the windows of
+//!   one step in the same second added up;
 //! - the thresholds of the scenario every shard ran are evaluated on the
 //!   merged figures, with the usual exit codes.
 //!
@@ -13,7 +14,7 @@
 //! given twice or missing, and a missing or unreadable histogram are
 //! refused with one line naming the folder.
 
-use crate::recorder::{Mismatch, Recorder, Step, decode};
+use crate::recorder::{Interval, Mismatch, Recorder, Step, decode, encode};
 use crate::report::{RunInfo, RunReport};
 use crate::scenario::Scenario;
 use crate::shard::Shard;
@@ -86,12 +87,12 @@ struct ShardFolder {
     hlog: String,
 }
 
-/// The merged run: its report, and the merged interval log.
+/// The merged run: its report, and the recorder it was built from (with
+/// the merged one-second intervals), as [`RunReport::write`] takes them.
 pub struct Merged {
     pub report: RunReport,
     pub recorder: Recorder,
     pub started_at: SystemTime,
-    pub hlog: String,
 }
 
 fn read(dir: &Path) -> Result<ShardFolder, String> {
@@ -282,50 +283,62 @@ pub fn merge(dirs: &[PathBuf]) -> Result<Merged, String> {
         .iter()
         .map(|s| format!("{} {}", s.report.shard, s.dir.display()))
         .collect();
-    let hlog = merge_hlogs(&shards, earliest);
+    let mut recorder = result.recorder;
+    recorder.intervals = merge_intervals(&shards, earliest)?;
     Ok(Merged {
         report,
-        recorder: result.recorder,
+        recorder,
         started_at,
-        hlog,
     })
 }
 
 /// The shards' interval logs as one, by time: each line's start moved to
-/// the merged run's clock, the header of the earliest shard.
-fn merge_hlogs(shards: &[ShardFolder], earliest: f64) -> String {
-    let mut header = String::new();
-    let mut lines: Vec<(f64, String)> = Vec::new();
+/// the merged run's clock, and the windows of one step that fall in the
+/// same second added up, so the merged log (and the report's second-by-
+/// second chart) reads as one run's.
+fn merge_intervals(shards: &[ShardFolder], earliest: f64) -> Result<Vec<Interval>, String> {
+    let mut windows: BTreeMap<(u64, Step), hdrhistogram::Histogram<u64>> = BTreeMap::new();
     for s in shards {
         let offset = s.report.started_at_epoch_s - earliest;
-        for line in s.hlog.lines() {
-            if line.starts_with('#') || line.starts_with('"') {
-                if (s.report.started_at_epoch_s - earliest).abs() < f64::EPSILON
-                    && !header.contains(line)
-                {
-                    header.push_str(line);
-                    header.push('\n');
-                }
-                continue;
-            }
+        for (n, line) in s.hlog.lines().enumerate() {
             // Tag=login,START,LENGTH,MAX,HISTF...
-            let mut parts = line.splitn(3, ',');
-            let (Some(tag), Some(start), Some(rest)) = (parts.next(), parts.next(), parts.next())
-            else {
+            let Some(rest) = line.strip_prefix("Tag=") else {
                 continue;
             };
-            let Ok(start) = start.parse::<f64>() else {
-                continue;
+            let fields: Vec<&str> = rest.splitn(5, ',').collect();
+            let bad = || {
+                format!(
+                    "{}/latency.hlog:{}: not an interval line",
+                    s.dir.display(),
+                    n + 1
+                )
             };
-            let at = start + offset;
-            lines.push((at, format!("{tag},{at:.3},{rest}")));
+            let [tag, start, _length, _max, histogram] = fields.as_slice() else {
+                return Err(bad());
+            };
+            let step = Step::from_name(tag).ok_or_else(bad)?;
+            let start: f64 = start.parse().map_err(|_| bad())?;
+            let h = decode(histogram).ok_or_else(bad)?;
+            let second = (start + offset).round().max(0.0) as u64;
+            match windows.get_mut(&(second, step)) {
+                Some(sum) => {
+                    let _ = sum.add(&h);
+                }
+                None => {
+                    windows.insert((second, step), h);
+                }
+            }
         }
     }
-    lines.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let mut out = header;
-    for (_, l) in lines {
-        out.push_str(&l);
-        out.push('\n');
-    }
-    out
+    Ok(windows
+        .into_iter()
+        .map(|((second, step), h)| Interval {
+            start_s: second as f64,
+            length_s: 1.0,
+            step,
+            max_us: h.max(),
+            percentiles: [0.5, 0.9, 0.99].map(|q| h.value_at_quantile(q)),
+            histogram: encode(&h),
+        })
+        .collect())
 }

@@ -821,6 +821,16 @@ async fn four_shards_merge_into_exactly_the_single_process_run() {
         !starts.is_empty() && starts.windows(2).all(|w| w[0] <= w[1]),
         "merged by time"
     );
+    // Every login of every shard is in one of the merged one-second windows.
+    let logins: u64 = hlog
+        .lines()
+        .filter_map(|l| l.strip_prefix("Tag=login,"))
+        .map(|l| {
+            let h = l.rsplit(',').next().unwrap();
+            emlab_simulator::recorder::decode(h).unwrap().len()
+        })
+        .sum();
+    assert_eq!(logins, 301);
 
     // Bad input: one line, exit 2.
     let o = emlab(&["merge", &merged_dir, &folders[0], &folders[1]]);
