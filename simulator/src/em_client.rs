@@ -159,3 +159,341 @@ impl EmClient {
         }
     }
 }
+
+/// A connection of its own to an `http://` EM API, for a closed-model
+/// phone that sends one request after another, as each of wrk's
+/// connections does: the request is bytes built once
+/// ([`EmClient::request_bytes`]) and written with one call; the answer's
+/// head is read with `httparse` (the parser hyper itself uses) and its body
+/// by Content-Length, chunks, or the connection's close, as HTTP/1.1 frames
+/// it. Every answer is parsed as hyper's are.
+pub struct EmConnection {
+    stream: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl EmClient {
+    /// The whole HTTP request for `body`, built once; `None` for https://
+    /// (which goes through hyper and rustls).
+    pub fn request_bytes(&self, body: &[u8]) -> Option<Bytes> {
+        if self.uri.scheme_str() != Some("http") {
+            return None;
+        }
+        let authority = self.uri.authority()?;
+        let path = self.uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut r = format!(
+            "POST {path} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        r.extend_from_slice(body);
+        Some(Bytes::from(r))
+    }
+
+    async fn open(&self) -> Result<EmConnection, Reply> {
+        let host = self
+            .uri
+            .host()
+            .unwrap_or("")
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = self.uri.port_u16().unwrap_or(80);
+        match tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect((host, port))).await
+        {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                Ok(EmConnection {
+                    stream,
+                    buf: Vec::with_capacity(4096),
+                })
+            }
+            Ok(Err(_)) => Err(Reply::Transport),
+            Err(_) => Err(Reply::Timeout),
+        }
+    }
+
+    /// Sends `request` (from [`EmClient::request_bytes`]) on `connection`,
+    /// opening one when there is none; a connection that failed, timed out
+    /// or that the server closes is dropped.
+    pub async fn send_raw(&self, connection: &mut Option<EmConnection>, request: &[u8]) -> Reply {
+        if connection.is_none() {
+            match self.open().await {
+                Ok(c) => *connection = Some(c),
+                Err(reply) => return reply,
+            }
+        }
+        let Some(c) = connection.as_mut() else {
+            return Reply::Transport;
+        };
+        let (reply, keep) = match tokio::time::timeout(self.timeout, c.exchange(request)).await {
+            Ok(answer) => answer,
+            Err(_) => (Reply::Timeout, false),
+        };
+        if !keep {
+            *connection = None;
+        }
+        reply
+    }
+}
+
+impl EmConnection {
+    /// One exchange: the reply, and whether the connection may carry another.
+    async fn exchange(&mut self, request: &[u8]) -> (Reply, bool) {
+        use tokio::io::AsyncWriteExt;
+        if self.stream.write_all(request).await.is_err() {
+            return (Reply::Transport, false);
+        }
+        self.buf.clear();
+        let (status, head, framing, close) = loop {
+            let mut headers = [httparse::EMPTY_HEADER; 32];
+            let mut response = httparse::Response::new(&mut headers);
+            match response.parse(&self.buf) {
+                Ok(httparse::Status::Complete(n)) => {
+                    let header = |name: &str| {
+                        response
+                            .headers
+                            .iter()
+                            .find(|h| h.name.eq_ignore_ascii_case(name))
+                            .map(|h| String::from_utf8_lossy(h.value).trim().to_ascii_lowercase())
+                    };
+                    let framing =
+                        if header("transfer-encoding").is_some_and(|v| v.ends_with("chunked")) {
+                            Framing::Chunked
+                        } else if let Some(len) = header("content-length") {
+                            match len.parse::<usize>() {
+                                Ok(len) => Framing::Length(len),
+                                Err(_) => return (Reply::Malformed, false),
+                            }
+                        } else {
+                            Framing::UntilClose
+                        };
+                    let close = header("connection").is_some_and(|v| v == "close");
+                    break (response.code.unwrap_or(0), n, framing, close);
+                }
+                Ok(httparse::Status::Partial) if self.buf.len() <= 64 * 1024 => {}
+                _ => return (Reply::Malformed, false),
+            }
+            if !self.read_more().await {
+                return (Reply::Transport, false);
+            }
+        };
+        let (body, keep) = match framing {
+            Framing::Length(len) => {
+                if len > MAX_RESPONSE_BYTES {
+                    return (Reply::Malformed, false);
+                }
+                while self.buf.len() < head + len {
+                    if !self.read_more().await {
+                        return (Reply::Transport, false);
+                    }
+                }
+                // Bytes beyond the answer were never asked for: done with it.
+                let keep = !close && self.buf.len() == head + len;
+                (self.buf[head..head + len].to_vec(), keep)
+            }
+            Framing::Chunked => match self.chunks(head).await {
+                Ok(body) => (body, !close),
+                Err(reply) => return (reply, false),
+            },
+            Framing::UntilClose => {
+                while self.read_more().await {
+                    if self.buf.len() > head + MAX_RESPONSE_BYTES {
+                        return (Reply::Malformed, false);
+                    }
+                }
+                (self.buf[head..].to_vec(), false)
+            }
+        };
+        let reply = if status != 200 {
+            Reply::Http(status)
+        } else {
+            match std::str::from_utf8(&body)
+                .ok()
+                .and_then(|s| Response::from_xml(s).ok())
+            {
+                Some(r) => Reply::Answer(r),
+                None => Reply::Malformed,
+            }
+        };
+        (reply, keep)
+    }
+
+    /// A chunked body starting at `at` (RFC 9112 §7.1), trailers skipped.
+    async fn chunks(&mut self, mut at: usize) -> Result<Vec<u8>, Reply> {
+        let mut body = Vec::new();
+        loop {
+            let line_end = loop {
+                if let Some(p) = self.buf[at..].windows(2).position(|w| w == b"\r\n") {
+                    break at + p;
+                }
+                if self.buf.len() > at + 1024 || !self.read_more().await {
+                    return Err(Reply::Malformed);
+                }
+            };
+            let size_text = String::from_utf8_lossy(&self.buf[at..line_end]);
+            let size_text = size_text.split(';').next().unwrap_or("").trim().to_string();
+            let size = usize::from_str_radix(&size_text, 16).map_err(|_| Reply::Malformed)?;
+            at = line_end + 2;
+            if size == 0 {
+                // Trailers, then the empty line.
+                loop {
+                    if let Some(p) = self.buf[at..].windows(2).position(|w| w == b"\r\n") {
+                        if p == 0 {
+                            return Ok(body);
+                        }
+                        at += p + 2;
+                    } else if !self.read_more().await {
+                        return Err(Reply::Transport);
+                    }
+                }
+            }
+            if body.len() + size > MAX_RESPONSE_BYTES {
+                return Err(Reply::Malformed);
+            }
+            while self.buf.len() < at + size + 2 {
+                if !self.read_more().await {
+                    return Err(Reply::Transport);
+                }
+            }
+            body.extend_from_slice(&self.buf[at..at + size]);
+            at += size + 2;
+        }
+    }
+
+    /// Reads what has arrived; false when the server closed or failed.
+    async fn read_more(&mut self) -> bool {
+        use tokio::io::AsyncReadExt;
+        let len = self.buf.len();
+        self.buf.resize(len + 4096, 0);
+        match self.stream.read(&mut self.buf[len..]).await {
+            Ok(n) if n > 0 => {
+                self.buf.truncate(len + n);
+                true
+            }
+            _ => {
+                self.buf.truncate(len);
+                false
+            }
+        }
+    }
+}
+
+/// How an answer's body ends (RFC 9112 §6.3).
+enum Framing {
+    Length(usize),
+    Chunked,
+    UntilClose,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const SUCCESS: &str = "<response><success/></response>";
+
+    /// A server that answers each request on one connection with the next
+    /// of `answers`, byte for byte, then closes.
+    async fn serve(answers: Vec<String>) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            for answer in answers {
+                let mut seen = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // One whole request: its head, then Content-Length bytes.
+                loop {
+                    let n = s.read(&mut chunk).await.unwrap();
+                    seen.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&seen);
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len: usize = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("Content-Length: "))
+                            .unwrap()
+                            .trim()
+                            .parse()
+                            .unwrap();
+                        if seen.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                s.write_all(answer.as_bytes()).await.unwrap();
+            }
+        });
+        base
+    }
+
+    /// Each way HTTP/1.1 frames a body reads as the same answer; a
+    /// connection is kept only while the server keeps it.
+    #[tokio::test]
+    async fn an_own_connection_reads_every_framing() {
+        let answers = vec![
+            format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{SUCCESS}",
+                SUCCESS.len()
+            ),
+            format!(
+                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{}\r\n{:x}\r\n{}\r\n0\r\n\r\n",
+                &SUCCESS[..5],
+                SUCCESS.len() - 5,
+                &SUCCESS[5..]
+            ),
+            format!("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{SUCCESS}"),
+        ];
+        let base = serve(answers).await;
+        let client = EmClient::new(&base, AppInfo::new("a", "b"), Duration::from_secs(2)).unwrap();
+        let request = client.request_bytes(b"xml=x").unwrap();
+        let mut connection = None;
+        for kept in [true, true, false] {
+            let reply = client.send_raw(&mut connection, &request).await;
+            assert_eq!(reply.label(), "success", "{reply:?}");
+            assert_eq!(connection.is_some(), kept);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_bad_answer_is_a_label_and_drops_the_connection() {
+        let answers = vec![
+            "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n".to_string(),
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_string(),
+            "garbage\r\n\r\n".to_string(),
+        ];
+        let base = serve(answers).await;
+        let client = EmClient::new(&base, AppInfo::new("a", "b"), Duration::from_secs(2)).unwrap();
+        let request = client.request_bytes(b"xml=x").unwrap();
+        let mut connection = None;
+        assert_eq!(
+            client.send_raw(&mut connection, &request).await,
+            Reply::Http(503)
+        );
+        assert_eq!(
+            client.send_raw(&mut connection, &request).await,
+            Reply::Malformed
+        );
+        assert!(connection.is_some(), "a well-framed answer keeps it");
+        assert_eq!(
+            client.send_raw(&mut connection, &request).await,
+            Reply::Malformed
+        );
+        assert!(connection.is_none());
+        // The server is gone: the next send opens a connection and fails.
+        assert_eq!(
+            client.send_raw(&mut connection, &request).await,
+            Reply::Transport
+        );
+        assert!(client.request_bytes(b"x").is_some());
+        let https = EmClient::new(
+            "https://127.0.0.1:1",
+            AppInfo::new("a", "b"),
+            Duration::from_secs(1),
+        )
+        .unwrap();
+        assert!(
+            https.request_bytes(b"x").is_none(),
+            "https goes through hyper and rustls"
+        );
+    }
+}

@@ -22,7 +22,7 @@
 //! A stop request (Ctrl-C) ends the arrivals; cycles under way finish, so
 //! every logged-in phone logs out and the reports are whole.
 
-use crate::em_client::{EmClient, Reply};
+use crate::em_client::{EmClient, EmConnection, Reply};
 use crate::live::control::LiveControl;
 use crate::phone::{PhoneContext, VirtualPhone};
 use crate::recorder::{Recorder, Step};
@@ -46,12 +46,15 @@ use tokio::time::Instant;
 pub struct ApiPhone {
     pub device_name: String,
     pub user_id: String,
-    /// Held for the length of a cycle; the next cycle waits for it.
-    busy: tokio::sync::Mutex<()>,
+    /// Held for the length of a cycle; the next cycle waits for it. In the
+    /// closed model it holds the phone's own connection (`ApiCycle::own_connections`).
+    busy: tokio::sync::Mutex<Option<EmConnection>>,
     /// The login, query and logout form bodies, built at the phone's first
     /// cycle: they are the same every cycle, so the fleet, like wrk, does
     /// not build them again per request (the answers are still parsed).
     bodies: std::sync::OnceLock<[bytes::Bytes; 3]>,
+    /// The same as whole HTTP requests, for the phone's own connection.
+    requests: std::sync::OnceLock<Option<[bytes::Bytes; 3]>>,
 }
 
 impl ApiPhone {
@@ -59,8 +62,9 @@ impl ApiPhone {
         ApiPhone {
             device_name: device_name.into(),
             user_id: user_id.into(),
-            busy: tokio::sync::Mutex::new(()),
+            busy: tokio::sync::Mutex::new(None),
             bodies: std::sync::OnceLock::new(),
+            requests: std::sync::OnceLock::new(),
         }
     }
 
@@ -162,6 +166,10 @@ struct ApiCycle {
     query: bool,
     expect_login: String,
     expect_logout: String,
+    /// Closed model over http://: each phone keeps a connection of its own
+    /// ([`EmConnection`]), as each of wrk's connections does. The open
+    /// model shares hyper's pool, since thousands of phones may arrive.
+    own_connections: bool,
 }
 
 enum CycleKind {
@@ -219,6 +227,7 @@ impl LoginStorm {
                     query: self.load.query,
                     expect_login: self.expect_login.to_string(),
                     expect_logout: self.expect_logout.to_string(),
+                    own_connections: self.load.model == Model::Closed,
                 }),
                 phones,
             ),
@@ -672,7 +681,7 @@ async fn api_cycle(
     due: Instant,
     logout_floor: Option<Instant>,
 ) -> bool {
-    let (_busy, late) = match phone.busy.try_lock() {
+    let (mut connection, late) = match phone.busy.try_lock() {
         Ok(guard) => (guard, false),
         Err(_) => (phone.busy.lock().await, true),
     };
@@ -680,8 +689,25 @@ async fn api_cycle(
         .bodies
         .get_or_init(|| bodies(&ctx.client.app, &phone))
         .clone();
+    let requests = phone
+        .requests
+        .get_or_init(|| {
+            let [a, b, c] = phone.bodies.get()?;
+            Some([
+                ctx.client.request_bytes(a)?,
+                ctx.client.request_bytes(b)?,
+                ctx.client.request_bytes(c)?,
+            ])
+        })
+        .as_ref()
+        .filter(|_| ctx.own_connections);
+    let mut send = Sender {
+        connection: &mut connection,
+        requests,
+    };
     let (reply, end) = step(
         &ctx,
+        &mut send,
         Step::Login,
         phase,
         login,
@@ -697,12 +723,23 @@ async fn api_cycle(
     let mut last_end = end;
     if ctx.query {
         let check = |r: &Reply| query_outcome(r, &phone);
-        (_, last_end) = step(&ctx, Step::Query, phase, query, end, check, "success").await;
+        (_, last_end) = step(
+            &ctx,
+            &mut send,
+            Step::Query,
+            phase,
+            query,
+            end,
+            check,
+            "success",
+        )
+        .await;
     }
     let logout_due = (last_end + ctx.hold).max(logout_floor.unwrap_or(last_end));
     ctx.timer.sleep_until(logout_due).await;
     step(
         &ctx,
+        &mut send,
         Step::Logout,
         phase,
         logout,
@@ -741,10 +778,18 @@ fn bodies(app: &AppInfo, phone: &ApiPhone) -> [bytes::Bytes; 3] {
     [&login, &query, &logout].map(EmClient::body_of)
 }
 
+/// How a phone's steps go out: on its own connection, with its requests
+/// built once, or (`requests` is `None`) through the client's pool.
+struct Sender<'a> {
+    connection: &'a mut Option<EmConnection>,
+    requests: Option<&'a [bytes::Bytes; 3]>,
+}
+
 /// Sends one step due at `due`, records it, and returns the reply and when it ended.
 #[allow(clippy::too_many_arguments)]
 async fn step(
     ctx: &ApiCycle,
+    send: &mut Sender<'_>,
     step: Step,
     phase: usize,
     body: bytes::Bytes,
@@ -753,7 +798,15 @@ async fn step(
     expected: &str,
 ) -> (Reply, Instant) {
     let sent = Instant::now();
-    let reply = ctx.client.send_body(body).await;
+    let request = send.requests.map(|r| match step {
+        Step::Login => &r[0],
+        Step::Query => &r[1],
+        _ => &r[2],
+    });
+    let reply = match request {
+        Some(request) => ctx.client.send_raw(send.connection, request).await,
+        None => ctx.client.send_body(body).await,
+    };
     let end = Instant::now();
     let label = outcome(&reply);
     ctx.recorder
