@@ -147,16 +147,22 @@ impl EmClient {
             Err(e) if e.is::<http_body_util::LengthLimitError>() => return Reply::Malformed,
             Err(_) => return Reply::Transport,
         };
-        if status != 200 {
-            return Reply::Http(status);
-        }
-        match std::str::from_utf8(&body)
-            .ok()
-            .and_then(|s| Response::from_xml(s).ok())
-        {
-            Some(r) => Reply::Answer(r),
-            None => Reply::Malformed,
-        }
+        answer(status, &body)
+    }
+}
+
+/// A whole answer as the client sees it: the EM API always answers 200
+/// with a `<response>`; anything else is a label.
+fn answer(status: u16, body: &[u8]) -> Reply {
+    if status != 200 {
+        return Reply::Http(status);
+    }
+    match std::str::from_utf8(body)
+        .ok()
+        .and_then(|s| Response::from_xml(s).ok())
+    {
+        Some(r) => Reply::Answer(r),
+        None => Reply::Malformed,
     }
 }
 
@@ -277,7 +283,7 @@ impl EmConnection {
                 return (Reply::Transport, false);
             }
         };
-        let (body, keep) = match framing {
+        match framing {
             Framing::Length(len) => {
                 if len > MAX_RESPONSE_BYTES {
                     return (Reply::Malformed, false);
@@ -289,11 +295,11 @@ impl EmConnection {
                 }
                 // Bytes beyond the answer were never asked for: done with it.
                 let keep = !close && self.buf.len() == head + len;
-                (self.buf[head..head + len].to_vec(), keep)
+                (answer(status, &self.buf[head..head + len]), keep)
             }
             Framing::Chunked => match self.chunks(head).await {
-                Ok(body) => (body, !close),
-                Err(reply) => return (reply, false),
+                Ok(body) => (answer(status, &body), !close),
+                Err(reply) => (reply, false),
             },
             Framing::UntilClose => {
                 while self.read_more().await {
@@ -301,21 +307,9 @@ impl EmConnection {
                         return (Reply::Malformed, false);
                     }
                 }
-                (self.buf[head..].to_vec(), false)
+                (answer(status, &self.buf[head..]), false)
             }
-        };
-        let reply = if status != 200 {
-            Reply::Http(status)
-        } else {
-            match std::str::from_utf8(&body)
-                .ok()
-                .and_then(|s| Response::from_xml(s).ok())
-            {
-                Some(r) => Reply::Answer(r),
-                None => Reply::Malformed,
-            }
-        };
-        (reply, keep)
+        }
     }
 
     /// A chunked body starting at `at` (RFC 9112 §7.1), trailers skipped.

@@ -49,12 +49,11 @@ pub struct ApiPhone {
     /// Held for the length of a cycle; the next cycle waits for it. In the
     /// closed model it holds the phone's own connection (`ApiCycle::own_connections`).
     busy: tokio::sync::Mutex<Option<EmConnection>>,
-    /// The login, query and logout form bodies, built at the phone's first
-    /// cycle: they are the same every cycle, so the fleet, like wrk, does
-    /// not build them again per request (the answers are still parsed).
-    bodies: std::sync::OnceLock<[bytes::Bytes; 3]>,
-    /// The same as whole HTTP requests, for the phone's own connection.
-    requests: std::sync::OnceLock<Option<[bytes::Bytes; 3]>>,
+    /// What the phone sends to log in, query and log out, built at its
+    /// first cycle: the same every cycle, so the fleet, like wrk, does not
+    /// build it again per request (the answers are still parsed). Whole
+    /// HTTP requests on its own connection, else form bodies for the pool.
+    wire: std::sync::OnceLock<[bytes::Bytes; 3]>,
 }
 
 impl ApiPhone {
@@ -63,8 +62,7 @@ impl ApiPhone {
             device_name: device_name.into(),
             user_id: user_id.into(),
             busy: tokio::sync::Mutex::new(None),
-            bodies: std::sync::OnceLock::new(),
-            requests: std::sync::OnceLock::new(),
+            wire: std::sync::OnceLock::new(),
         }
     }
 
@@ -220,6 +218,8 @@ impl LoginStorm {
         let kind = match self.fleet {
             Fleet::Api { phones, client } => CycleKind::Api(
                 Arc::new(ApiCycle {
+                    own_connections: self.load.model == Model::Closed
+                        && client.request_bytes(&[]).is_some(),
                     client,
                     timer: timer.clone(),
                     recorder: recorder.clone(),
@@ -227,7 +227,6 @@ impl LoginStorm {
                     query: self.load.query,
                     expect_login: self.expect_login.to_string(),
                     expect_logout: self.expect_logout.to_string(),
-                    own_connections: self.load.model == Model::Closed,
                 }),
                 phones,
             ),
@@ -685,29 +684,10 @@ async fn api_cycle(
         Ok(guard) => (guard, false),
         Err(_) => (phone.busy.lock().await, true),
     };
-    let [login, query, logout] = phone
-        .bodies
-        .get_or_init(|| bodies(&ctx.client.app, &phone))
-        .clone();
-    let requests = phone
-        .requests
-        .get_or_init(|| {
-            let [a, b, c] = phone.bodies.get()?;
-            Some([
-                ctx.client.request_bytes(a)?,
-                ctx.client.request_bytes(b)?,
-                ctx.client.request_bytes(c)?,
-            ])
-        })
-        .as_ref()
-        .filter(|_| ctx.own_connections);
-    let mut send = Sender {
-        connection: &mut connection,
-        requests,
-    };
+    let [login, query, logout] = phone.wire.get_or_init(|| wire(&ctx, &phone)).clone();
     let (reply, end) = step(
         &ctx,
-        &mut send,
+        &mut connection,
         Step::Login,
         phase,
         login,
@@ -725,7 +705,7 @@ async fn api_cycle(
         let check = |r: &Reply| query_outcome(r, &phone);
         (_, last_end) = step(
             &ctx,
-            &mut send,
+            &mut connection,
             Step::Query,
             phase,
             query,
@@ -739,7 +719,7 @@ async fn api_cycle(
     ctx.timer.sleep_until(logout_due).await;
     step(
         &ctx,
-        &mut send,
+        &mut connection,
         Step::Logout,
         phase,
         logout,
@@ -751,8 +731,18 @@ async fn api_cycle(
     late
 }
 
+/// A phone's login, deviceUserQuery and logout as they go on the wire.
+fn wire(ctx: &ApiCycle, phone: &ApiPhone) -> [bytes::Bytes; 3] {
+    let bodies = form_bodies(&ctx.client.app, phone);
+    if !ctx.own_connections {
+        return bodies;
+    }
+    // `own_connections` is only set where the client builds whole requests.
+    bodies.map(|b| ctx.client.request_bytes(&b).unwrap_or(b))
+}
+
 /// A phone's login, deviceUserQuery and logout, as EM API form bodies.
-fn bodies(app: &AppInfo, phone: &ApiPhone) -> [bytes::Bytes; 3] {
+fn form_bodies(app: &AppInfo, phone: &ApiPhone) -> [bytes::Bytes; 3] {
     let login = Message::Request(Request::new(
         app.clone(),
         Operation::Login(Login {
@@ -778,34 +768,23 @@ fn bodies(app: &AppInfo, phone: &ApiPhone) -> [bytes::Bytes; 3] {
     [&login, &query, &logout].map(EmClient::body_of)
 }
 
-/// How a phone's steps go out: on its own connection, with its requests
-/// built once, or (`requests` is `None`) through the client's pool.
-struct Sender<'a> {
-    connection: &'a mut Option<EmConnection>,
-    requests: Option<&'a [bytes::Bytes; 3]>,
-}
-
 /// Sends one step due at `due`, records it, and returns the reply and when it ended.
 #[allow(clippy::too_many_arguments)]
 async fn step(
     ctx: &ApiCycle,
-    send: &mut Sender<'_>,
+    connection: &mut Option<EmConnection>,
     step: Step,
     phase: usize,
-    body: bytes::Bytes,
+    message: bytes::Bytes,
     due: Instant,
     outcome: impl Fn(&Reply) -> String,
     expected: &str,
 ) -> (Reply, Instant) {
     let sent = Instant::now();
-    let request = send.requests.map(|r| match step {
-        Step::Login => &r[0],
-        Step::Query => &r[1],
-        _ => &r[2],
-    });
-    let reply = match request {
-        Some(request) => ctx.client.send_raw(send.connection, request).await,
-        None => ctx.client.send_body(body).await,
+    let reply = if ctx.own_connections {
+        ctx.client.send_raw(connection, &message).await
+    } else {
+        ctx.client.send_body(message).await
     };
     let end = Instant::now();
     let label = outcome(&reply);
