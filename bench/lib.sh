@@ -1,8 +1,10 @@
 # Shared by the bench scripts: source it from the repository's root.
 
-# closed_scenario FILE NAME PHONES SECONDS: a scenario of PHONES phones on
-# the EM API path, each logging in and out back to back for SECONDS
-# against scenarios/storm-lab.toml (limits lifted), every answer checked.
+# closed_scenario FILE NAME PHONES SECONDS [PIPELINE]: a scenario of PHONES
+# phones on the EM API path, each logging in and out back to back for
+# SECONDS against scenarios/storm-lab.toml (limits lifted), every answer
+# checked; PIPELINE=true writes each login with its logout, as wrk's
+# pipeline does.
 closed_scenario() {
   cat >"$1" <<TOML
 [scenario]
@@ -14,6 +16,7 @@ model = "closed"
 phones = $3
 duration = "$4s"
 query = false
+pipeline = ${5:-false}
 [thresholds]
 rules = ["mismatches == 0"]
 TOML

@@ -14,6 +14,11 @@ use std::process::ExitCode;
     about = "Extension Mobility lab: reference server, virtual-phone fleet, reports"
 )]
 struct Cli {
+    /// Worker threads of the async runtime (default: one per core). A
+    /// fleet on the machine that also runs its server leaves that server a
+    /// core with `--threads 1`, as wrk does with `-t1`.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
     #[command(subcommand)]
     command: Command,
 }
@@ -69,8 +74,8 @@ enum LabCommand {
 }
 
 fn main() -> ExitCode {
-    let command = Cli::parse().command;
-    emlab_cli::execute(|open_files| async move {
+    let Cli { threads, command } = Cli::parse();
+    emlab_cli::execute(threads.map(usize::from), |open_files| async move {
         match command {
             Command::Serve(args) => emlab_cli::serve::serve_command(args, open_files).await,
             Command::Run(args) => emlab_cli::run::run_command(args).await,

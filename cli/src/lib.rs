@@ -54,18 +54,20 @@ pub fn say(text: &str) {
 }
 
 /// Runs one subcommand: raises the open-files limit (every phone and every
-/// accepted connection is an open file), starts the async runtime, and
-/// turns a [`UsageError`] into one line on stderr and exit code 2.
-pub fn execute<F, Fut>(command: F) -> ExitCode
+/// accepted connection is an open file), starts the async runtime with
+/// `threads` workers (default: one per core), and turns a [`UsageError`]
+/// into one line on stderr and exit code 2.
+pub fn execute<F, Fut>(threads: Option<usize>, command: F) -> ExitCode
 where
     F: FnOnce(Option<u64>) -> Fut,
     Fut: std::future::Future<Output = Result<ExitCode, UsageError>>,
 {
     let open_files = emlab_simulator::limits::raise_open_files();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        builder.worker_threads(n);
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("emlab: cannot start the async runtime: {e}");

@@ -203,6 +203,12 @@ pub async fn run(
                 load.request_timeout,
                 &endpoints.tls,
             )?;
+            if load.pipeline && client.request_bytes(&[]).is_none() {
+                return Err(UsageError(format!(
+                    "{}: `pipeline = true` needs an http:// target; over https:// the fleet goes through hyper, which does not pipeline",
+                    scenario_path.display()
+                )));
+            }
             let specs = fleet::build_shard(&lab, phones_needed, users.as_deref(), shard)?;
             let phones = specs
                 .iter()

@@ -222,34 +222,80 @@ impl EmClient {
     /// opening one when there is none; a connection that failed, timed out
     /// or that the server closes is dropped.
     pub async fn send_raw(&self, connection: &mut Option<EmConnection>, request: &[u8]) -> Reply {
+        let (reply, _) = self
+            .send_pipelined(connection, request, 1)
+            .await
+            .pop()
+            .unwrap_or((Reply::Transport, std::time::Instant::now()));
+        reply
+    }
+
+    /// Sends `requests`, several whole requests back to back (HTTP/1.1
+    /// pipelining, RFC 9112 §9.3.2: the server answers them in order), with
+    /// one write, then reads `answers` answers, each with the instant it
+    /// was complete. After the first that fails, the rest get the same
+    /// failure. The connection is kept only when every answer was framed
+    /// for reuse and nothing was sent beyond them.
+    pub async fn send_pipelined(
+        &self,
+        connection: &mut Option<EmConnection>,
+        requests: &[u8],
+        answers: usize,
+    ) -> Vec<(Reply, std::time::Instant)> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let mut replies = Vec::with_capacity(answers);
+        let failed = |reply: Reply, replies: &mut Vec<(Reply, std::time::Instant)>| {
+            let now = std::time::Instant::now();
+            replies.resize(answers, (reply, now));
+        };
         if connection.is_none() {
             match self.open().await {
                 Ok(c) => *connection = Some(c),
-                Err(reply) => return reply,
+                Err(reply) => {
+                    failed(reply, &mut replies);
+                    return replies;
+                }
             }
         }
         let Some(c) = connection.as_mut() else {
-            return Reply::Transport;
+            failed(Reply::Transport, &mut replies);
+            return replies;
         };
-        let (reply, keep) = match tokio::time::timeout(self.timeout, c.exchange(request)).await {
-            Ok(answer) => answer,
-            Err(_) => (Reply::Timeout, false),
-        };
-        if !keep {
+        if !c.buf.is_empty() || !c.write(requests).await {
+            *connection = None;
+            failed(Reply::Transport, &mut replies);
+            return replies;
+        }
+        while replies.len() < answers {
+            let (reply, keep) = match tokio::time::timeout_at(deadline, c.read_answer()).await {
+                Ok(answer) => answer,
+                Err(_) => (Reply::Timeout, false),
+            };
+            replies.push((reply.clone(), std::time::Instant::now()));
+            if !keep {
+                *connection = None;
+                failed(reply, &mut replies);
+                return replies;
+            }
+        }
+        // Bytes beyond the answers were never asked for: done with it.
+        if !c.buf.is_empty() {
             *connection = None;
         }
-        reply
+        replies
     }
 }
 
 impl EmConnection {
-    /// One exchange: the reply, and whether the connection may carry another.
-    async fn exchange(&mut self, request: &[u8]) -> (Reply, bool) {
+    async fn write(&mut self, requests: &[u8]) -> bool {
         use tokio::io::AsyncWriteExt;
-        if self.stream.write_all(request).await.is_err() {
-            return (Reply::Transport, false);
-        }
-        self.buf.clear();
+        self.stream.write_all(requests).await.is_ok()
+    }
+
+    /// Reads one answer and takes it out of the buffer, leaving what
+    /// follows (a pipelined answer); also whether the connection may carry
+    /// another.
+    async fn read_answer(&mut self) -> (Reply, bool) {
         let (status, head, framing, close) = loop {
             let mut headers = [httparse::EMPTY_HEADER; 32];
             let mut response = httparse::Response::new(&mut headers);
@@ -293,12 +339,15 @@ impl EmConnection {
                         return (Reply::Transport, false);
                     }
                 }
-                // Bytes beyond the answer were never asked for: done with it.
-                let keep = !close && self.buf.len() == head + len;
-                (answer(status, &self.buf[head..head + len]), keep)
+                let reply = answer(status, &self.buf[head..head + len]);
+                self.buf.drain(..head + len);
+                (reply, !close)
             }
             Framing::Chunked => match self.chunks(head).await {
-                Ok(body) => (answer(status, &body), !close),
+                Ok((body, end)) => {
+                    self.buf.drain(..end);
+                    (answer(status, &body), !close)
+                }
                 Err(reply) => (reply, false),
             },
             Framing::UntilClose => {
@@ -312,8 +361,9 @@ impl EmConnection {
         }
     }
 
-    /// A chunked body starting at `at` (RFC 9112 §7.1), trailers skipped.
-    async fn chunks(&mut self, mut at: usize) -> Result<Vec<u8>, Reply> {
+    /// A chunked body starting at `at` (RFC 9112 §7.1), trailers skipped,
+    /// and where the answer ends in the buffer.
+    async fn chunks(&mut self, mut at: usize) -> Result<(Vec<u8>, usize), Reply> {
         let mut body = Vec::new();
         loop {
             let line_end = loop {
@@ -333,7 +383,7 @@ impl EmConnection {
                 loop {
                     if let Some(p) = self.buf[at..].windows(2).position(|w| w == b"\r\n") {
                         if p == 0 {
-                            return Ok(body);
+                            return Ok((body, at + 2));
                         }
                         at += p + 2;
                     } else if !self.read_more().await {
@@ -446,6 +496,56 @@ mod tests {
             assert_eq!(reply.label(), "success", "{reply:?}");
             assert_eq!(connection.is_some(), kept);
         }
+    }
+
+    /// Pipelined answers that arrive in one segment are read one by one,
+    /// each by its own framing, and the connection is kept after them.
+    #[tokio::test]
+    async fn pipelined_answers_in_one_segment_are_each_read_in_order() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let error = r#"<response><failure><error code="26">x</error></failure></response>"#;
+        let all = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{SUCCESS}HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{error}\r\n0\r\n\r\nHTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n",
+            SUCCESS.len(),
+            error.len()
+        );
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut chunk = [0u8; 4096];
+            let _ = s.read(&mut chunk).await.unwrap();
+            s.write_all(all.as_bytes()).await.unwrap();
+            // Held open until the client goes.
+            while s.read(&mut chunk).await.is_ok_and(|n| n > 0) {}
+        });
+        let client = EmClient::new(&base, AppInfo::new("a", "b"), Duration::from_secs(2)).unwrap();
+        let mut connection = None;
+        let replies = client
+            .send_pipelined(&mut connection, &client.request_bytes(b"xml=x").unwrap(), 3)
+            .await;
+        let labels: Vec<_> = replies.iter().map(|(r, _)| r.label()).collect();
+        assert_eq!(labels, ["success", "26", "http-503"]);
+        assert!(connection.is_some());
+        // Asked for only two: the third is unasked-for, so the connection goes.
+        let mut connection = None;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let twice = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {0}\r\n\r\n{SUCCESS}HTTP/1.1 200 OK\r\nContent-Length: {0}\r\n\r\n{SUCCESS}",
+            SUCCESS.len()
+        );
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut chunk = [0u8; 4096];
+            let _ = s.read(&mut chunk).await.unwrap();
+            s.write_all(twice.as_bytes()).await.unwrap();
+            while s.read(&mut chunk).await.is_ok_and(|n| n > 0) {}
+        });
+        let client = EmClient::new(&base, AppInfo::new("a", "b"), Duration::from_secs(2)).unwrap();
+        let request = client.request_bytes(b"xml=x").unwrap();
+        let reply = client.send_raw(&mut connection, &request).await;
+        assert_eq!(reply.label(), "success");
+        assert!(connection.is_none());
     }
 
     #[tokio::test]

@@ -74,6 +74,8 @@ struct LoadFile {
     time_scale: Option<f64>,
     logout_at: Option<String>,
     #[serde(default)]
+    pipeline: bool,
+    #[serde(default)]
     phase: Vec<PhaseFile>,
 }
 
@@ -259,6 +261,12 @@ pub struct Load {
     /// Schedule compression: 60 plays an hour in a minute (rates ×60,
     /// durations, hold and think ÷60). Already applied to the fields above.
     pub time_scale: f64,
+    /// Closed model, EM API path, no hold: a phone writes its login,
+    /// query and logout back to back on its connection (HTTP/1.1
+    /// pipelining, as wrk's pipeline script does) and then checks each
+    /// answer in order. Measures a server's throughput with half its reads;
+    /// no real phone does this.
+    pub pipeline: bool,
 }
 
 impl Load {
@@ -283,6 +291,7 @@ impl Load {
             control_timeout: Duration::from_secs(5),
             logout_at: None,
             time_scale: 1.0,
+            pipeline: false,
         }
     }
 
@@ -540,6 +549,21 @@ impl Scenario {
         if l.cycles == Some(0) {
             return Err(err("cycles", "0", "must be at least 1".into()));
         }
+        let hold = dur("hold", &l.hold, Duration::ZERO)?.div_f64(time_scale);
+        if l.pipeline {
+            let why = if model != Model::Closed {
+                Some("needs `model = \"closed\"`: an open model's arrivals do not wait for answers")
+            } else if path_kind != PathKind::EmApi {
+                Some("needs the EM API path: a phone cannot pipeline its restart")
+            } else if !hold.is_zero() || logout_at.is_some() {
+                Some("sends the logout with the login, so it cannot hold (`hold`, `logout_at`)")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(err("pipeline", "true", format!("`pipeline = true` {why}")));
+            }
+        }
         fn one(v: &ExpectValue) -> Result<Expected, String> {
             match v {
                 ExpectValue::Code(c) => Ok(Expected::Code(*c)),
@@ -592,7 +616,7 @@ impl Scenario {
                 phones: l.phones,
                 phases,
                 max_cycles: l.cycles,
-                hold: dur("hold", &l.hold, Duration::ZERO)?.div_f64(time_scale),
+                hold,
                 think: dur("think", &l.think, Duration::ZERO)?.div_f64(time_scale),
                 query: l.query,
                 request_timeout: dur(
@@ -607,6 +631,7 @@ impl Scenario {
                 )?,
                 logout_at,
                 time_scale,
+                pipeline: l.pipeline,
             },
             expect_login: expect("login", &file.expect.login)?,
             expect_logout: expect("logout", &file.expect.logout)?,

@@ -53,7 +53,7 @@ pub struct ApiPhone {
     /// first cycle: the same every cycle, so the fleet, like wrk, does not
     /// build it again per request (the answers are still parsed). Whole
     /// HTTP requests on its own connection, else form bodies for the pool.
-    wire: std::sync::OnceLock<[bytes::Bytes; 3]>,
+    wire: std::sync::OnceLock<Wire>,
 }
 
 impl ApiPhone {
@@ -168,6 +168,8 @@ struct ApiCycle {
     /// ([`EmConnection`]), as each of wrk's connections does. The open
     /// model shares hyper's pool, since thousands of phones may arrive.
     own_connections: bool,
+    /// [`Load::pipeline`](crate::scenario::Load::pipeline), on an own connection.
+    pipeline: bool,
 }
 
 enum CycleKind {
@@ -220,6 +222,7 @@ impl LoginStorm {
                 Arc::new(ApiCycle {
                     own_connections: self.load.model == Model::Closed
                         && client.request_bytes(&[]).is_some(),
+                    pipeline: self.load.pipeline && client.request_bytes(&[]).is_some(),
                     client,
                     timer: timer.clone(),
                     recorder: recorder.clone(),
@@ -684,7 +687,16 @@ async fn api_cycle(
         Ok(guard) => (guard, false),
         Err(_) => (phone.busy.lock().await, true),
     };
-    let [login, query, logout] = phone.wire.get_or_init(|| wire(&ctx, &phone)).clone();
+    let Wire {
+        login,
+        query,
+        logout,
+        pipelined,
+    } = phone.wire.get_or_init(|| wire(&ctx, &phone)).clone();
+    if ctx.pipeline {
+        pipelined_cycle(&ctx, &phone, &mut connection, phase, due, &pipelined).await;
+        return late;
+    }
     let (reply, end) = step(
         &ctx,
         &mut connection,
@@ -731,14 +743,90 @@ async fn api_cycle(
     late
 }
 
-/// A phone's login, deviceUserQuery and logout as they go on the wire.
-fn wire(ctx: &ApiCycle, phone: &ApiPhone) -> [bytes::Bytes; 3] {
-    let bodies = form_bodies(&ctx.client.app, phone);
-    if !ctx.own_connections {
-        return bodies;
+/// One cycle with its requests pipelined: login, (query,) logout written
+/// at once, each answer checked in order and timed from that one write,
+/// as wrk times a pipeline. After a failed login the rest are not
+/// recorded, as an unpipelined phone would not have sent them.
+async fn pipelined_cycle(
+    ctx: &ApiCycle,
+    phone: &ApiPhone,
+    connection: &mut Option<EmConnection>,
+    phase: usize,
+    due: Instant,
+    requests: &[u8],
+) {
+    let steps: &[Step] = if ctx.query {
+        &[Step::Login, Step::Query, Step::Logout]
+    } else {
+        &[Step::Login, Step::Logout]
+    };
+    let sent = Instant::now();
+    let replies = ctx
+        .client
+        .send_pipelined(connection, requests, steps.len())
+        .await;
+    for (&step, (reply, end)) in steps.iter().zip(replies) {
+        let (label, expected) = match step {
+            Step::Login => (reply.label(), ctx.expect_login.as_str()),
+            Step::Query => (query_outcome(&reply, phone), "success"),
+            _ => (reply.label(), ctx.expect_logout.as_str()),
+        };
+        record(
+            ctx,
+            step,
+            phase,
+            due,
+            sent,
+            Instant::from_std(end),
+            &label,
+            expected,
+        );
+        if step == Step::Login
+            && !matches!(&reply, Reply::Answer(r) if r.body == ResponseBody::Success)
+        {
+            break;
+        }
     }
-    // `own_connections` is only set where the client builds whole requests.
-    bodies.map(|b| ctx.client.request_bytes(&b).unwrap_or(b))
+}
+
+/// A phone's login, deviceUserQuery and logout as they go on the wire.
+#[derive(Clone)]
+struct Wire {
+    login: bytes::Bytes,
+    query: bytes::Bytes,
+    logout: bytes::Bytes,
+    /// With [`ApiCycle::pipeline`], the whole cycle's requests back to back
+    /// (the query only when the load asks for it); else empty.
+    pipelined: bytes::Bytes,
+}
+
+fn wire(ctx: &ApiCycle, phone: &ApiPhone) -> Wire {
+    let mut bodies = form_bodies(&ctx.client.app, phone);
+    if ctx.own_connections {
+        // `own_connections` is only set where the client builds whole requests.
+        bodies = bodies.map(|b| ctx.client.request_bytes(&b).unwrap_or(b));
+    }
+    let [login, query, logout] = bodies;
+    let pipelined = if ctx.pipeline {
+        let sent: &[&bytes::Bytes] = if ctx.query {
+            &[&login, &query, &logout]
+        } else {
+            &[&login, &logout]
+        };
+        bytes::Bytes::from(
+            sent.iter()
+                .flat_map(|b| b.iter().copied())
+                .collect::<Vec<u8>>(),
+        )
+    } else {
+        bytes::Bytes::new()
+    };
+    Wire {
+        login,
+        query,
+        logout,
+        pipelined,
+    }
 }
 
 /// A phone's login, deviceUserQuery and logout, as EM API form bodies.
@@ -787,7 +875,22 @@ async fn step(
         ctx.client.send_body(message).await
     };
     let end = Instant::now();
-    let label = outcome(&reply);
+    record(ctx, step, phase, due, sent, end, &outcome(&reply), expected);
+    (reply, end)
+}
+
+/// Records one answered step: its latency from `due` and from `sent`.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    ctx: &ApiCycle,
+    step: Step,
+    phase: usize,
+    due: Instant,
+    sent: Instant,
+    end: Instant,
+    label: &str,
+    expected: &str,
+) {
     ctx.recorder
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -796,11 +899,10 @@ async fn step(
             phase,
             end.saturating_duration_since(due),
             end - sent,
-            &label,
+            label,
             expected,
             end.into_std(),
         );
-    (reply, end)
 }
 
 /// `success` when the server reports our user on our device; otherwise what it reported.

@@ -235,6 +235,21 @@ fn scenario_with_bad_value_or_missing_file_exits_2() {
         "{}",
         stderr(&o)
     );
+
+    // Pipelining needs a closed model: open arrivals do not wait for answers.
+    let open_pipelined = write_scenario(&dir, "", "");
+    let text = std::fs::read_to_string(&open_pipelined)
+        .unwrap()
+        .replace("rate = \"200/s\"", "rate = \"200/s\"\npipeline = true");
+    std::fs::write(&open_pipelined, text).unwrap();
+    let o = emlab(&["run", open_pipelined.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o)
+            .contains("small.toml:8: key `pipeline`: `pipeline = true` needs `model = \"closed\"`"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

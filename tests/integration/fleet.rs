@@ -383,3 +383,37 @@ async fn live_pause_and_rate_change_take_effect_as_phases() {
     );
     assert!(control.set_rate(-1.0).is_err());
 }
+
+/// `pipeline = true`: each phone writes its login, query and logout at
+/// once, and each answer is still checked against its own step, in order.
+#[tokio::test]
+async fn a_pipelined_cycle_checks_each_answer_against_its_own_step() {
+    let server = MockServer::start().await;
+    mock(&server, LOGIN, xml("<response><success/></response>")).await;
+    mock_correct_query(&server).await;
+    mock(&server, LOGOUT, xml(r#"<response><failure><error code="26">Device not logged in</error></failure></response>"#)).await;
+    let mut load = Load::open_cycles(1, 100.0, 30);
+    load.model = emlab_simulator::scenario::Model::Closed;
+    load.pipeline = true;
+    let storm = api_storm(&server.uri(), 1, Duration::from_secs(5), load);
+    let (_stop, stop) = tokio::sync::watch::channel(false);
+    let r = storm.run(Arc::new(Progress::default()), stop).await;
+    assert_eq!(
+        r.recorder.step(Step::Login).outcomes.get("success"),
+        Some(&30)
+    );
+    assert_eq!(
+        r.recorder.step(Step::Query).outcomes.get("success"),
+        Some(&30)
+    );
+    assert_eq!(r.recorder.step(Step::Logout).outcomes.get("26"), Some(&30));
+    assert_eq!(
+        r.recorder.mismatches.len(),
+        1,
+        "{:?}",
+        r.recorder.mismatches
+    );
+    // Every step of every cycle reached the server.
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 90);
+}
