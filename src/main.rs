@@ -3,7 +3,9 @@
 //! (`cli/src/`, one module per subcommand).
 
 use clap::{Parser, Subcommand};
-use emlab_cli::args::{CheckArgs, ConformOptions, DemoArgs, RunArgs, ServeArgs, TargetArgs};
+use emlab_cli::args::{
+    CheckArgs, ConformOptions, DemoArgs, GooseArgs, RunArgs, ServeArgs, TargetArgs,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,6 +31,9 @@ enum Command {
     Serve(ServeArgs),
     /// Run a scenario: a fleet of virtual phones against a server.
     Run(RunArgs),
+    /// Run a scenario's EM API path as a goose attack, with goose's reports
+    /// beside emlab's: `emlab goose SCENARIO [--target URL] [GOOSE OPTIONS]`.
+    Goose(GooseArgs),
     /// A lab demo: the reference server, a small mixed fleet at human pace,
     /// the interesting cases played on front-desk phones, and the live page.
     Demo(DemoArgs),
@@ -79,6 +84,7 @@ fn main() -> ExitCode {
         match command {
             Command::Serve(args) => emlab_cli::serve::serve_command(args, open_files).await,
             Command::Run(args) => emlab_cli::run::run_command(args).await,
+            Command::Goose(args) => emlab_cli::goose::goose_command(args).await,
             Command::Demo(args) => emlab_cli::run::demo_command(args).await,
             Command::Lab {
                 command: LabCommand::Import { cme, out },

@@ -252,6 +252,35 @@ pub struct RunArgs {
     pub dashboard: Option<SocketAddr>,
 }
 
+/// `emlab goose`.
+#[derive(clap::Args)]
+pub struct GooseArgs {
+    /// The scenario file: a closed model with one phase on the EM API path.
+    pub scenario: PathBuf,
+    /// The EM server's base URL (default: the reference server, started
+    /// in this process on loopback).
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// The lab file the target was started with (default: the scenario's `lab`).
+    #[arg(long)]
+    pub lab: Option<PathBuf>,
+    /// Output folder for emlab's and goose's reports
+    /// (default: reports/<scenario>-goose-<UTC timestamp>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Turn on goose's telnet and WebSocket controllers (off by default).
+    #[arg(long)]
+    pub controllers: bool,
+    /// goose's own options (`--users 50 --run-time 1m`, `--help`), after
+    /// emlab's; goose parses them and rejects what it does not know.
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "GOOSE OPTIONS"
+    )]
+    pub goose: Vec<String>,
+}
+
 /// `emlab demo`.
 #[derive(clap::Args)]
 pub struct DemoArgs {

@@ -13,6 +13,7 @@
 pub mod args;
 pub mod check;
 pub mod conform;
+pub mod goose;
 pub mod import;
 pub mod merge;
 pub mod run;

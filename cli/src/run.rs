@@ -77,44 +77,8 @@ pub async fn run(
             .map_err(|e| UsageError(format!("--rate: {e}")))?;
         scenario.load.set_rate(per_s * scenario.load.time_scale);
     }
-    let lab_path = lab_override
-        .map(Path::to_path_buf)
-        .or_else(|| scenario.lab.clone())
-        .ok_or_else(|| {
-            UsageError(format!(
-                "{}: no `lab` in [scenario] and no --lab given",
-                scenario_path.display()
-            ))
-        })?;
-    let lab = Lab::load(&lab_path)?;
-    let users = match &scenario.users {
-        Some(p) => Some(fleet::read_users(p)?),
-        None => None,
-    };
+    let (lab, lab_path, users) = fleet_source(&scenario, scenario_path, lab_override)?;
     let phones_needed = scenario.load.phones;
-    match &users {
-        Some(rows) if (rows.len() as u32) < phones_needed => {
-            return Err(UsageError(format!(
-                "{}: {} rows for {} phones (one user per phone)",
-                scenario
-                    .users
-                    .as_ref()
-                    .map_or(String::new(), |p| p.display().to_string()),
-                rows.len(),
-                phones_needed
-            )));
-        }
-        None if phones_needed > lab.fleet_size() => {
-            return Err(UsageError(format!(
-                "{}: key `phones`: {} phones but the lab {} generates {} in [fleet]",
-                scenario_path.display(),
-                phones_needed,
-                lab_path.display(),
-                lab.fleet_size()
-            )));
-        }
-        _ => {}
-    }
     if !shard.is_whole()
         && scenario.load.model == Model::Closed
         && scenario.load.max_cycles.is_some()
@@ -470,6 +434,55 @@ pub fn demo_desk(
 }
 
 /// The embedded reference server's interfaces, as a fleet sees them.
+/// The lab a scenario's fleet comes from (`--lab`, else the scenario's),
+/// its path, and the users file's rows; refused when they cannot give every
+/// phone a device and a user.
+pub fn fleet_source(
+    scenario: &Scenario,
+    scenario_path: &Path,
+    lab_override: Option<&Path>,
+) -> Result<(Lab, PathBuf, Option<Vec<fleet::UserRow>>), UsageError> {
+    let lab_path = lab_override
+        .map(Path::to_path_buf)
+        .or_else(|| scenario.lab.clone())
+        .ok_or_else(|| {
+            UsageError(format!(
+                "{}: no `lab` in [scenario] and no --lab given",
+                scenario_path.display()
+            ))
+        })?;
+    let lab = Lab::load(&lab_path)?;
+    let users = match &scenario.users {
+        Some(p) => Some(fleet::read_users(p)?),
+        None => None,
+    };
+    let phones_needed = scenario.load.phones;
+    match &users {
+        Some(rows) if (rows.len() as u32) < phones_needed => {
+            return Err(UsageError(format!(
+                "{}: {} rows for {} phones (one user per phone)",
+                scenario
+                    .users
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string()),
+                rows.len(),
+                phones_needed
+            )));
+        }
+        None if phones_needed > lab.fleet_size() => {
+            return Err(UsageError(format!(
+                "{}: key `phones`: {} phones but the lab {} generates {} in [fleet]",
+                scenario_path.display(),
+                phones_needed,
+                lab_path.display(),
+                lab.fleet_size()
+            )));
+        }
+        _ => {}
+    }
+    Ok((lab, lab_path, users))
+}
+
 pub fn embedded_endpoints(
     s: &emlab_server::RunningServer,
     tls: &emlab_tls::ClientTls,

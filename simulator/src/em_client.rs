@@ -152,8 +152,9 @@ impl EmClient {
 }
 
 /// A whole answer as the client sees it: the EM API always answers 200
-/// with a `<response>`; anything else is a label.
-fn answer(status: u16, body: &[u8]) -> Reply {
+/// with a `<response>`; anything else is a label. Public for clients that
+/// read the answer themselves (goose's, in `emlab-goose`).
+pub fn answer(status: u16, body: &[u8]) -> Reply {
     if status != 200 {
         return Reply::Http(status);
     }

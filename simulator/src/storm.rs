@@ -714,7 +714,7 @@ async fn api_cycle(
     }
     let mut last_end = end;
     if ctx.query {
-        let check = |r: &Reply| query_outcome(r, &phone);
+        let check = |r: &Reply| query_outcome(r, &phone.device_name, &phone.user_id);
         (_, last_end) = step(
             &ctx,
             &mut connection,
@@ -768,7 +768,10 @@ async fn pipelined_cycle(
     for (&step, (reply, end)) in steps.iter().zip(replies) {
         let (label, expected) = match step {
             Step::Login => (reply.label(), ctx.expect_login.as_str()),
-            Step::Query => (query_outcome(&reply, phone), "success"),
+            Step::Query => (
+                query_outcome(&reply, &phone.device_name, &phone.user_id),
+                "success",
+            ),
             _ => (reply.label(), ctx.expect_logout.as_str()),
         };
         record(
@@ -801,7 +804,7 @@ struct Wire {
 }
 
 fn wire(ctx: &ApiCycle, phone: &ApiPhone) -> Wire {
-    let mut bodies = form_bodies(&ctx.client.app, phone);
+    let mut bodies = form_bodies(&ctx.client.app, &phone.device_name, &phone.user_id);
     if ctx.own_connections {
         // `own_connections` is only set where the client builds whole requests.
         bodies = bodies.map(|b| ctx.client.request_bytes(&b).unwrap_or(b));
@@ -829,27 +832,28 @@ fn wire(ctx: &ApiCycle, phone: &ApiPhone) -> Wire {
     }
 }
 
-/// A phone's login, deviceUserQuery and logout, as EM API form bodies.
-fn form_bodies(app: &AppInfo, phone: &ApiPhone) -> [bytes::Bytes; 3] {
+/// A phone's login, deviceUserQuery and logout, as EM API form bodies
+/// (also what `emlab-goose` posts).
+pub fn form_bodies(app: &AppInfo, device_name: &str, user_id: &str) -> [bytes::Bytes; 3] {
     let login = Message::Request(Request::new(
         app.clone(),
         Operation::Login(Login {
-            device_name: phone.device_name.clone(),
-            user_id: phone.user_id.clone(),
+            device_name: device_name.to_string(),
+            user_id: user_id.to_string(),
             ..Login::default()
         }),
     ));
     let query = Message::Query(Query::new(
         app.clone(),
         QueryKind::DeviceUser(DeviceUserQuery {
-            device_names: vec![phone.device_name.clone()],
+            device_names: vec![device_name.to_string()],
             ..Default::default()
         }),
     ));
     let logout = Message::Request(Request::new(
         app.clone(),
         Operation::Logout(Logout {
-            device_name: phone.device_name.clone(),
+            device_name: device_name.to_string(),
             ..Logout::default()
         }),
     ));
@@ -905,16 +909,17 @@ fn record(
         );
 }
 
-/// `success` when the server reports our user on our device; otherwise what it reported.
-fn query_outcome(reply: &Reply, phone: &ApiPhone) -> String {
+/// A deviceUserQuery's outcome: `success` when the server reports `user_id`
+/// on `device_name`; otherwise what it reported (`user:bob`, `none`, ...).
+pub fn query_outcome(reply: &Reply, device_name: &str, user_id: &str) -> String {
     let Reply::Answer(response) = reply else {
         return reply.label();
     };
     match &response.body {
         ResponseBody::DeviceUserResults(r) => {
-            match r.devices.iter().find(|d| d.name == phone.device_name) {
+            match r.devices.iter().find(|d| d.name == device_name) {
                 Some(d) => match &d.user {
-                    DeviceUser::User(u) if *u == phone.user_id => "success".into(),
+                    DeviceUser::User(u) if *u == user_id => "success".into(),
                     DeviceUser::User(u) => format!("user:{u}"),
                     DeviceUser::Nobody => "none".into(),
                     DeviceUser::DoesNotExist => "doesNotExist".into(),

@@ -13,6 +13,7 @@ mod deploy;
 mod durable_state;
 mod em_api;
 mod fleet;
+mod goose;
 mod hostile_network;
 mod https;
 mod lab_control;
