@@ -269,3 +269,63 @@ fn goose_arguments(
     args.extend(given.iter().cloned());
     args
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario() -> Scenario {
+        let text = "[scenario]\nname = \"g\"\n[load]\nmodel = \"closed\"\nphones = 4\nduration = \"2500ms\"\n";
+        Scenario::parse(Path::new("g.toml"), text).unwrap()
+    }
+
+    fn args(given: &[&str], controllers: bool) -> Vec<String> {
+        let given: Vec<String> = given.iter().map(|s| s.to_string()).collect();
+        goose_arguments(
+            &scenario(),
+            "http://127.0.0.1:1",
+            Path::new("out"),
+            controllers,
+            &given,
+        )
+    }
+
+    /// The scenario's defaults; controllers off unless asked for.
+    #[test]
+    fn the_scenario_gives_goose_its_defaults_with_controllers_off() {
+        let a = args(&[], false);
+        let pair = |name: &str| a.iter().position(|x| x == name).map(|i| a[i + 1].as_str());
+        assert_eq!(pair("--users"), Some("4"));
+        assert_eq!(
+            pair("--run-time"),
+            Some("3s"),
+            "rounded up to whole seconds"
+        );
+        assert_eq!(pair("--host"), Some("http://127.0.0.1:1"));
+        assert!(a.contains(&"--no-telnet".to_string()), "{a:?}");
+        assert!(!a.contains(&"--websocket".to_string()), "{a:?}");
+        assert_eq!(a.iter().filter(|x| *x == "--report-file").count(), 3);
+        let on = args(&[], true);
+        assert!(on.contains(&"--websocket".to_string()), "{on:?}");
+        assert!(!on.contains(&"--no-telnet".to_string()), "{on:?}");
+    }
+
+    /// An option the user gives replaces the default of the same name, and
+    /// the defaults goose refuses beside it are left out.
+    #[test]
+    fn a_goose_option_given_replaces_the_default() {
+        let a = args(&["-u", "2", "--iterations", "5"], false);
+        assert_eq!(
+            a.iter().filter(|x| *x == "--users" || *x == "-u").count(),
+            1,
+            "{a:?}"
+        );
+        assert!(!a.contains(&"--run-time".to_string()), "{a:?}");
+        assert!(!a.contains(&"--no-reset-metrics".to_string()), "{a:?}");
+        assert!(a.ends_with(&["-u".into(), "2".into(), "--iterations".into(), "5".into()]));
+        // What goose would parse: the user's values win.
+        let config = GooseConfiguration::parse_args_default(&a).unwrap();
+        assert_eq!(config.users, Some(2));
+        assert_eq!(config.iterations, Some(5));
+    }
+}

@@ -80,3 +80,24 @@ pub fn em_scenario(base_url: &str, users_file: &Path, app: AppInfo) -> Result<Sc
         .scenario()
         .set_host(base_url))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A users file row without a device is refused, naming the row: there
+    /// is no lab to take a device from.
+    #[test]
+    fn a_users_file_row_without_a_device_is_refused() {
+        let dir = std::env::temp_dir().join(format!("emlab-goose-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("users.csv");
+        std::fs::write(&file, "SEQUENTIAL\nalice;1;SEP000000001000\nbob;2\n").unwrap();
+        let err = em_scenario("http://127.0.0.1:1", &file, AppInfo::new("a", "b"))
+            .err()
+            .unwrap();
+        assert!(err.contains("row 2 (`bob`) has no device"), "{err}");
+        std::fs::write(&file, "SEQUENTIAL\nalice;1;SEP000000001000\n").unwrap();
+        assert!(em_scenario("http://127.0.0.1:1", &file, AppInfo::new("a", "b")).is_ok());
+    }
+}
