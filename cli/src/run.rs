@@ -433,7 +433,6 @@ pub fn demo_desk(
     Ok((tiles, desk))
 }
 
-/// The embedded reference server's interfaces, as a fleet sees them.
 /// The lab a scenario's fleet comes from (`--lab`, else the scenario's),
 /// its path, and the users file's rows; refused when they cannot give every
 /// phone a device and a user.
@@ -483,6 +482,7 @@ pub fn fleet_source(
     Ok((lab, lab_path, users))
 }
 
+/// The embedded reference server's interfaces, as a fleet sees them.
 pub fn embedded_endpoints(
     s: &emlab_server::RunningServer,
     tls: &emlab_tls::ClientTls,

@@ -499,51 +499,49 @@ mod tests {
         }
     }
 
-    /// Pipelined answers that arrive in one segment are read one by one,
-    /// each by its own framing, and the connection is kept after them.
-    #[tokio::test]
-    async fn pipelined_answers_in_one_segment_are_each_read_in_order() {
+    /// A server that reads once, then writes `all` in one segment and holds
+    /// the connection open until the client goes.
+    async fn serve_at_once(all: String) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let error = r#"<response><failure><error code="26">x</error></failure></response>"#;
-        let all = format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{SUCCESS}HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{error}\r\n0\r\n\r\nHTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n",
-            SUCCESS.len(),
-            error.len()
-        );
         tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.unwrap();
             let mut chunk = [0u8; 4096];
             let _ = s.read(&mut chunk).await.unwrap();
             s.write_all(all.as_bytes()).await.unwrap();
-            // Held open until the client goes.
             while s.read(&mut chunk).await.is_ok_and(|n| n > 0) {}
         });
+        base
+    }
+
+    /// Pipelined answers that arrive in one segment are read one by one,
+    /// each by its own framing, and the connection is kept after them.
+    #[tokio::test]
+    async fn pipelined_answers_in_one_segment_are_each_read_in_order() {
+        let error = r#"<response><failure><error code="26">x</error></failure></response>"#;
+        let base = serve_at_once(format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{SUCCESS}HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{error}\r\n0\r\n\r\nHTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n",
+            SUCCESS.len(),
+            error.len()
+        ))
+        .await;
         let client = EmClient::new(&base, AppInfo::new("a", "b"), Duration::from_secs(2)).unwrap();
         let mut connection = None;
-        let replies = client
-            .send_pipelined(&mut connection, &client.request_bytes(b"xml=x").unwrap(), 3)
-            .await;
+        let request = client.request_bytes(b"xml=x").unwrap();
+        let replies = client.send_pipelined(&mut connection, &request, 3).await;
         let labels: Vec<_> = replies.iter().map(|(r, _)| r.label()).collect();
         assert_eq!(labels, ["success", "26", "http-503"]);
         assert!(connection.is_some());
-        // Asked for only two: the third is unasked-for, so the connection goes.
-        let mut connection = None;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let twice = format!(
+
+        // Asked for one of two: the second was never asked for, so the
+        // connection goes.
+        let base = serve_at_once(format!(
             "HTTP/1.1 200 OK\r\nContent-Length: {0}\r\n\r\n{SUCCESS}HTTP/1.1 200 OK\r\nContent-Length: {0}\r\n\r\n{SUCCESS}",
             SUCCESS.len()
-        );
-        tokio::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut chunk = [0u8; 4096];
-            let _ = s.read(&mut chunk).await.unwrap();
-            s.write_all(twice.as_bytes()).await.unwrap();
-            while s.read(&mut chunk).await.is_ok_and(|n| n > 0) {}
-        });
+        ))
+        .await;
         let client = EmClient::new(&base, AppInfo::new("a", "b"), Duration::from_secs(2)).unwrap();
-        let request = client.request_bytes(b"xml=x").unwrap();
+        let mut connection = None;
         let reply = client.send_raw(&mut connection, &request).await;
         assert_eq!(reply.label(), "success");
         assert!(connection.is_none());

@@ -1,7 +1,7 @@
 //! The `emlab` binary as a user types it: exit codes, reports on disk, and
 //! one-line errors for bad files.
 
-use crate::support::{answer, client, failure, login, phone_get, scratch};
+use crate::support::{answer, client, emlab_interrupted, failure, login, phone_get, scratch};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -399,30 +399,16 @@ async fn ctrl_c_stops_the_run_and_still_writes_the_reports() {
         .replace("rate = \"200/s\"", "rate = \"1/s\"");
     std::fs::write(&scenario, text).unwrap();
     let out = dir.join("out");
-    let child = Command::new(env!("CARGO_BIN_EXE_emlab"))
-        .args([
+    let (o, _) = emlab_interrupted(
+        &[
             "run",
             &scenario.display().to_string(),
             "--out",
             &out.display().to_string(),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let o = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+        ],
+        Duration::from_millis(2500),
+    )
+    .await;
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{stdout}\n{}", stderr(&o));
     assert!(stdout.contains("result: INTERRUPTED"), "{stdout}");

@@ -2,7 +2,7 @@
 //! reports beside emlab's, and goose's process-wide Ctrl-C handler kept to
 //! that subcommand.
 
-use crate::support::scratch;
+use crate::support::{emlab_interrupted, scratch};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -26,6 +26,32 @@ fn json(path: PathBuf) -> serde_json::Value {
         panic!("{}: {e}", path.display());
     }))
     .unwrap()
+}
+
+/// `emlab goose SCENARIO --out OUT --run-time RUN_TIME --quiet`.
+fn goose_args<'a>(scenario: &'a str, out: &'a Path, run_time: &'a str) -> Vec<&'a str> {
+    let out = out.to_str().unwrap();
+    vec![
+        "goose",
+        scenario,
+        "--out",
+        out,
+        "--run-time",
+        run_time,
+        "--quiet",
+    ]
+}
+
+/// Its exit code, with stdout and stderr when it is not `code`; stdout.
+fn exits(o: &Output, code: i32) -> String {
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout
 }
 
 /// goose's request counts per EM step, from its JSON report.
@@ -52,22 +78,8 @@ fn goose_requests(report: &serde_json::Value) -> Vec<(String, u64, u64)> {
 #[test]
 fn goose_mode_runs_em_transactions_and_both_reports_count_the_same_requests() {
     let out = scratch("goose-pass");
-    let o = emlab(&[
-        "goose",
-        &shipped("scenarios/goose.toml"),
-        "--out",
-        &out.display().to_string(),
-        "--run-time",
-        "2s",
-        "--quiet",
-    ]);
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let scenario = shipped("scenarios/goose.toml");
+    let stdout = exits(&emlab(&goose_args(&scenario, &out, "2s")), 0);
     assert!(stdout.contains("result: PASS"), "{stdout}");
     let goose = json(out.join("goose-report.json"));
     let emlab = json(out.join("report.json"));
@@ -103,22 +115,8 @@ fn a_mismatch_fails_the_goose_transaction_and_exits_1() {
         .replace("login = \"success\"", "login = 25");
     std::fs::write(&scenario, text).unwrap();
     let out = dir.join("out");
-    let o = emlab(&[
-        "goose",
-        &scenario.display().to_string(),
-        "--out",
-        &out.display().to_string(),
-        "--run-time",
-        "1s",
-        "--quiet",
-    ]);
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let scenario = scenario.display().to_string();
+    let stdout = exits(&emlab(&goose_args(&scenario, &out, "1s")), 1);
     assert!(
         stdout.contains("login: expected 25, got success"),
         "{stdout}"
@@ -187,46 +185,13 @@ fn goose_mode_refuses_bad_options_and_scenarios_it_cannot_run() {
 #[tokio::test]
 async fn ctrl_c_stops_a_goose_run_and_still_writes_both_reports() {
     let out = scratch("goose-ctrl-c");
-    let child = Command::new(env!("CARGO_BIN_EXE_emlab"))
-        .args([
-            "goose",
-            &shipped("scenarios/goose.toml"),
-            "--out",
-            &out.display().to_string(),
-            "--run-time",
-            "60s",
-            "--quiet",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-INT", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let started = std::time::Instant::now();
-    let o = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "{:?}",
-        started.elapsed()
-    );
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let (o, took) = emlab_interrupted(
+        &goose_args(&shipped("scenarios/goose.toml"), &out, "60s"),
+        Duration::from_millis(2500),
+    )
+    .await;
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    let stdout = exits(&o, 1);
     assert!(stdout.contains("result: INTERRUPTED"), "{stdout}");
     assert_eq!(json(out.join("report.json"))["interrupted"], true);
     let goose = json(out.join("goose-report.json"));
@@ -252,13 +217,7 @@ fn the_goose_example_runs_em_transactions_against_the_embedded_server() {
         .args(["--run-time", "1s", "--quiet"])
         .output()
         .unwrap_or_else(|e| panic!("{}: {e} (built by `cargo test`)", example.display()));
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let stdout = exits(&o, 0);
     assert!(
         stdout.contains("Target host: http://127.0.0.1:"),
         "{stdout}"

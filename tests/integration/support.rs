@@ -557,3 +557,32 @@ impl Drop for ServeProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `emlab ARGS`, sends it SIGINT (Ctrl-C) after `after`, and returns
+/// its output once it exits, with how long it took to exit after the signal.
+pub async fn emlab_interrupted(
+    args: &[&str],
+    after: std::time::Duration,
+) -> (std::process::Output, std::time::Duration) {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_emlab"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(after).await;
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let signalled = std::time::Instant::now();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    (output, signalled.elapsed())
+}
