@@ -240,3 +240,34 @@ fn the_goose_example_runs_em_transactions_against_the_embedded_server() {
         assert_eq!(columns[2], "0 (0%)", "{step} failed: {columns:?}");
     }
 }
+
+/// The same binary without goose's handler: Ctrl-C still shuts `emlab
+/// serve` down cleanly (exit 0, "shutting down" logged), as it did before
+/// goose was linked in.
+#[tokio::test]
+async fn ctrl_c_still_shuts_serve_down_cleanly() {
+    let lab = shipped("scenarios/lab.toml");
+    let (o, took) = emlab_interrupted(
+        &[
+            "serve",
+            "--lab",
+            &lab,
+            "--listen",
+            "127.0.0.1:0",
+            "--config-listen",
+            "127.0.0.1:0",
+            "--sccp-listen",
+            "127.0.0.1:0",
+            "--sip-listen",
+            "127.0.0.1:0",
+            "--no-tftp",
+        ],
+        Duration::from_millis(1500),
+    )
+    .await;
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    exits(&o, 0);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("shutting down"), "{stderr}");
+    assert!(!stderr.contains("goose"), "{stderr}");
+}

@@ -559,7 +559,8 @@ impl Drop for ServeProcess {
 }
 
 /// Runs `emlab ARGS`, sends it SIGINT (Ctrl-C) after `after`, and returns
-/// its output once it exits, with how long it took to exit after the signal.
+/// its output once it exits, with how long it took to exit after the signal;
+/// killed, and the test failed, if it is still running 30 s later.
 pub async fn emlab_interrupted(
     args: &[&str],
     after: std::time::Duration,
@@ -580,9 +581,16 @@ pub async fn emlab_interrupted(
             .success()
     );
     let signalled = std::time::Instant::now();
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    (output, signalled.elapsed())
+    let waited = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        tokio::task::spawn_blocking(move || child.wait_with_output()),
+    )
+    .await;
+    let Ok(output) = waited else {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status();
+        panic!("emlab {args:?} still running 30 s after Ctrl-C");
+    };
+    (output.unwrap().unwrap(), signalled.elapsed())
 }
