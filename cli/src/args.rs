@@ -271,8 +271,9 @@ pub struct GooseArgs {
     /// Turn on goose's telnet and WebSocket controllers (off by default).
     #[arg(long)]
     pub controllers: bool,
-    /// goose's own options (`--users 50 --run-time 1m`, `--help`), after
-    /// emlab's; goose parses them and rejects what it does not know.
+    /// goose's own options (`--users 50 --run-time 1m`), after emlab's;
+    /// goose parses them and rejects what it does not know. After `--`,
+    /// `--help` lists them.
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,

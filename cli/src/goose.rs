@@ -34,7 +34,15 @@ use std::time::{Instant, SystemTime};
 /// goose's report files, in the run's folder beside emlab's `report.*`.
 pub const GOOSE_REPORTS: [&str; 3] = ["goose-report.html", "goose-report.json", "goose-report.md"];
 
-pub async fn goose_command(args: GooseArgs) -> Result<ExitCode, UsageError> {
+pub async fn goose_command(mut args: GooseArgs) -> Result<ExitCode, UsageError> {
+    take_emlab_options(&mut args)?;
+    // `emlab goose S -- --help`: goose's own options, as goose prints them.
+    if args.goose.iter().any(|a| a == "--help" || a == "-h") {
+        let mut goose = <GooseConfiguration as clap::CommandFactory>::command()
+            .override_usage("emlab goose SCENARIO [--target URL] [--out DIR] ... [GOOSE OPTIONS]");
+        say(&format!("{}\n", goose.render_long_help()));
+        return Ok(ExitCode::SUCCESS);
+    }
     let scenario = Scenario::load(&args.scenario)?;
     refuse_what_goose_cannot_run(&scenario, &args.scenario)?;
     let (lab, _, users) = fleet_source(&scenario, &args.scenario, args.lab.as_deref())?;
@@ -152,6 +160,38 @@ pub async fn goose_command(args: GooseArgs) -> Result<ExitCode, UsageError> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// emlab's own options given among goose's (`emlab goose S --users 3
+/// --out DIR`): clap hands everything after the first goose option to
+/// goose, and goose has none of these names.
+fn take_emlab_options(args: &mut GooseArgs) -> Result<(), UsageError> {
+    let mut goose = Vec::new();
+    let mut given = std::mem::take(&mut args.goose).into_iter();
+    while let Some(a) = given.next() {
+        let (name, inline) = match a.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
+            _ => (a.clone(), None),
+        };
+        if name == "--controllers" && inline.is_none() {
+            args.controllers = true;
+            continue;
+        }
+        if !matches!(name.as_str(), "--target" | "--lab" | "--out") {
+            goose.push(a);
+            continue;
+        }
+        let value = inline
+            .or_else(|| given.next())
+            .ok_or_else(|| UsageError(format!("goose: {name} needs a value")))?;
+        match name.as_str() {
+            "--target" => args.target = Some(value),
+            "--lab" => args.lab = Some(PathBuf::from(value)),
+            _ => args.out = Some(PathBuf::from(value)),
+        }
+    }
+    args.goose = goose;
+    Ok(())
 }
 
 /// goose's error on one line: for a refused option, goose's own words on
@@ -308,6 +348,37 @@ mod tests {
         let on = args(&[], true);
         assert!(on.contains(&"--websocket".to_string()), "{on:?}");
         assert!(!on.contains(&"--no-telnet".to_string()), "{on:?}");
+    }
+
+    /// emlab's options among goose's are emlab's; the rest stay goose's.
+    #[test]
+    fn emlab_options_after_goose_options_are_still_emlab_options() {
+        let mut args = GooseArgs {
+            scenario: "g.toml".into(),
+            target: None,
+            lab: None,
+            out: None,
+            controllers: false,
+            goose: [
+                "--users",
+                "3",
+                "--out",
+                "o",
+                "--target=http://h:1",
+                "--controllers",
+                "-q",
+            ]
+            .map(String::from)
+            .to_vec(),
+        };
+        assert!(take_emlab_options(&mut args).is_ok());
+        assert_eq!(args.goose, ["--users", "3", "-q"]);
+        assert_eq!(args.out, Some(PathBuf::from("o")));
+        assert_eq!(args.target.as_deref(), Some("http://h:1"));
+        assert!(args.controllers);
+        args.goose = vec!["--lab".into()];
+        let UsageError(err) = take_emlab_options(&mut args).err().unwrap();
+        assert_eq!(err, "goose: --lab needs a value");
     }
 
     /// An option the user gives replaces the default of the same name, and
