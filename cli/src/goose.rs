@@ -76,9 +76,6 @@ pub async fn goose_command(mut args: GooseArgs) -> Result<ExitCode, UsageError> 
             report::stamp(started_at)
         ))
     });
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| UsageError(format!("cannot create {}: {e}", dir.display())))?;
-
     let goose_args = goose_arguments(&scenario, &target, &dir, args.controllers, &args.goose);
     let configuration = GooseConfiguration::parse_args_default(&goose_args).map_err(goose_error)?;
     if let Some(n) = configuration.users
@@ -90,6 +87,9 @@ pub async fn goose_command(mut args: GooseArgs) -> Result<ExitCode, UsageError> 
             specs.len()
         )));
     }
+    // Made only now that the run will start; goose writes its reports there.
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| UsageError(format!("cannot create {}: {e}", dir.display())))?;
 
     let recorder = Arc::new(Mutex::new(recorder_for(&scenario.load)));
     let mut em = EmTransactions::new(
