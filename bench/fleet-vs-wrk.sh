@@ -14,8 +14,10 @@
 # Both clients get THREADS threads (wrk -t, emlab --threads). wrk is at its
 # best here with one: as many ops/s as with two, at about two thirds of the
 # CPU, since the server on the same 2 cores gets the other.
+# PHONES=N gives the fleet as phones N phones instead of CONNECTIONS, e.g.
+# twice wrk's connections for as many requests in flight as its pipelines.
 # Needs `cargo build --release` and wrk.
-#   bench/fleet-vs-wrk.sh [CONNECTIONS] [SECONDS] [ROUNDS] [THREADS]
+#   [PHONES=N] bench/fleet-vs-wrk.sh [CONNECTIONS] [SECONDS] [ROUNDS] [THREADS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
@@ -27,7 +29,7 @@ emlab=${EMLAB:-target/release/emlab}
 port=${PORT:-18280}
 tmp=$(mktemp -d)
 serve_storm_lab "$port"
-closed_scenario "$tmp/phones.toml" fleet-vs-wrk "$conns" "$secs"
+closed_scenario "$tmp/phones.toml" fleet-vs-wrk "${PHONES:-$conns}" "$secs"
 closed_scenario "$tmp/pipelined.toml" fleet-vs-wrk "$conns" "$secs" true
 for round in $(seq "$rounds"); do
   case $(( round % 3 )) in
@@ -44,5 +46,5 @@ for round in $(seq "$rounds"); do
   done
   echo "round $round: wrk $wrk_ops ops/s ($wrk_cpu µs client CPU/op, failed $wrk_failed)"
   echo "  fleet pipelined $pipe_ops ops/s ($pipe_cpu µs client CPU/op, every answer checked); fleet/wrk: ops/s $(ratio "$pipe_ops" "$wrk_ops")×, client CPU per op $(ratio "$pipe_cpu" "$wrk_cpu")×"
-  echo "  fleet as phones $phone_ops ops/s ($phone_cpu µs client CPU/op, every answer checked); fleet/wrk: ops/s $(ratio "$phone_ops" "$wrk_ops")×, client CPU per op $(ratio "$phone_cpu" "$wrk_cpu")×"
+  echo "  fleet as ${PHONES:-$conns} phones $phone_ops ops/s ($phone_cpu µs client CPU/op, every answer checked); fleet/wrk: ops/s $(ratio "$phone_ops" "$wrk_ops")×, client CPU per op $(ratio "$phone_cpu" "$wrk_cpu")×"
 done

@@ -223,67 +223,64 @@ impl EmClient {
     /// opening one when there is none; a connection that failed, timed out
     /// or that the server closes is dropped.
     pub async fn send_raw(&self, connection: &mut Option<EmConnection>, request: &[u8]) -> Reply {
-        let (reply, _) = self
-            .send_pipelined(connection, request, 1)
-            .await
-            .pop()
-            .unwrap_or((Reply::Transport, std::time::Instant::now()));
+        let mut reply = Reply::Transport;
+        self.send_pipelined(connection, request, 1, |r, _| reply = r)
+            .await;
         reply
     }
 
     /// Sends `requests`, several whole requests back to back (HTTP/1.1
     /// pipelining, RFC 9112 §9.3.2: the server answers them in order), with
-    /// one write, then reads `answers` answers, each with the instant it
-    /// was complete. After the first that fails, the rest get the same
-    /// failure. The connection is kept only when every answer was framed
-    /// for reuse and nothing was sent beyond them.
+    /// one write, then hands each of `answers` answers to `each` in order,
+    /// with the instant it was complete. After the first that fails, the
+    /// rest get the same failure. The connection is kept only when every
+    /// answer was framed for reuse and nothing was sent beyond them.
     pub async fn send_pipelined(
         &self,
         connection: &mut Option<EmConnection>,
         requests: &[u8],
         answers: usize,
-    ) -> Vec<(Reply, std::time::Instant)> {
+        mut each: impl FnMut(Reply, std::time::Instant),
+    ) {
         let deadline = tokio::time::Instant::now() + self.timeout;
-        let mut replies = Vec::with_capacity(answers);
-        let failed = |reply: Reply, replies: &mut Vec<(Reply, std::time::Instant)>| {
-            let now = std::time::Instant::now();
-            replies.resize(answers, (reply, now));
-        };
+        let mut given = 0;
+        // The first failure goes to its answer and to every one after it.
+        let fail_from =
+            |reply: Reply, given: usize, each: &mut dyn FnMut(Reply, std::time::Instant)| {
+                let now = std::time::Instant::now();
+                for _ in given..answers {
+                    each(reply.clone(), now);
+                }
+            };
         if connection.is_none() {
             match self.open().await {
                 Ok(c) => *connection = Some(c),
-                Err(reply) => {
-                    failed(reply, &mut replies);
-                    return replies;
-                }
+                Err(reply) => return fail_from(reply, given, &mut each),
             }
         }
         let Some(c) = connection.as_mut() else {
-            failed(Reply::Transport, &mut replies);
-            return replies;
+            return fail_from(Reply::Transport, given, &mut each);
         };
-        if !c.buf.is_empty() || !c.write(requests).await {
+        if !c.write(requests).await {
             *connection = None;
-            failed(Reply::Transport, &mut replies);
-            return replies;
+            return fail_from(Reply::Transport, given, &mut each);
         }
-        while replies.len() < answers {
+        while given < answers {
             let (reply, keep) = match tokio::time::timeout_at(deadline, c.read_answer()).await {
                 Ok(answer) => answer,
                 Err(_) => (Reply::Timeout, false),
             };
-            replies.push((reply.clone(), std::time::Instant::now()));
             if !keep {
                 *connection = None;
-                failed(reply, &mut replies);
-                return replies;
+                return fail_from(reply, given, &mut each);
             }
+            each(reply, std::time::Instant::now());
+            given += 1;
         }
         // Bytes beyond the answers were never asked for: done with it.
         if !c.buf.is_empty() {
             *connection = None;
         }
-        replies
     }
 }
 
@@ -528,8 +525,10 @@ mod tests {
         let client = EmClient::new(&base, AppInfo::new("a", "b"), Duration::from_secs(2)).unwrap();
         let mut connection = None;
         let request = client.request_bytes(b"xml=x").unwrap();
-        let replies = client.send_pipelined(&mut connection, &request, 3).await;
-        let labels: Vec<_> = replies.iter().map(|(r, _)| r.label()).collect();
+        let mut labels = Vec::new();
+        client
+            .send_pipelined(&mut connection, &request, 3, |r, _| labels.push(r.label()))
+            .await;
         assert_eq!(labels, ["success", "26", "http-503"]);
         assert!(connection.is_some());
 

@@ -761,11 +761,13 @@ async fn pipelined_cycle(
         &[Step::Login, Step::Logout]
     };
     let sent = Instant::now();
-    let replies = ctx
-        .client
-        .send_pipelined(connection, requests, steps.len())
-        .await;
-    for (&step, (reply, end)) in steps.iter().zip(replies) {
+    let mut next = steps.iter();
+    let mut logged_in = true;
+    let each = |reply: Reply, end: std::time::Instant| {
+        let Some(&step) = next.next() else { return };
+        if !logged_in {
+            return;
+        }
         let (label, expected) = match step {
             Step::Login => (reply.label(), ctx.expect_login.as_str()),
             Step::Query => (
@@ -784,12 +786,13 @@ async fn pipelined_cycle(
             &label,
             expected,
         );
-        if step == Step::Login
-            && !matches!(&reply, Reply::Answer(r) if r.body == ResponseBody::Success)
-        {
-            break;
+        if step == Step::Login {
+            logged_in = matches!(&reply, Reply::Answer(r) if r.body == ResponseBody::Success);
         }
-    }
+    };
+    ctx.client
+        .send_pipelined(connection, requests, steps.len(), each)
+        .await;
 }
 
 /// A phone's login, deviceUserQuery and logout as they go on the wire.

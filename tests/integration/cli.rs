@@ -1,17 +1,12 @@
 //! The `emlab` binary as a user types it: exit codes, reports on disk, and
 //! one-line errors for bad files.
 
-use crate::support::{answer, client, emlab_interrupted, failure, login, phone_get, scratch};
+use crate::support::{
+    answer, client, emlab, emlab_interrupted, failure, login, phone_get, scratch,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
-
-fn emlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_emlab"))
-        .args(args)
-        .output()
-        .expect("emlab runs")
-}
 
 async fn emlab_async(args: Vec<String>) -> Output {
     tokio::task::spawn_blocking(move || {

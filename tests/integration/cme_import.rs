@@ -3,34 +3,14 @@
 //! layouts the seed states, users log in with their password (AUTH-8), and
 //! a malformed configuration is one line naming its line.
 
-use crate::support::{phone_get, scratch};
+use crate::support::{emlab, exits, phone_get, scratch};
 use emlab_protocol::lab::Lab;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn emlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_emlab"))
-        .args(args)
-        .output()
-        .expect("emlab runs")
-}
 
 fn shipped(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(name)
-}
-
-/// Standard output of a run that must have exited 0.
-fn succeeded(o: &Output) -> String {
-    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    stdout
 }
 
 /// The lab without its header (which names the source path).
@@ -54,7 +34,7 @@ fn seed_e_imports_to_the_shipped_cme_lab_and_lists_what_it_ignored() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    let stdout = succeeded(&o);
+    let stdout = exits(&o, 0);
     // The pasted session's banner and `ip http server` are not EM's.
     assert!(
         stdout.contains("cme-seed.running-config:7: ignored: Enter configuration"),
@@ -114,7 +94,7 @@ fn a_run_on_the_imported_lab_verifies_every_layout() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    succeeded(&o);
+    exits(&o, 0);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     // Every configuration each phone loaded (boot, login, logout) passed

@@ -2,17 +2,10 @@
 //! reports beside emlab's, and goose's process-wide Ctrl-C handler kept to
 //! that subcommand.
 
-use crate::support::{emlab_interrupted, scratch};
+use crate::support::{emlab, emlab_interrupted, exits, scratch};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
-
-fn emlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_emlab"))
-        .args(args)
-        .output()
-        .expect("emlab runs")
-}
 
 fn shipped(relative: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -40,18 +33,6 @@ fn goose_args<'a>(scenario: &'a str, out: &'a Path, run_time: &'a str) -> Vec<&'
         run_time,
         "--quiet",
     ]
-}
-
-/// Its exit code, with stdout and stderr when it is not `code`; stdout.
-fn exits(o: &Output, code: i32) -> String {
-    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    stdout
 }
 
 /// goose's request counts per EM step, from its JSON report.

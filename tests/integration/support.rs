@@ -594,3 +594,24 @@ pub async fn emlab_interrupted(
     };
     (output.unwrap().unwrap(), signalled.elapsed())
 }
+
+/// `emlab ARGS`, run to the end.
+pub fn emlab(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_emlab"))
+        .args(args)
+        .output()
+        .expect("emlab runs")
+}
+
+/// Standard output of a run that must have exited with `code` (else the
+/// test fails showing both streams).
+pub fn exits(o: &std::process::Output, code: i32) -> String {
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    stdout
+}
