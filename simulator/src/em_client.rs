@@ -233,8 +233,10 @@ impl EmClient {
     /// pipelining, RFC 9112 §9.3.2: the server answers them in order), with
     /// one write, then hands each of `answers` answers to `each` in order,
     /// with the instant it was complete. After the first that fails, the
-    /// rest get the same failure. The connection is kept only when every
-    /// answer was framed for reuse and nothing was sent beyond them.
+    /// rest get the same failure; after an answer that closes the
+    /// connection, the rest get [`Reply::Transport`]. The connection is kept
+    /// only when every answer was framed for reuse and nothing was sent
+    /// beyond them.
     pub async fn send_pipelined(
         &self,
         connection: &mut Option<EmConnection>,
@@ -272,6 +274,14 @@ impl EmClient {
             };
             if !keep {
                 *connection = None;
+                // An answer that closes the connection is its own; the
+                // requests after it were never answered.
+                if matches!(reply, Reply::Answer(_) | Reply::Http(_) | Reply::Malformed)
+                    && given + 1 < answers
+                {
+                    each(reply, std::time::Instant::now());
+                    return fail_from(Reply::Transport, given + 1, &mut each);
+                }
                 return fail_from(reply, given, &mut each);
             }
             each(reply, std::time::Instant::now());
@@ -531,6 +541,22 @@ mod tests {
             .await;
         assert_eq!(labels, ["success", "26", "http-503"]);
         assert!(connection.is_some());
+
+        // A server that answers the first and closes: the second was never
+        // answered, whatever the first said.
+        let base = serve_at_once(format!(
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{SUCCESS}",
+            SUCCESS.len()
+        ))
+        .await;
+        let client = EmClient::new(&base, AppInfo::new("a", "b"), Duration::from_secs(2)).unwrap();
+        let mut connection = None;
+        let mut labels = Vec::new();
+        client
+            .send_pipelined(&mut connection, &request, 2, |r, _| labels.push(r.label()))
+            .await;
+        assert_eq!(labels, ["success", "connection-error"]);
+        assert!(connection.is_none());
 
         // Asked for one of two: the second was never asked for, so the
         // connection goes.
